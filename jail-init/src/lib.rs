@@ -1,0 +1,35 @@
+//! The contract between the supervisor and jail-init.
+//!
+//! The supervisor resolves a profile and an interpreter into one [`plan::Plan`]: every mount,
+//! rlimit, Landlock rule and the compiled seccomp program. jail-init reads it from an inherited
+//! fd and carries it out step by step; it decides nothing on its own. What jail-init says back
+//! travels as [`protocol::Record`]s over a `SOCK_SEQPACKET` socket.
+#![forbid(unsafe_code)]
+
+pub mod plan;
+pub mod protocol;
+
+/// File descriptors jail-init is started with (set up by the supervisor before exec).
+pub mod fds {
+    /// stdin of the script.
+    pub const STDIN: i32 = 0;
+    /// stdout pipe to the supervisor.
+    pub const STDOUT: i32 = 1;
+    /// stderr pipe to the supervisor.
+    pub const STDERR: i32 = 2;
+    /// memfd holding the serialized [`crate::plan::Plan`].
+    pub const PLAN: i32 = 3;
+    /// `SOCK_SEQPACKET` control socket: the go signal in, [`crate::protocol::Record`]s out.
+    pub const CONTROL: i32 = 4;
+    /// memfd holding the job (code and input) that the runner reads.
+    pub const JOB: i32 = 5;
+    /// pipe the runner writes its structured result to.
+    pub const RESULT: i32 = 6;
+    /// How many fds jail-init is started with; everything at or above this is closed.
+    pub const COUNT: i32 = 7;
+
+    /// Where the runner finds the job inside the jail.
+    pub const RUNNER_JOB: i32 = 3;
+    /// Where the runner writes its result inside the jail.
+    pub const RUNNER_RESULT: i32 = 4;
+}

@@ -1,0 +1,519 @@
+//! jail-init: PID 1 of every jaild jail.
+//!
+//! Started by the supervisor with `clone(CLONE_NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS)` and
+//! an immediate exec, so it is a fresh single-threaded process: allocation is safe here. It
+//! carries out the plan the supervisor resolved, as a checklist in the order the kernel
+//! requires:
+//!
+//!   read plan → wait for GO (maps and cgroup in place) → cgroup namespace → hostname →
+//!   mounts → pivot_root → read-only root → fork the script:
+//!     (child) session → fds → rlimits → capabilities → uid/gid → no_new_privs → Landlock →
+//!             seccomp → hand the listener to the supervisor → exec
+//!     (PID 1) drop capabilities → reap until the script's main process ends → report → exit,
+//!             which makes the kernel kill everything left in the PID namespace.
+//!
+//! jail-init reports, it does not log: a failed step sends one [`Record::Failed`] and exits
+//! with [`EXIT_SETUP_FAILED`].
+
+mod sys;
+
+use jail_init::fds;
+use jail_init::plan::{access, LandlockPlan, Mount, Plan};
+use jail_init::protocol::{Record, EXIT_SETUP_FAILED, GO};
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::socket::{recv, send, sendmsg, ControlMessage, MsgFlags};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{chdir, pivot_root, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+use std::ffi::CString;
+use std::io::{IoSlice, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// A failed setup step: what, the errno, and the path or value involved.
+struct StepError {
+    step: &'static str,
+    errno: Errno,
+    detail: String,
+}
+
+type Step<T = ()> = Result<T, StepError>;
+
+fn fail(step: &'static str, detail: impl Into<String>) -> impl FnOnce(Errno) -> StepError {
+    let detail = detail.into();
+    move |errno| StepError { step, errno, detail }
+}
+
+fn io_fail(step: &'static str, detail: impl Into<String>) -> impl FnOnce(std::io::Error) -> StepError {
+    let detail = detail.into();
+    move |e| StepError {
+        step,
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        detail: format!("{detail}: {e}"),
+    }
+}
+
+fn report(control: RawFd, record: &Record) {
+    // Best effort: if the supervisor is gone there is nobody left to tell.
+    let _ = send(control, &record.encode(), MsgFlags::MSG_NOSIGNAL);
+}
+
+fn main() {
+    let code = match run() {
+        Ok(code) => code,
+        Err(e) => {
+            report(
+                fds::CONTROL,
+                &Record::Failed { step: e.step.to_string(), errno: e.errno as i32, detail: e.detail },
+            );
+            EXIT_SETUP_FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run() -> Step<i32> {
+    let plan = read_plan()?;
+    wait_for_go()?;
+    // After the supervisor has moved us into the run's cgroup: the new cgroup namespace is
+    // rooted there, so the script sees its own cgroup as "/".
+    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail("unshare_cgroup_namespace", ""))?;
+    nix::unistd::sethostname(&plan.hostname).map_err(fail("sethostname", plan.hostname.clone()))?;
+    build_root(&plan)?;
+    enter_root(&plan.staging)?;
+    match fork_child()? {
+        ForkResult::Child => {
+            let err = match exec_script(&plan) {
+                Err(e) => e,
+                Ok(never) => match never {},
+            };
+            report(
+                CHILD_CONTROL.with(|c| c.get()),
+                &Record::Failed { step: err.step.to_string(), errno: err.errno as i32, detail: err.detail },
+            );
+            std::process::exit(EXIT_SETUP_FAILED);
+        }
+        ForkResult::Parent { child } => reap(child),
+    }
+}
+
+thread_local! {
+    /// The control socket as the child sees it (moved above the runner's fds).
+    static CHILD_CONTROL: std::cell::Cell<RawFd> = const { std::cell::Cell::new(fds::CONTROL) };
+}
+
+fn fork_child() -> Step<ForkResult> {
+    sys::fork().map_err(fail("fork", "script process"))
+}
+
+/// Step 1: the plan, from the memfd at fds::PLAN.
+fn read_plan() -> Step<Plan> {
+    let fd = sys::inherited(fds::PLAN).map_err(fail("read_plan", "plan fd"))?;
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_fail("read_plan", "plan fd"))?;
+    drop(file);
+    serde_json::from_slice(&bytes).map_err(|e| StepError {
+        step: "read_plan",
+        errno: Errno::EINVAL,
+        detail: format!("malformed plan: {e}"),
+    })
+}
+
+/// Step 2: block until the supervisor has written our uid/gid maps and cgroup membership.
+fn wait_for_go() -> Step {
+    let mut byte = [0u8; 1];
+    loop {
+        match recv(fds::CONTROL, &mut byte, MsgFlags::empty()) {
+            Ok(1) if byte[0] == GO => return Ok(()),
+            // EOF or anything else: the supervisor gave up on this run; leave quietly.
+            Ok(_) => std::process::exit(EXIT_SETUP_FAILED),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(fail("wait_for_go", "control socket")(e)),
+        }
+    }
+}
+
+fn inside(staging: &Path, dst: &Path) -> PathBuf {
+    staging.join(dst.strip_prefix("/").unwrap_or(dst))
+}
+
+fn mkdir_all(path: &Path, step: &'static str) -> Step {
+    std::fs::create_dir_all(path).map_err(io_fail(step, path.display().to_string()))
+}
+
+/// Step 3: the new root: a tmpfs with only what the plan lists.
+fn build_root(plan: &Plan) -> Step {
+    // Nothing we mount may propagate back to the host's mount namespace.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(fail("make_root_private", "/"))?;
+    let root = &plan.staging;
+    let options = format!("size={},mode=0755", plan.root_size_bytes);
+    mount(
+        Some("jaild"),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options.as_str()),
+    )
+    .map_err(fail("mount_root_tmpfs", root.display().to_string()))?;
+
+    for m in &plan.mounts {
+        match m {
+            Mount::Bind { src, dst, exec, dev, writable } => {
+                bind(src, &inside(root, dst), *exec, *dev, *writable)?
+            }
+            Mount::Tmpfs { dst, size_bytes, inodes, mode, uid, gid } => {
+                let target = inside(root, dst);
+                mkdir_all(&target, "mount_tmpfs")?;
+                let options =
+                    format!("size={size_bytes},nr_inodes={inodes},mode={mode:o},uid={uid},gid={gid}");
+                mount(
+                    Some("jaild"),
+                    &target,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                    Some(options.as_str()),
+                )
+                .map_err(fail("mount_tmpfs", dst.display().to_string()))?;
+            }
+            Mount::Proc { dst } => {
+                let target = inside(root, dst);
+                mkdir_all(&target, "mount_proc")?;
+                // A procfs of the jail's own PID namespace. subset=pid leaves out /proc/sys,
+                // /proc/sysrq-trigger, /proc/kcore and the rest of the kernel's global files;
+                // hidepid=invisible hides processes of other uids (jail-init runs as 0).
+                mount(
+                    Some("proc"),
+                    &target,
+                    Some("proc"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                    Some("hidepid=invisible,subset=pid"),
+                )
+                .map_err(fail("mount_proc", dst.display().to_string()))?;
+            }
+            Mount::Dir { dst, mode } => {
+                let target = inside(root, dst);
+                mkdir_all(&target, "make_dir")?;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode))
+                    .map_err(io_fail("make_dir", dst.display().to_string()))?;
+            }
+            Mount::File { dst, contents, mode } => {
+                let target = inside(root, dst);
+                if let Some(parent) = target.parent() {
+                    mkdir_all(parent, "write_file")?;
+                }
+                std::fs::write(&target, contents).map_err(io_fail("write_file", dst.display().to_string()))?;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode))
+                    .map_err(io_fail("write_file", dst.display().to_string()))?;
+            }
+            Mount::Symlink { target, dst } => {
+                let link = inside(root, dst);
+                if let Some(parent) = link.parent() {
+                    mkdir_all(parent, "symlink")?;
+                }
+                symlink(target, &link).map_err(io_fail("symlink", dst.display().to_string()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A read-only (unless `writable`), nosuid, non-recursive bind mount. The flags the source mount
+/// already has that a user namespace may not clear (nodev, noexec, atime flags) are kept, or the
+/// remount would fail with EPERM.
+fn bind(src: &Path, target: &Path, exec: bool, dev: bool, writable: bool) -> Step {
+    let is_dir = std::fs::metadata(src).map_err(io_fail("bind_source", src.display().to_string()))?.is_dir();
+    if is_dir {
+        mkdir_all(target, "bind_target")?;
+    } else {
+        if let Some(parent) = target.parent() {
+            mkdir_all(parent, "bind_target")?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(target)
+            .map_err(io_fail("bind_target", target.display().to_string()))?;
+    }
+    mount(Some(src), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(fail("bind", src.display().to_string()))?;
+
+    let existing = statvfs(target).map_err(fail("bind_statvfs", src.display().to_string()))?.flags();
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID;
+    if !writable {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    if !dev || existing.contains(FsFlags::ST_NODEV) {
+        flags |= MsFlags::MS_NODEV;
+    }
+    if !exec || existing.contains(FsFlags::ST_NOEXEC) {
+        flags |= MsFlags::MS_NOEXEC;
+    }
+    for (st, ms) in [
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if existing.contains(st) {
+            flags |= ms;
+        }
+    }
+    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .map_err(fail("bind_remount_readonly", src.display().to_string()))
+}
+
+/// Step 4: pivot_root into the new root, detach the old one, make the root read-only.
+fn enter_root(staging: &Path) -> Step {
+    chdir(staging).map_err(fail("chdir_new_root", staging.display().to_string()))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then
+    // removes the old root without needing a directory for it (the trick from pivot_root(2)).
+    pivot_root(".", ".").map_err(fail("pivot_root", staging.display().to_string()))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(fail("detach_old_root", "/"))?;
+    chdir("/").map_err(fail("chdir_root", "/"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(fail("remount_root_readonly", "/"))
+}
+
+/// The script's process: from jail-init's child to the interpreter. Returns only on failure.
+fn exec_script(plan: &Plan) -> Step<std::convert::Infallible> {
+    // A new session without a controlling terminal: TIOCSTI has nothing to inject into.
+    nix::unistd::setsid().map_err(fail("setsid", ""))?;
+    setup_fds()?;
+    set_rlimits(plan)?;
+    drop_privileges(plan)?;
+    apply_landlock(&plan.landlock)?;
+    let listener = apply_seccomp(plan)?;
+    hand_over_listener(listener)?;
+    chdir(&plan.cwd).map_err(fail("chdir_workdir", plan.cwd.display().to_string()))?;
+    exec(plan)
+}
+
+/// The runner gets the job at fd 3 and the result pipe at fd 4; jail-init's own plan and
+/// control descriptors must not reach it.
+fn setup_fds() -> Step {
+    let control = sys::dup_cloexec_above(fds::CONTROL, 64).map_err(fail("setup_fds", "control"))?;
+    CHILD_CONTROL.with(|c| c.set(control));
+    sys::dup2(fds::JOB, fds::RUNNER_JOB).map_err(fail("setup_fds", "job"))?;
+    sys::dup2(fds::RESULT, fds::RUNNER_RESULT).map_err(fail("setup_fds", "result"))?;
+    sys::close(fds::JOB);
+    sys::close(fds::RESULT);
+    // Everything above the runner's fds closes at exec (the control copy, Landlock's and
+    // seccomp's descriptors, anything a library opened).
+    sys::cloexec_from(5).map_err(fail("setup_fds", "close_range"))
+}
+
+fn set_rlimits(plan: &Plan) -> Step {
+    for r in &plan.rlimits {
+        let limit = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
+        // nix's Resource enum cannot be built from a raw number; setrlimit(2) via prlimit.
+        nix::sys::resource::setrlimit(resource(r.resource)?, limit.rlim_cur, limit.rlim_max)
+            .map_err(fail("setrlimit", format!("resource {}", r.resource)))?;
+    }
+    Ok(())
+}
+
+fn resource(raw: u32) -> Step<nix::sys::resource::Resource> {
+    use nix::sys::resource::Resource;
+    let all = [
+        Resource::RLIMIT_AS,
+        Resource::RLIMIT_CORE,
+        Resource::RLIMIT_CPU,
+        Resource::RLIMIT_DATA,
+        Resource::RLIMIT_FSIZE,
+        Resource::RLIMIT_NOFILE,
+        Resource::RLIMIT_STACK,
+        Resource::RLIMIT_NPROC,
+        Resource::RLIMIT_MEMLOCK,
+        Resource::RLIMIT_MSGQUEUE,
+        Resource::RLIMIT_NICE,
+        Resource::RLIMIT_RTPRIO,
+        Resource::RLIMIT_RTTIME,
+        Resource::RLIMIT_SIGPENDING,
+        Resource::RLIMIT_LOCKS,
+        Resource::RLIMIT_RSS,
+    ];
+    all.into_iter()
+        .find(|r| *r as u32 == raw)
+        .ok_or_else(|| StepError { step: "setrlimit", errno: Errno::EINVAL, detail: format!("unknown resource {raw}") })
+}
+
+/// Capabilities: empty bounding set, locked securebits, the script's uid/gid (never 0), no
+/// capability in any set; verified afterwards.
+fn drop_privileges(plan: &Plan) -> Step {
+    if plan.uid == 0 || plan.gid == 0 {
+        return Err(StepError { step: "drop_privileges", errno: Errno::EINVAL, detail: "the script may not run as uid or gid 0".into() });
+    }
+    sys::drop_bounding_set().map_err(fail("drop_bounding_set", ""))?;
+    sys::lock_securebits().map_err(fail("lock_securebits", ""))?;
+    let gid = Gid::from_raw(plan.gid);
+    let uid = Uid::from_raw(plan.uid);
+    setresgid(gid, gid, gid).map_err(fail("setresgid", plan.gid.to_string()))?;
+    setresuid(uid, uid, uid).map_err(fail("setresuid", plan.uid.to_string()))?;
+    sys::clear_capabilities().map_err(fail("clear_capabilities", ""))?;
+    match sys::has_no_capabilities() {
+        Ok(true) => {}
+        Ok(false) => return Err(StepError { step: "verify_capabilities", errno: Errno::EPERM, detail: "capabilities remain after dropping".into() }),
+        Err(e) => return Err(fail("verify_capabilities", "")(e)),
+    }
+    verify_no_supplementary_groups()?;
+    nix::sys::prctl::set_no_new_privs().map_err(fail("no_new_privs", ""))
+}
+
+/// The supervisor runs without supplementary groups so that none leak into the jail (setgroups
+/// is denied in the user namespace, so the jail could not drop them itself). Check it.
+fn verify_no_supplementary_groups() -> Step {
+    let groups = nix::unistd::getgroups().map_err(fail("verify_groups", ""))?;
+    if groups.is_empty() {
+        Ok(())
+    } else {
+        Err(StepError {
+            step: "verify_groups",
+            errno: Errno::EPERM,
+            detail: format!("the jail holds supplementary groups {groups:?}"),
+        })
+    }
+}
+
+/// Landlock, as a hard requirement: every handled right and scope must be enforced by the
+/// running kernel or the run is refused.
+fn apply_landlock(plan: &LandlockPlan) -> Step {
+    use landlock::{
+        AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+        RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    };
+    let err = |what: &'static str| {
+        move |e: landlock::RulesetError| StepError { step: "landlock", errno: Errno::EPERM, detail: format!("{what}: {e}") }
+    };
+    let handled_fs = BitFlags::<AccessFs>::from_bits(plan.handled_fs).map_err(|e| StepError {
+        step: "landlock",
+        errno: Errno::EINVAL,
+        detail: format!("unknown filesystem rights {e}"),
+    })?;
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(handled_fs)
+        .map_err(err("filesystem rights"))?;
+    if plan.handled_net != 0 {
+        let net = BitFlags::<AccessNet>::from_bits(plan.handled_net).map_err(|e| StepError {
+            step: "landlock",
+            errno: Errno::EINVAL,
+            detail: format!("unknown network rights {e}"),
+        })?;
+        ruleset = ruleset.handle_access(net).map_err(err("network rights"))?;
+    }
+    if plan.scoped != 0 {
+        let scopes = BitFlags::<Scope>::from_bits(plan.scoped).map_err(|e| StepError {
+            step: "landlock",
+            errno: Errno::EINVAL,
+            detail: format!("unknown scopes {e}"),
+        })?;
+        ruleset = ruleset.scope(scopes).map_err(err("scopes"))?;
+    }
+    let mut created = ruleset.create().map_err(err("create ruleset"))?;
+    for rule in &plan.rules {
+        let fd = PathFd::new(&rule.path).map_err(|e| StepError {
+            step: "landlock",
+            errno: Errno::ENOENT,
+            detail: format!("rule path {}: {e}", rule.path.display()),
+        })?;
+        let is_dir = std::fs::metadata(&rule.path).map(|m| m.is_dir()).unwrap_or(false);
+        let bits = if is_dir { rule.access } else { rule.access & !access::DIR_ONLY };
+        let rights = BitFlags::<AccessFs>::from_bits(bits).map_err(|e| StepError {
+            step: "landlock",
+            errno: Errno::EINVAL,
+            detail: format!("rule {}: unknown rights {e}", rule.path.display()),
+        })?;
+        created = created
+            .add_rule(PathBeneath::new(fd, rights))
+            .map_err(|e| StepError { step: "landlock", errno: Errno::EPERM, detail: format!("rule {}: {e}", rule.path.display()) })?;
+    }
+    let status = created.restrict_self().map_err(err("restrict_self"))?;
+    if status.ruleset != RulesetStatus::FullyEnforced {
+        return Err(StepError {
+            step: "landlock",
+            errno: Errno::EOPNOTSUPP,
+            detail: format!("ruleset only {:?}", status.ruleset),
+        });
+    }
+    Ok(())
+}
+
+fn apply_seccomp(plan: &Plan) -> Step<OwnedFd> {
+    let program: Vec<libc::sock_filter> = plan
+        .seccomp
+        .iter()
+        .map(|f| libc::sock_filter { code: f.code, jt: f.jt, jf: f.jf, k: f.k })
+        .collect();
+    if program.is_empty() {
+        return Err(StepError { step: "seccomp", errno: Errno::EINVAL, detail: "empty seccomp program".into() });
+    }
+    sys::install_seccomp_with_listener(&program).map_err(fail("seccomp", "install filter"))
+}
+
+/// The listener goes to the supervisor, which answers every denied syscall and records it.
+/// sendmsg and close are in every allowlist for exactly this moment.
+fn hand_over_listener(listener: OwnedFd) -> Step {
+    let control = CHILD_CONTROL.with(|c| c.get());
+    let fds = [listener.as_raw_fd()];
+    let body = Record::Listener.encode();
+    sendmsg::<()>(
+        control,
+        &[IoSlice::new(&body)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(fail("send_listener", "control socket"))?;
+    drop(listener);
+    Ok(())
+}
+
+fn exec(plan: &Plan) -> Step<std::convert::Infallible> {
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| StepError { step: "exec", errno: Errno::EINVAL, detail: format!("NUL byte in {s:?}") })
+    };
+    let path = cstr(&plan.exec.to_string_lossy())?;
+    let argv = plan.argv.iter().map(|a| cstr(a)).collect::<Result<Vec<_>, _>>()?;
+    let env = plan.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<Result<Vec<_>, _>>()?;
+    let err = nix::unistd::execve(&path, &argv, &env).err().unwrap_or(Errno::EINVAL);
+    Err(fail("exec", plan.exec.display().to_string())(err))
+}
+
+/// PID 1 after the fork: holds nothing the script could use, reaps orphans, and reports how
+/// the script's main process ended. Returning ends PID 1, and with it the PID namespace.
+fn reap(main: Pid) -> Step<i32> {
+    // The stdio and runner pipes belong to the script; holding them here would keep the
+    // supervisor from seeing EOF.
+    for fd in [fds::STDIN, fds::STDOUT, fds::STDERR, fds::JOB, fds::RESULT] {
+        sys::close(fd);
+    }
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let _ = sys::drop_bounding_set();
+    let _ = nix::sys::prctl::set_no_new_privs();
+    let _ = sys::clear_capabilities();
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == main => {
+                report(fds::CONTROL, &Record::Exited { code: Some(code), signal: None });
+                return Ok(0);
+            }
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == main => {
+                report(fds::CONTROL, &Record::Exited { code: None, signal: Some(signal as i32) });
+                return Ok(0);
+            }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(fail("reap", "waitpid")(e)),
+        }
+    }
+}

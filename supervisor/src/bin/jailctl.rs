@@ -1,0 +1,194 @@
+//! jailctl: the command-line client. `jailctl run` runs a script in a jail in-process.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use jaild::profile::{ByteSize, Language};
+use jaild::report::{Report, Status};
+use jaild::{Config, LimitOverrides, RunRequest, Supervisor};
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "jailctl", version, about = "Run untrusted Python, JavaScript and TypeScript in a kernel jail")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const RUN_EXIT_CODES: &str = "\
+Exit status:
+  0   ok                  the script finished and returned a result
+  1   runtime_error       the script raised or exited non-zero
+  2   usage error         jailctl itself was called wrongly
+  3   timeout             wall time limit reached
+  4   cpu_limit           CPU time limit reached
+  5   memory_limit        memory limit reached (the kernel's OOM killer)
+  6   pids_limit          process/thread limit reached
+  7   output_limit        stdout, stderr or result over its limit
+  8   security_violation  the script made a syscall its profile denies
+  9   rejected            never started: bad input, too large, unknown profile
+  10  internal_error      the jail could not be set up (the message says what)";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one script in a fresh jail and print its report.
+    #[command(after_help = RUN_EXIT_CODES)]
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Script file, or - for standard input.
+    file: PathBuf,
+    /// python, javascript or typescript (default: from the file's extension).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Profile name (default: the language's).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Input as JSON text, or @FILE to read it from a file.
+    #[arg(long)]
+    input: Option<String>,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Tighter wall time limit (ms).
+    #[arg(long)]
+    wall_time_ms: Option<u64>,
+    /// Tighter CPU time limit (ms).
+    #[arg(long)]
+    cpu_time_ms: Option<u64>,
+    /// Tighter memory limit (e.g. 64MiB).
+    #[arg(long)]
+    memory: Option<String>,
+    /// Tighter process/thread limit.
+    #[arg(long)]
+    pids: Option<u64>,
+    /// Directory of profiles (default: the source tree's profiles/ or /etc/jaild/profiles).
+    #[arg(long)]
+    profiles_dir: Option<PathBuf>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("JAILD_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => match run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("jailctl: {e:#}");
+                Status::InternalError.exit_code()
+            }
+        },
+    };
+    std::process::exit(code);
+}
+
+fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let language = match &args.lang {
+        Some(l) => Some(Language::parse(l).with_context(|| format!("--lang {l:?}: use python, javascript or typescript"))?),
+        None if args.file.as_os_str() == "-" => None,
+        None => Language::from_extension(&args.file),
+    };
+    if language.is_none() && args.profile.is_none() {
+        bail!("cannot tell the language of {}: give --lang or --profile", args.file.display());
+    }
+    let code = if args.file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).context("reading the script from stdin")?;
+        buf
+    } else {
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?
+    };
+    let input = match &args.input {
+        Some(s) if s.starts_with('@') => Some(std::fs::read_to_string(&s[1..]).with_context(|| format!("reading input file {}", &s[1..]))?),
+        Some(s) => Some(s.clone()),
+        None => None,
+    };
+    let memory = match &args.memory {
+        Some(m) => Some(ByteSize::parse(m).map_err(|e| anyhow::anyhow!("--memory: {e}"))?),
+        None => None,
+    };
+    let filename = (args.file.as_os_str() != "-").then(|| args.file.file_name().map(|f| f.to_string_lossy().into_owned())).flatten();
+
+    let mut config = Config::discover();
+    if let Some(dir) = args.profiles_dir {
+        config.profiles_dir = dir;
+    }
+    let supervisor = Supervisor::new(config).context("starting the supervisor")?;
+    let report = supervisor.run(RunRequest {
+        id: None,
+        profile: args.profile,
+        language,
+        filename,
+        code,
+        input,
+        limits: LimitOverrides {
+            wall_time_ms: args.wall_time_ms,
+            cpu_time_ms: args.cpu_time_ms,
+            memory,
+            pids: args.pids,
+            ..Default::default()
+        },
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(report.status.exit_code())
+}
+
+fn excerpt(s: &str, max: usize) -> String {
+    let s = s.trim_end();
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn print_summary(r: &Report) {
+    println!("status:  {}", r.status);
+    if let Some(m) = &r.message {
+        println!("message: {m}");
+    }
+    if r.status == Status::Ok || !r.result.is_null() {
+        println!("result:  {}", excerpt(&r.result.to_string(), 2000));
+    }
+    if let Some(e) = &r.error {
+        println!("error:   {}: {}", e.kind, e.message);
+        for line in excerpt(&e.traceback, 2000).lines() {
+            println!("         {line}");
+        }
+    }
+    for (name, text, truncated) in [("stdout", &r.stdout, r.stdout_truncated), ("stderr", &r.stderr, r.stderr_truncated)] {
+        if !text.is_empty() {
+            println!("{name}:{}", if truncated { " (truncated)" } else { "" });
+            for line in excerpt(text, 1000).lines().take(20) {
+                println!("  | {line}");
+            }
+        }
+    }
+    for v in &r.violations {
+        println!("denied:  {} {} x{}{}", v.kind, v.detail, v.count, if v.quiet { " (expected by the profile)" } else { "" });
+    }
+    let u = &r.usage;
+    println!(
+        "usage:   wall {} ms, cpu {} ms user + {} ms sys, memory peak {:.1} MiB, pids peak {}",
+        u.wall_ms,
+        u.cpu_user_ms,
+        u.cpu_system_ms,
+        u.memory_peak_bytes as f64 / (1 << 20) as f64,
+        u.pids_peak.map(|p| p.to_string()).unwrap_or_else(|| "n/a".into())
+    );
+    if let Some(i) = &r.interpreter {
+        println!("jail:    {} {}, cgroup {}, landlock ABI {}", i.name, i.version, r.enforcement.cgroup.as_deref().unwrap_or("-"), r.enforcement.landlock_abi.unwrap_or(0));
+    }
+}

@@ -1,0 +1,124 @@
+//! jaild: a process jail supervisor for untrusted Python and JavaScript/TypeScript scripts.
+//!
+//! [`Supervisor::run`] takes a [`RunRequest`] through the life of a run: validate, resolve the
+//! profile and the pinned interpreter, create the run's cgroup, spawn jail-init into fresh
+//! namespaces, stream output with caps, enforce time, answer denied syscalls, read usage back
+//! and return a [`report::Report`], whatever happened.
+
+pub mod cgroup;
+pub mod interpreter;
+pub mod plan;
+pub mod profile;
+pub mod report;
+pub mod run;
+pub mod seccomp;
+mod sys;
+
+pub use run::{LimitOverrides, RunRequest};
+
+use std::path::{Path, PathBuf};
+
+/// Where the supervisor finds its parts and what host ids jails map to.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub profiles_dir: PathBuf,
+    pub interpreters_dir: PathBuf,
+    /// The jail-init binary.
+    pub jail_init: PathBuf,
+    /// Writable state (the interpreter digest cache); None to keep nothing.
+    pub state_dir: Option<PathBuf>,
+    /// Host uid/gid that the jail's root maps to; the script's uid 1000 maps to base + 1000.
+    /// Both must be unprivileged and unused on the host.
+    pub host_id_base: u32,
+}
+
+pub const DEFAULT_HOST_ID_BASE: u32 = 200_000;
+
+impl Config {
+    /// Defaults: the source tree's profiles/ and interpreters/ when run from a checkout, else
+    /// /etc/jaild; jail-init next to the running binary; state in /var/lib/jaild.
+    pub fn discover() -> Config {
+        let tree = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
+        let pick = |sub: &str, installed: &str| {
+            tree.as_ref()
+                .map(|t| t.join(sub))
+                .filter(|p| p.is_dir())
+                .unwrap_or_else(|| PathBuf::from(installed))
+        };
+        Config {
+            profiles_dir: std::env::var_os("JAILD_PROFILES").map(PathBuf::from).unwrap_or_else(|| pick("profiles", "/etc/jaild/profiles")),
+            interpreters_dir: std::env::var_os("JAILD_INTERPRETERS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| pick("interpreters", "/etc/jaild/interpreters")),
+            jail_init: std::env::var_os("JAILD_JAIL_INIT").map(PathBuf::from).unwrap_or_else(find_jail_init),
+            state_dir: Some(std::env::var_os("JAILD_STATE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/jaild"))),
+            host_id_base: DEFAULT_HOST_ID_BASE,
+        }
+    }
+}
+
+/// jail-init sits next to the running binary (target/debug/, /usr/lib/jaild/), or one level up
+/// for test binaries in target/debug/deps/.
+fn find_jail_init() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(Path::to_path_buf);
+    while let Some(d) = dir {
+        let candidate = d.join("jail-init");
+        if candidate.is_file() {
+            return candidate;
+        }
+        dir = d.parent().filter(|p| p.ends_with("target") || p.join("jail-init").is_file()).map(Path::to_path_buf);
+    }
+    PathBuf::from("/usr/lib/jaild/jail-init")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cgroups are not usable")]
+    Cgroup(#[from] cgroup::CgroupError),
+    #[error("jail-init not found at {path} (build it with `cargo build`, or set JAILD_JAIL_INIT)")]
+    JailInit { path: PathBuf },
+    #[error("failed to drop the supervisor's supplementary groups (they would leak into every jail)")]
+    Groups(#[source] nix::Error),
+    #[error("the supervisor must run as root to create user namespaces with a mapped range and cgroups (running as uid {uid})")]
+    NotRoot { uid: u32 },
+}
+
+/// The in-process supervisor: detected host facilities plus configuration.
+pub struct Supervisor {
+    pub config: Config,
+    cgroups: Box<dyn cgroup::Cgroups>,
+    landlock_abi: u32,
+}
+
+impl Supervisor {
+    pub fn new(config: Config) -> Result<Supervisor, SetupError> {
+        let uid = nix::unistd::geteuid().as_raw();
+        if uid != 0 {
+            return Err(SetupError::NotRoot { uid });
+        }
+        if !config.jail_init.is_file() {
+            return Err(SetupError::JailInit { path: config.jail_init.clone() });
+        }
+        // setgroups is denied inside the jail's user namespace, so supplementary groups would
+        // stay with the jail for good; the supervisor (root) has no use for them.
+        if !nix::unistd::getgroups().map(|g| g.is_empty()).unwrap_or(false) {
+            nix::unistd::setgroups(&[]).map_err(SetupError::Groups)?;
+        }
+        let cgroups = cgroup::detect(&cgroup::HostPaths::default())?;
+        match cgroups.remove_stale() {
+            Ok(removed) if !removed.is_empty() => tracing::info!(count = removed.len(), ?removed, "removed stale run cgroups"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not remove stale run cgroups"),
+        }
+        Ok(Supervisor { config, cgroups, landlock_abi: sys::landlock_abi() })
+    }
+
+    pub fn landlock_abi(&self) -> u32 {
+        self.landlock_abi
+    }
+
+    pub fn cgroup_version(&self) -> cgroup::CgroupVersion {
+        self.cgroups.version()
+    }
+}

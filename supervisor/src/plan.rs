@@ -1,0 +1,199 @@
+//! Turns a profile and an interpreter manifest into the one fully resolved plan jail-init carries
+//! out: every mount, Landlock rule and rlimit, the compiled seccomp program, argv and env.
+
+use crate::interpreter::Manifest;
+use crate::profile::{Language, Limits, Profile};
+use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit};
+use std::path::{Path, PathBuf};
+
+/// uid and gid of the script inside the jail (jail-init is 0 there; both map to unprivileged
+/// host ids).
+pub const SCRIPT_ID: u32 = 1000;
+
+/// Where the runner lives inside the jail (read-only, outside the script's scratch).
+pub const RUNNER_DIR: &str = "/jaild";
+
+pub const PYTHON_RUNNER: &str = include_str!("../runners/python.py");
+pub const NODE_RUNNER: &str = include_str!("../runners/node.cjs");
+
+const DEVICES: [(&str, bool); 5] =
+    [("null", true), ("zero", true), ("full", true), ("random", false), ("urandom", false)];
+
+/// Landlock rights of a read-only view.
+const READ: u64 = access::READ_FILE | access::READ_DIR;
+/// Landlock rights on scratch: everything but special files and symlinks (nothing in a script
+/// needs a device, FIFO, socket or symlink of its own) and EXECUTE.
+const SCRATCH: u64 = access::READ_FILE
+    | access::READ_DIR
+    | access::WRITE_FILE
+    | access::REMOVE_DIR
+    | access::REMOVE_FILE
+    | access::MAKE_DIR
+    | access::MAKE_REG
+    | access::REFER
+    | access::TRUNCATE;
+
+/// The limits of one run: the profile's, tightened by the request.
+pub type RunLimits = Limits;
+
+pub fn runner(language: Language) -> (&'static str, &'static str) {
+    match language {
+        Language::Python => ("runner.py", PYTHON_RUNNER),
+        Language::Javascript | Language::Typescript => ("runner.cjs", NODE_RUNNER),
+    }
+}
+
+/// Extra interpreter flags a language needs beyond the manifest's.
+fn language_args(profile: &Profile) -> Vec<String> {
+    let mut args = Vec::new();
+    if matches!(profile.file.language, Language::Javascript | Language::Typescript) {
+        if !profile.file.language_policy.dynamic_code {
+            args.push("--disallow-code-generation-from-strings".to_string());
+        }
+        // V8's heap limit follows the jail's memory so a balloon fails in V8 first only when
+        // that is what the profile gives; the cgroup remains the real limit.
+        // (Not set: the cgroup's OOM evidence decides memory_limit.)
+    }
+    args
+}
+
+pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32) -> Plan {
+    let mut mounts = Vec::new();
+    let mut rules = Vec::new();
+    let ro_rule = |path: &Path, exec: bool| LandlockRule {
+        path: path.to_path_buf(),
+        access: READ | if exec { access::EXECUTE } else { 0 },
+    };
+
+    // The interpreter and its loader: the only files the script may execute.
+    for path in [&interp.binary, &interp.loader] {
+        mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: true, dev: false, writable: false });
+        rules.push(ro_rule(path, true));
+    }
+    for m in &interp.mounts {
+        mounts.push(Mount::Bind { src: m.path.clone(), dst: m.path.clone(), exec: m.exec, dev: false, writable: false });
+        rules.push(ro_rule(&m.path, false));
+    }
+    for r in &profile.file.filesystem.read_only {
+        let at = r.at.clone().unwrap_or_else(|| r.path.clone());
+        mounts.push(Mount::Bind { src: r.path.clone(), dst: at.clone(), exec: false, dev: false, writable: false });
+        rules.push(ro_rule(&at, false));
+    }
+
+    // A minimal /dev.
+    mounts.push(Mount::Dir { dst: "/dev".into(), mode: 0o755 });
+    for (name, writable) in DEVICES {
+        let path = PathBuf::from("/dev").join(name);
+        mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: false, dev: true, writable });
+        let rights = if writable {
+            access::READ_FILE | access::WRITE_FILE | access::TRUNCATE
+        } else {
+            access::READ_FILE
+        };
+        rules.push(LandlockRule { path, access: rights });
+    }
+    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        mounts.push(Mount::Symlink { target: target.into(), dst: PathBuf::from("/dev").join(name) });
+    }
+
+    mounts.push(Mount::Proc { dst: "/proc".into() });
+    rules.push(LandlockRule { path: "/proc".into(), access: READ });
+
+    for t in &profile.file.filesystem.tmpfs {
+        let size = t.size.0;
+        mounts.push(Mount::Tmpfs {
+            dst: t.path.clone(),
+            size_bytes: size,
+            inodes: t.inodes,
+            mode: if t.path == profile.file.filesystem.workdir { 0o700 } else { 0o1777 },
+            uid: SCRIPT_ID,
+            gid: SCRIPT_ID,
+        });
+        rules.push(LandlockRule { path: t.path.clone(), access: SCRATCH });
+    }
+
+    let (runner_name, runner_source) = runner(profile.file.language);
+    let runner_path = PathBuf::from(RUNNER_DIR).join(runner_name);
+    mounts.push(Mount::File { dst: runner_path.clone(), contents: runner_source.to_string(), mode: 0o444 });
+    rules.push(LandlockRule { path: RUNNER_DIR.into(), access: READ });
+
+    let mut argv = vec![interp.binary.to_string_lossy().into_owned()];
+    argv.extend(interp.args.iter().cloned());
+    argv.extend(language_args(profile));
+    argv.push(runner_path.to_string_lossy().into_owned());
+
+    let handled_fs = access::fs_rights_of_abi(abi);
+    let (handled_net, scoped) = if abi >= 6 {
+        (access::NET_BIND_TCP | access::NET_CONNECT_TCP, access::SCOPE_ABSTRACT_UNIX_SOCKET | access::SCOPE_SIGNAL)
+    } else if abi >= 4 {
+        (access::NET_BIND_TCP | access::NET_CONNECT_TCP, 0)
+    } else {
+        (0, 0)
+    };
+    for r in &mut rules {
+        r.access &= handled_fs;
+    }
+
+    Plan {
+        hostname: "jail".into(),
+        staging: "/tmp".into(),
+        root_size_bytes: 1 << 20,
+        mounts,
+        rlimits: rlimits(limits),
+        uid: SCRIPT_ID,
+        gid: SCRIPT_ID,
+        landlock: LandlockPlan { handled_fs, handled_net, scoped, rules },
+        seccomp: profile.seccomp.program.clone(),
+        exec: interp.binary.clone(),
+        argv,
+        env: profile.file.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        cwd: profile.file.filesystem.workdir.clone(),
+    }
+}
+
+fn rlimits(l: &Limits) -> Vec<Rlimit> {
+    let both = |resource: u32, v: u64| Rlimit { resource, soft: v, hard: v };
+    // RLIMIT_CPU counts whole seconds per process; the supervisor enforces the exact budget on
+    // the whole cgroup and this is the backstop.
+    let cpu_s = l.cpu_time_ms.div_ceil(1000) + 1;
+    vec![
+        both(libc::RLIMIT_CORE, 0),
+        Rlimit { resource: libc::RLIMIT_CPU, soft: cpu_s, hard: cpu_s + 1 },
+        both(libc::RLIMIT_NOFILE, l.open_files),
+        both(libc::RLIMIT_FSIZE, l.file_size.0),
+        both(libc::RLIMIT_MSGQUEUE, 0),
+        both(libc::RLIMIT_MEMLOCK, 64 << 10),
+    ]
+}
+
+/// The rights a profile's minimum Landlock ABI requires that the running kernel lacks.
+pub fn missing_landlock_rights(minimum_abi: u32, kernel_abi: u32) -> Vec<String> {
+    let mut missing: Vec<String> = access::fs_names(access::fs_rights_of_abi(minimum_abi) & !access::fs_rights_of_abi(kernel_abi))
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if minimum_abi >= 4 && kernel_abi < 4 {
+        missing.push("net_bind_tcp".into());
+        missing.push("net_connect_tcp".into());
+    }
+    if minimum_abi >= 6 && kernel_abi < 6 {
+        missing.push("scope_abstract_unix_socket".into());
+        missing.push("scope_signal".into());
+    }
+    if kernel_abi == 0 {
+        missing.insert(0, "landlock itself (not enabled in this kernel)".into());
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_rights_are_named() {
+        assert_eq!(missing_landlock_rights(3, 2), vec!["truncate"]);
+        assert!(missing_landlock_rights(6, 5).contains(&"scope_signal".to_string()));
+        assert!(missing_landlock_rights(6, 7).is_empty());
+    }
+}

@@ -1,0 +1,292 @@
+//! The report every run gets, whatever happened, and the verdict that picks its status.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    RuntimeError,
+    Timeout,
+    CpuLimit,
+    MemoryLimit,
+    PidsLimit,
+    OutputLimit,
+    SecurityViolation,
+    Rejected,
+    InternalError,
+}
+
+impl Status {
+    /// `jailctl run`'s exit code for this status (2 is left to usage errors).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Ok => 0,
+            Status::RuntimeError => 1,
+            Status::Timeout => 3,
+            Status::CpuLimit => 4,
+            Status::MemoryLimit => 5,
+            Status::PidsLimit => 6,
+            Status::OutputLimit => 7,
+            Status::SecurityViolation => 8,
+            Status::Rejected => 9,
+            Status::InternalError => 10,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::RuntimeError => "runtime_error",
+            Status::Timeout => "timeout",
+            Status::CpuLimit => "cpu_limit",
+            Status::MemoryLimit => "memory_limit",
+            Status::PidsLimit => "pids_limit",
+            Status::OutputLimit => "output_limit",
+            Status::SecurityViolation => "security_violation",
+            Status::Rejected => "rejected",
+            Status::InternalError => "internal_error",
+        }
+    }
+
+    pub const ALL: [Status; 10] = [
+        Status::Ok,
+        Status::RuntimeError,
+        Status::Timeout,
+        Status::CpuLimit,
+        Status::MemoryLimit,
+        Status::PidsLimit,
+        Status::OutputLimit,
+        Status::SecurityViolation,
+        Status::Rejected,
+        Status::InternalError,
+    ];
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An exception the script raised, as the runner reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub traceback: String,
+}
+
+/// Something the jail refused. `kind` is `syscall` for seccomp denials (detail: the syscall's
+/// name, with the argument that decided it where there is one), `blocked_module` and
+/// `dynamic_code` for the language policy layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub kind: String,
+    pub detail: String,
+    pub count: u64,
+    /// Denied as the profile expects (a routine probe): reported, but not a security violation.
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub wall_ms: u64,
+    pub cpu_user_ms: u64,
+    pub cpu_system_ms: u64,
+    pub memory_peak_bytes: u64,
+    pub pids_peak: Option<u64>,
+    pub oom_kills: u64,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    pub result_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    pub name: String,
+    /// sha256 of the profile file and of its seccomp policy file.
+    pub sha256: String,
+    pub seccomp_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterpreterInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enforcement {
+    /// "v1" or "v2".
+    pub cgroup: Option<String>,
+    /// The Landlock ABI of the running kernel that enforced the run.
+    pub landlock_abi: Option<u32>,
+    /// The filesystem rights the Landlock ruleset handled (denied unless granted).
+    pub landlock_rights: Vec<String>,
+    pub landlock_scopes: Vec<String>,
+    /// "allowlist" with denials answered through user notification.
+    pub seccomp: Option<String>,
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub status: Status,
+    /// Why the status is what it is, in words (the field a rejection names, the setup step that failed, the limit hit).
+    pub message: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub result: serde_json::Value,
+    pub error: Option<ScriptError>,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub violations: Vec<Violation>,
+    pub usage: Usage,
+    pub profile: Option<ProfileInfo>,
+    pub interpreter: Option<InterpreterInfo>,
+    pub enforcement: Enforcement,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// Why the supervisor stopped a run before it ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Timeout,
+    CpuLimit,
+    PidsLimit,
+    OutputLimit,
+}
+
+/// Everything the verdict is decided from: evidence, never guesses.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// A setup step failed inside the jail before the script ran.
+    pub setup_failure: Option<String>,
+    pub stopped: Option<Stop>,
+    pub oom_kills: u64,
+    pub pids_limit_hits: u64,
+    pub cpu_used_ns: u64,
+    pub cpu_limit_ns: u64,
+    pub loud_violations: u64,
+    /// The runner's verdict on the script: Some(true) returned, Some(false) raised.
+    pub runner_ok: Option<bool>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+/// Picks the status. Order: a jail that never started is an internal error; a denied syscall
+/// makes the run a security violation (the profile says which denials are routine); then the
+/// kernel's resource evidence, then the supervisor's own stops, then how the script ended.
+pub fn verdict(e: &Evidence) -> Status {
+    if e.setup_failure.is_some() {
+        return Status::InternalError;
+    }
+    if e.loud_violations > 0 {
+        return Status::SecurityViolation;
+    }
+    if e.oom_kills > 0 {
+        return Status::MemoryLimit;
+    }
+    if e.stopped == Some(Stop::OutputLimit) {
+        return Status::OutputLimit;
+    }
+    if e.stopped == Some(Stop::PidsLimit) {
+        return Status::PidsLimit;
+    }
+    if e.stopped == Some(Stop::CpuLimit)
+        || (e.cpu_limit_ns > 0 && e.cpu_used_ns >= e.cpu_limit_ns)
+        || e.signal == Some(libc::SIGXCPU)
+    {
+        return Status::CpuLimit;
+    }
+    if e.stopped == Some(Stop::Timeout) {
+        return Status::Timeout;
+    }
+    if e.pids_limit_hits > 0 && e.runner_ok != Some(true) {
+        // The script failed after the kernel refused it a process.
+        return Status::PidsLimit;
+    }
+    match (e.runner_ok, e.exit_code) {
+        (Some(true), Some(0)) => Status::Ok,
+        _ => Status::RuntimeError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> Evidence {
+        Evidence { runner_ok: Some(true), exit_code: Some(0), ..Default::default() }
+    }
+
+    #[test]
+    fn clean_run_is_ok() {
+        assert_eq!(verdict(&ok()), Status::Ok);
+    }
+
+    #[test]
+    fn raised_is_runtime_error() {
+        let e = Evidence { runner_ok: Some(false), exit_code: Some(1), ..Default::default() };
+        assert_eq!(verdict(&e), Status::RuntimeError);
+    }
+
+    #[test]
+    fn killed_without_evidence_is_runtime_error_not_memory() {
+        let e = Evidence { signal: Some(libc::SIGKILL), ..Default::default() };
+        assert_eq!(verdict(&e), Status::RuntimeError);
+    }
+
+    #[test]
+    fn oom_evidence_is_memory_limit() {
+        let e = Evidence { oom_kills: 1, signal: Some(libc::SIGKILL), ..Default::default() };
+        assert_eq!(verdict(&e), Status::MemoryLimit);
+    }
+
+    #[test]
+    fn violation_outranks_result() {
+        let e = Evidence { loud_violations: 1, ..ok() };
+        assert_eq!(verdict(&e), Status::SecurityViolation);
+    }
+
+    #[test]
+    fn stops_map_to_their_status() {
+        for (stop, status) in [
+            (Stop::Timeout, Status::Timeout),
+            (Stop::CpuLimit, Status::CpuLimit),
+            (Stop::PidsLimit, Status::PidsLimit),
+            (Stop::OutputLimit, Status::OutputLimit),
+        ] {
+            let e = Evidence { stopped: Some(stop), signal: Some(libc::SIGKILL), ..Default::default() };
+            assert_eq!(verdict(&e), status);
+        }
+    }
+
+    #[test]
+    fn cpu_used_past_limit_is_cpu_limit_even_when_timed_out() {
+        let e = Evidence { stopped: Some(Stop::Timeout), cpu_used_ns: 2_000, cpu_limit_ns: 1_000, ..Default::default() };
+        assert_eq!(verdict(&e), Status::CpuLimit);
+    }
+
+    #[test]
+    fn setup_failure_is_internal_error() {
+        let e = Evidence { setup_failure: Some("mount".into()), ..ok() };
+        assert_eq!(verdict(&e), Status::InternalError);
+    }
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let mut codes: Vec<i32> = Status::ALL.iter().map(|s| s.exit_code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), Status::ALL.len());
+        assert!(!codes.contains(&2));
+    }
+}

@@ -1,0 +1,823 @@
+//! The life of one run, from request to report.
+
+use crate::cgroup::{CgroupLimits, RunCgroup};
+use crate::interpreter::{self, Interpreter};
+use crate::plan;
+use crate::profile::{self, ByteSize, Language, Limits, Profile};
+use crate::report::{
+    verdict, Enforcement, Evidence, InterpreterInfo, ProfileInfo, Report, ScriptError, Status, Stop, Usage, Violation,
+};
+use crate::sys;
+use crate::Supervisor;
+use jail_init::fds;
+use jail_init::protocol::{Record, GO, MAX_RECORD};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// Per-run limits, each only as tight as or tighter than the profile's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    pub wall_time_ms: Option<u64>,
+    pub cpu_time_ms: Option<u64>,
+    pub memory: Option<ByteSize>,
+    pub pids: Option<u64>,
+    pub stdout: Option<ByteSize>,
+    pub stderr: Option<ByteSize>,
+    pub result: Option<ByteSize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// Run id; generated when absent.
+    pub id: Option<String>,
+    /// Profile name; defaults to the language's name.
+    pub profile: Option<String>,
+    pub language: Option<Language>,
+    /// Name shown in tracebacks.
+    pub filename: Option<String>,
+    pub code: Vec<u8>,
+    /// Input as JSON text (null when absent).
+    pub input: Option<String>,
+    pub limits: LimitOverrides,
+}
+
+/// A run refused before anything started: the field and why.
+struct Rejection {
+    status: Status,
+    message: String,
+}
+
+fn reject(field: &str, message: impl std::fmt::Display) -> Rejection {
+    Rejection { status: Status::Rejected, message: format!("{field}: {message}") }
+}
+
+struct Prepared {
+    profile: Profile,
+    interpreter: Interpreter,
+    interpreter_sha256: String,
+    limits: Limits,
+    job: Vec<u8>,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn new_run_id() -> String {
+    let mut bytes = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if random.is_err() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        bytes = (nanos as u64 ^ u64::from(std::process::id()) << 32).to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+fn valid_run_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Supervisor {
+    /// Runs one script and returns its report. Never panics on bad input; every path ends in
+    /// a report.
+    pub fn run(&self, request: RunRequest) -> Report {
+        let started = Instant::now();
+        let mut report = Report {
+            id: request.id.clone().unwrap_or_else(new_run_id),
+            status: Status::InternalError,
+            message: None,
+            exit_code: None,
+            signal: None,
+            result: serde_json::Value::Null,
+            error: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            violations: Vec::new(),
+            usage: Usage::default(),
+            profile: None,
+            interpreter: None,
+            enforcement: Enforcement {
+                cgroup: None,
+                landlock_abi: None,
+                landlock_rights: Vec::new(),
+                landlock_scopes: Vec::new(),
+                seccomp: None,
+                namespaces: Vec::new(),
+            },
+            started_at: now_rfc3339(),
+            finished_at: String::new(),
+        };
+        if !valid_run_id(&report.id) {
+            let id = std::mem::replace(&mut report.id, new_run_id());
+            report.status = Status::Rejected;
+            report.message = Some(format!("id: {id:?} is not 1-64 characters of letters, digits, '-' and '_'"));
+        } else {
+            match self.prepare(&request) {
+                Err(r) => {
+                    report.status = r.status;
+                    report.message = Some(r.message);
+                }
+                Ok(prepared) => {
+                    report.profile = Some(ProfileInfo {
+                        name: prepared.profile.name().to_string(),
+                        sha256: prepared.profile.sha256.clone(),
+                        seccomp_sha256: prepared.profile.seccomp.sha256.clone(),
+                    });
+                    report.interpreter = Some(InterpreterInfo {
+                        name: prepared.interpreter.manifest.name.clone(),
+                        version: prepared.interpreter.manifest.version.clone(),
+                        sha256: prepared.interpreter_sha256.clone(),
+                    });
+                    self.execute(&prepared, &mut report);
+                }
+            }
+        }
+        report.usage.wall_ms = started.elapsed().as_millis() as u64;
+        report.finished_at = now_rfc3339();
+        tracing::info!(run = %report.id, status = %report.status, wall_ms = report.usage.wall_ms, "run finished");
+        report
+    }
+
+    fn prepare(&self, req: &RunRequest) -> Result<Prepared, Rejection> {
+        let profile_name = match (&req.profile, req.language) {
+            (Some(p), _) => p.clone(),
+            (None, Some(lang)) => lang.as_str().to_string(),
+            (None, None) => return Err(reject("language", "give a language (python, javascript, typescript) or a profile")),
+        };
+        let profile = profile::load(&self.config.profiles_dir, &profile_name).map_err(|e| match e {
+            profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => reject("profile", e),
+            other => Rejection { status: Status::InternalError, message: format!("profile {profile_name}: {other}") },
+        })?;
+        if let Some(lang) = req.language {
+            if lang != profile.file.language {
+                return Err(reject(
+                    "language",
+                    format!("profile {} runs {}, not {}", profile.name(), profile.file.language.as_str(), lang.as_str()),
+                ));
+            }
+        }
+        let limits = tighten(&profile.file.limits, &req.limits)?;
+
+        if req.code.len() as u64 > limits.script.0 {
+            return Err(reject("code", format!("{} bytes exceed the script limit of {}", req.code.len(), limits.script)));
+        }
+        let code = std::str::from_utf8(&req.code).map_err(|e| reject("code", format!("not valid UTF-8 ({e})")))?;
+        if code.contains('\0') {
+            return Err(reject("code", "contains a NUL byte"));
+        }
+        let input_text = req.input.as_deref().unwrap_or("null");
+        if input_text.len() as u64 > limits.input.0 {
+            return Err(reject("input", format!("{} bytes exceed the input limit of {}", input_text.len(), limits.input)));
+        }
+        let input: serde_json::Value =
+            serde_json::from_str(input_text).map_err(|e| reject("input", format!("not valid JSON: {e}")))?;
+        let filename = req.filename.clone().unwrap_or_else(|| {
+            match profile.file.language {
+                Language::Python => "script.py",
+                Language::Javascript => "script.js",
+                Language::Typescript => "script.ts",
+            }
+            .to_string()
+        });
+        if filename.is_empty() || filename.len() > 255 || filename.contains(['/', '\0', '\n']) {
+            return Err(reject("filename", "must be a plain file name (1-255 bytes, no '/', NUL or newline)"));
+        }
+
+        let minimum = profile.file.landlock.minimum_abi;
+        if self.landlock_abi < minimum {
+            return Err(Rejection {
+                status: Status::InternalError,
+                message: format!(
+                    "landlock: profile {} requires Landlock ABI {minimum}, this kernel has ABI {}; missing: {}",
+                    profile.name(),
+                    self.landlock_abi,
+                    plan::missing_landlock_rights(minimum, self.landlock_abi).join(", ")
+                ),
+            });
+        }
+
+        let interpreter = interpreter::load(&self.config.interpreters_dir, &profile.file.interpreter)
+            .map_err(|e| Rejection { status: Status::InternalError, message: e.to_string() })?;
+        if !interpreter.manifest.languages.contains(&profile.file.language) {
+            return Err(Rejection {
+                status: Status::InternalError,
+                message: format!("interpreter {} does not run {}", interpreter.manifest.name, profile.file.language.as_str()),
+            });
+        }
+        let interpreter_sha256 = interpreter
+            .verify(self.config.state_dir.as_deref())
+            .map_err(|e| Rejection { status: Status::InternalError, message: e.to_string() })?;
+
+        let job = serde_json::json!({
+            "language": profile.file.language.as_str(),
+            "filename": filename,
+            "code": code,
+            "input": input,
+            "policy": {
+                "blocked_modules": profile.file.language_policy.blocked_modules,
+                "dynamic_code": profile.file.language_policy.dynamic_code,
+            },
+        });
+        let job = serde_json::to_vec(&job).map_err(|e| Rejection { status: Status::InternalError, message: e.to_string() })?;
+        Ok(Prepared { profile, interpreter, interpreter_sha256, limits, job })
+    }
+
+    fn execute(&self, p: &Prepared, report: &mut Report) {
+        let plan = plan::build(&p.profile, &p.interpreter.manifest, &p.limits, self.landlock_abi);
+        report.enforcement = Enforcement {
+            cgroup: Some(match self.cgroups.version() {
+                crate::cgroup::CgroupVersion::V1 => "v1".into(),
+                crate::cgroup::CgroupVersion::V2 => "v2".into(),
+            }),
+            landlock_abi: Some(self.landlock_abi),
+            landlock_rights: jail_init::plan::access::fs_names(plan.landlock.handled_fs).into_iter().map(String::from).collect(),
+            landlock_scopes: [
+                (jail_init::plan::access::SCOPE_ABSTRACT_UNIX_SOCKET, "abstract_unix_socket"),
+                (jail_init::plan::access::SCOPE_SIGNAL, "signal"),
+            ]
+            .iter()
+            .filter(|(bit, _)| plan.landlock.scoped & bit != 0)
+            .map(|(_, n)| n.to_string())
+            .collect(),
+            seccomp: Some("allowlist, denials answered by the supervisor (user notification)".into()),
+            namespaces: ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"].iter().map(|s| s.to_string()).collect(),
+        };
+        tracing::debug!(run = %report.id, plan = ?plan, "resolved plan");
+
+        let cpu_cores = p.limits.cpu_cores;
+        let period_us = 100_000u64;
+        let limits = CgroupLimits {
+            memory_bytes: p.limits.memory.0,
+            pids: p.limits.pids,
+            cpu_quota_us: ((period_us as f64) * cpu_cores).round().max(1000.0) as u64,
+            cpu_period_us: period_us,
+        };
+        let mut cgroup = match self.cgroups.create(&report.id, &limits) {
+            Ok(cg) => cg,
+            Err(e) => {
+                report.status = Status::InternalError;
+                report.message = Some(format!("cgroup: {e}"));
+                return;
+            }
+        };
+        let outcome = self.spawn_and_watch(&plan, p, cgroup.as_ref(), report);
+        if let Err(e) = cgroup.destroy() {
+            tracing::warn!(run = %report.id, error = %e, "failed to remove the run's cgroup");
+        }
+        if let Err(message) = outcome {
+            report.status = Status::InternalError;
+            report.message = Some(message);
+        }
+    }
+
+    fn spawn_and_watch(
+        &self,
+        plan: &jail_init::plan::Plan,
+        p: &Prepared,
+        cgroup: &dyn RunCgroup,
+        report: &mut Report,
+    ) -> Result<(), String> {
+        fn err(what: &'static str) -> impl Fn(Errno) -> String {
+            move |e: Errno| format!("{what}: {e}")
+        }
+        let plan_json = serde_json::to_vec(plan).map_err(|e| format!("plan: {e}"))?;
+        let plan_fd = sys::sealed_memfd(c"jaild-plan", &plan_json).map_err(err("plan memfd"))?;
+        let job_fd = sys::sealed_memfd(c"jaild-job", &p.job).map_err(err("job memfd"))?;
+        let (stdout_r, stdout_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(err("stdout pipe"))?;
+        let (stderr_r, stderr_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(err("stderr pipe"))?;
+        let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(err("result pipe"))?;
+        let stdin: OwnedFd = std::fs::File::open("/dev/null").map_err(|e| format!("stdin: {e}"))?.into();
+        let (control, control_child) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(err("control socketpair"))?;
+
+        // Every source fd is moved above every target so the child's dup2 sequence cannot
+        // overwrite a source it still needs.
+        let sources: Vec<(OwnedFd, i32)> = [
+            (&stdin, fds::STDIN),
+            (&stdout_w, fds::STDOUT),
+            (&stderr_w, fds::STDERR),
+            (&plan_fd, fds::PLAN),
+            (&control_child, fds::CONTROL),
+            (&job_fd, fds::JOB),
+            (&result_w, fds::RESULT),
+        ]
+        .into_iter()
+        .map(|(fd, target)| sys::dup_above(fd.as_fd(), 100).map(|d| (d, target)))
+        .collect::<Result<_, _>>()
+        .map_err(err("dup"))?;
+        let fd_map: Vec<(i32, i32)> = sources.iter().map(|(fd, t)| (fd.as_raw_fd(), *t)).collect();
+
+        let path = CString::new(self.config.jail_init.as_os_str().as_encoded_bytes()).map_err(|e| format!("jail-init path: {e}"))?;
+        let arg0 = c"jail-init";
+        let argv = [arg0.as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null()];
+        let exec = sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map };
+        let flags = (libc::CLONE_NEWUSER
+            | libc::CLONE_NEWNS
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWNET
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWUTS) as libc::c_ulong;
+        let (pid, pidfd) = sys::clone_jail(flags, &exec).map_err(err("clone jail-init"))?;
+        drop(sources);
+        drop((stdin, stdout_w, stderr_w, result_w, plan_fd, job_fd, control_child));
+        tracing::debug!(run = %report.id, pid, cgroup = %cgroup.describe(), "jail spawned");
+
+        let mut jail = Jail { pid, pidfd, reaped: false };
+        let placed = self.place(pid, cgroup);
+        if let Err(message) = placed {
+            jail.kill(cgroup);
+            jail.reap();
+            return Err(message);
+        }
+        nix::sys::socket::send(control.as_raw_fd(), &[GO], MsgFlags::MSG_NOSIGNAL).map_err(err("send go"))?;
+        let start = Instant::now();
+
+        let watch = watch(&jail, cgroup, &p.profile, &p.limits, control, [stdout_r, stderr_r, result_r], start);
+        jail.kill(cgroup);
+        let status = jail.reap();
+        let usage = cgroup.usage().map_err(|e| format!("cgroup usage: {e}"))?;
+
+        let mut evidence = Evidence {
+            setup_failure: watch.setup_failure.clone(),
+            stopped: watch.stopped,
+            oom_kills: usage.oom_kills,
+            pids_limit_hits: usage.pids_limit_hits,
+            cpu_used_ns: usage.cpu_total_ns,
+            cpu_limit_ns: p.limits.cpu_time_ms * 1_000_000,
+            loud_violations: watch.violations.iter().filter(|v| !v.quiet).map(|v| v.count).sum(),
+            runner_ok: None,
+            exit_code: watch.exit_code,
+            signal: watch.signal,
+        };
+        if watch.exit_code.is_none() && watch.signal.is_none() && watch.setup_failure.is_none() && watch.stopped.is_none() {
+            // jail-init died without reporting (killed from outside, or it crashed).
+            evidence.setup_failure = Some(format!("jail-init ended without a report ({status})"));
+        }
+
+        report.stdout = String::from_utf8_lossy(&watch.stdout.data).into_owned();
+        report.stderr = String::from_utf8_lossy(&watch.stderr.data).into_owned();
+        report.stdout_truncated = watch.stdout.truncated;
+        report.stderr_truncated = watch.stderr.truncated;
+        report.exit_code = watch.exit_code;
+        report.signal = watch.signal;
+        report.usage = Usage {
+            wall_ms: 0,
+            cpu_user_ms: usage.cpu_user_ns / 1_000_000,
+            cpu_system_ms: usage.cpu_system_ns / 1_000_000,
+            memory_peak_bytes: usage.memory_peak_bytes,
+            pids_peak: usage.pids_peak,
+            oom_kills: usage.oom_kills,
+            stdout_bytes: watch.stdout.total,
+            stderr_bytes: watch.stderr.total,
+            result_bytes: watch.result.total,
+        };
+        let mut violations = watch.violations;
+
+        if !watch.result.truncated && !watch.result.data.is_empty() {
+            match serde_json::from_slice::<RunnerResult>(&watch.result.data) {
+                Ok(r) => {
+                    evidence.runner_ok = Some(r.ok);
+                    report.result = r.result;
+                    report.error = r.error;
+                    for v in r.violations {
+                        violations.push(Violation { kind: v.kind, detail: v.detail, count: 1, quiet: false });
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(ScriptError {
+                        kind: "ResultError".into(),
+                        message: format!("the runner's result could not be read: {e}"),
+                        traceback: String::new(),
+                    });
+                }
+            }
+        }
+        report.violations = merge(violations);
+        report.status = verdict(&evidence);
+        report.message = message_for(report.status, &evidence, &p.limits, &report.violations, &watch.stop_detail);
+        Ok(())
+    }
+
+    /// Writes the uid/gid maps and moves jail-init into the run's cgroup, before GO.
+    fn place(&self, pid: i32, cgroup: &dyn RunCgroup) -> Result<(), String> {
+        let base = self.config.host_id_base;
+        let script = plan::SCRIPT_ID;
+        let proc = format!("/proc/{pid}");
+        let write = |file: &str, value: String| {
+            std::fs::write(format!("{proc}/{file}"), value.as_bytes()).map_err(|e| format!("write {proc}/{file}: {e}"))
+        };
+        write("setgroups", "deny".into())?;
+        let map = format!("0 {base} 1\n{script} {} 1\n", base + script);
+        write("uid_map", map.clone())?;
+        write("gid_map", map)?;
+        cgroup.add_process(pid).map_err(|e| format!("cgroup: {e}"))
+    }
+}
+
+fn tighten(profile: &Limits, o: &LimitOverrides) -> Result<Limits, Rejection> {
+    let mut l = *profile;
+    fn apply<T: PartialOrd + Copy + std::fmt::Display>(field: &str, slot: &mut T, want: Option<T>, min: T) -> Result<(), Rejection> {
+        if let Some(v) = want {
+            if v > *slot {
+                return Err(reject(&format!("limits.{field}"), format!("{v} is looser than the profile's {}; a run may only tighten limits", *slot)));
+            }
+            if v < min {
+                return Err(reject(&format!("limits.{field}"), format!("{v} is below the minimum {min}")));
+            }
+            *slot = v;
+        }
+        Ok(())
+    }
+    apply("wall_time_ms", &mut l.wall_time_ms, o.wall_time_ms, 10)?;
+    apply("cpu_time_ms", &mut l.cpu_time_ms, o.cpu_time_ms, 10)?;
+    apply("memory", &mut l.memory, o.memory, ByteSize(8 << 20))?;
+    apply("pids", &mut l.pids, o.pids, 1)?;
+    apply("stdout", &mut l.stdout, o.stdout, ByteSize(0))?;
+    apply("stderr", &mut l.stderr, o.stderr, ByteSize(0))?;
+    apply("result", &mut l.result, o.result, ByteSize(2))?;
+    Ok(l)
+}
+
+fn merge(violations: Vec<Violation>) -> Vec<Violation> {
+    let mut merged: BTreeMap<(String, String), Violation> = BTreeMap::new();
+    for v in violations {
+        merged
+            .entry((v.kind.clone(), v.detail.clone()))
+            .and_modify(|m| m.count += v.count)
+            .or_insert(v);
+    }
+    merged.into_values().collect()
+}
+
+fn message_for(status: Status, e: &Evidence, l: &Limits, violations: &[Violation], stop_detail: &Option<String>) -> Option<String> {
+    match status {
+        Status::Ok => None,
+        Status::RuntimeError => Some(match (e.exit_code, e.signal) {
+            (_, Some(sig)) => format!("the script was killed by signal {sig}"),
+            (Some(code), _) => format!("the script failed (exit status {code})"),
+            _ => "the script failed".into(),
+        }),
+        Status::Timeout => Some(format!("wall time limit of {} ms reached", l.wall_time_ms)),
+        Status::CpuLimit => Some(format!("CPU time limit of {} ms reached", l.cpu_time_ms)),
+        Status::MemoryLimit => Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory)),
+        Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
+        Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
+        Status::SecurityViolation => {
+            let denied: Vec<&str> = violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).collect();
+            Some(format!("denied: {}", denied.join(", ")))
+        }
+        Status::InternalError => e.setup_failure.clone(),
+        Status::Rejected => None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RunnerResult {
+    ok: bool,
+    #[serde(default)]
+    result: serde_json::Value,
+    #[serde(default)]
+    error: Option<ScriptError>,
+    #[serde(default)]
+    violations: Vec<RunnerViolation>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RunnerViolation {
+    kind: String,
+    detail: String,
+}
+
+/// jail-init as the supervisor holds it.
+struct Jail {
+    pid: i32,
+    pidfd: OwnedFd,
+    reaped: bool,
+}
+
+impl Jail {
+    /// Kills jail-init (which takes the whole PID namespace with it) and everything in the
+    /// cgroup.
+    fn kill(&self, cgroup: &dyn RunCgroup) {
+        if !self.reaped {
+            let _ = sys::pidfd_kill(self.pidfd.as_fd());
+        }
+        if let Err(e) = cgroup.kill_all() {
+            tracing::warn!(pid = self.pid, error = %e, "failed to kill the run's cgroup");
+        }
+    }
+
+    fn reap(&mut self) -> String {
+        if self.reaped {
+            return "reaped".into();
+        }
+        loop {
+            let id = nix::sys::wait::Id::PIDFd(self.pidfd.as_fd());
+            match nix::sys::wait::waitid(id, nix::sys::wait::WaitPidFlag::WEXITED) {
+                Ok(status) => {
+                    self.reaped = true;
+                    return format!("{status:?}");
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    self.reaped = true;
+                    return format!("waitid: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// A capped capture of one output stream.
+struct Capture {
+    data: Vec<u8>,
+    cap: u64,
+    total: u64,
+    truncated: bool,
+}
+
+impl Capture {
+    fn new(cap: u64) -> Capture {
+        Capture { data: Vec::new(), cap, total: 0, truncated: false }
+    }
+
+    /// Returns false once the cap is exceeded.
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        self.total += bytes.len() as u64;
+        let room = self.cap.saturating_sub(self.data.len() as u64) as usize;
+        self.data.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        !self.truncated
+    }
+}
+
+struct Watched {
+    stdout: Capture,
+    stderr: Capture,
+    result: Capture,
+    violations: Vec<Violation>,
+    setup_failure: Option<String>,
+    stopped: Option<Stop>,
+    stop_detail: Option<String>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+}
+
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Watches a running jail until jail-init ends or the supervisor stops it: output with caps,
+/// records from jail-init, denied syscalls, wall time, CPU and process limits.
+fn watch(
+    jail: &Jail,
+    cgroup: &dyn RunCgroup,
+    profile: &Profile,
+    limits: &Limits,
+    control: OwnedFd,
+    pipes: [OwnedFd; 3],
+    start: Instant,
+) -> Watched {
+    let mut w = Watched {
+        stdout: Capture::new(limits.stdout.0),
+        stderr: Capture::new(limits.stderr.0),
+        result: Capture::new(limits.result.0),
+        violations: Vec::new(),
+        setup_failure: None,
+        stopped: None,
+        stop_detail: None,
+        exit_code: None,
+        signal: None,
+    };
+    for p in &pipes {
+        let _ = nix::fcntl::fcntl(p, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    }
+    let mut pipes: Vec<Option<OwnedFd>> = pipes.into_iter().map(Some).collect();
+    let mut listener: Option<OwnedFd> = None;
+    let deadline = start + Duration::from_millis(limits.wall_time_ms);
+    let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
+    let mut next_check = start + POLL_INTERVAL;
+    let mut exited = false;
+    let mut buf = vec![0u8; 64 << 10];
+
+    let stop = |w: &mut Watched, why: Stop, detail: Option<String>| {
+        if w.stopped.is_none() {
+            w.stopped = Some(why);
+            w.stop_detail = detail;
+        }
+        jail.kill(cgroup);
+    };
+
+    while !exited {
+        let now = Instant::now();
+        if now >= deadline {
+            stop(&mut w, Stop::Timeout, None);
+            break;
+        }
+        if now >= next_check {
+            next_check = now + POLL_INTERVAL;
+            if cgroup.cpu_time_ns().map(|ns| ns >= cpu_limit_ns).unwrap_or(false) {
+                stop(&mut w, Stop::CpuLimit, None);
+                break;
+            }
+            if cgroup.pids_limit_hit().unwrap_or(false) {
+                stop(&mut w, Stop::PidsLimit, None);
+                break;
+            }
+        }
+        let timeout = deadline.min(next_check).saturating_duration_since(now);
+
+        let mut polled: Vec<PollFd> = vec![
+            PollFd::new(jail.pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(control.as_fd(), PollFlags::POLLIN),
+        ];
+        let listener_slot = listener.as_ref().map(|l| {
+            polled.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            polled.len() - 1
+        });
+        let mut pipe_slots = [None; 3];
+        for (i, p) in pipes.iter().enumerate() {
+            if let Some(fd) = p {
+                polled.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                pipe_slots[i] = Some(polled.len() - 1);
+            }
+        }
+        let ms = PollTimeout::try_from(timeout.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut polled, ms) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => {
+                w.setup_failure = Some(format!("poll: {e}"));
+                stop(&mut w, Stop::Timeout, None);
+                break;
+            }
+        }
+        let ready = |i: usize| polled[i].revents().map(|r| !r.is_empty()).unwrap_or(false);
+        let pid_ready = ready(0);
+        let control_ready = ready(1);
+        let listener_ready = listener_slot.map(ready).unwrap_or(false);
+        let pipe_ready: Vec<bool> = pipe_slots.iter().map(|s| s.map(ready).unwrap_or(false)).collect();
+        drop(polled);
+
+        if control_ready {
+            read_records(&control, &mut w, &mut listener);
+        }
+        if listener_ready {
+            if let Some(l) = &listener {
+                if !answer_notifications(l, profile, &mut w.violations) {
+                    listener = None;
+                }
+            }
+        }
+        for (i, is_ready) in pipe_ready.into_iter().enumerate() {
+            if !is_ready {
+                continue;
+            }
+            match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i)) {
+                PipeState::Open | PipeState::Closed => {}
+                PipeState::Overflow => {
+                    let (name, cap) = match i {
+                        0 => ("stdout", limits.stdout),
+                        1 => ("stderr", limits.stderr),
+                        _ => ("result", limits.result),
+                    };
+                    stop(&mut w, Stop::OutputLimit, Some(format!("{name} exceeded its limit of {cap}")));
+                    exited = true;
+                }
+            }
+        }
+        if pid_ready {
+            exited = true;
+        }
+    }
+
+    // jail-init is gone or being killed: collect what is left without waiting on anyone.
+    jail.kill(cgroup);
+    read_records(&control, &mut w, &mut listener);
+    let drain_deadline = Instant::now() + Duration::from_millis(500);
+    for i in 0..3 {
+        while pipes[i].is_some() && Instant::now() < drain_deadline {
+            match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i)) {
+                PipeState::Open => std::thread::sleep(Duration::from_millis(1)),
+                PipeState::Closed => break,
+                PipeState::Overflow => {
+                    if w.stopped.is_none() && w.exit_code.is_none() {
+                        w.stopped = Some(Stop::OutputLimit);
+                    }
+                    pipes[i] = None;
+                }
+            }
+        }
+    }
+    w
+}
+
+fn capture(w: &mut Watched, i: usize) -> &mut Capture {
+    match i {
+        0 => &mut w.stdout,
+        1 => &mut w.stderr,
+        _ => &mut w.result,
+    }
+}
+
+enum PipeState {
+    Open,
+    Closed,
+    Overflow,
+}
+
+fn drain_pipe(pipe: &mut Option<OwnedFd>, buf: &mut [u8], cap: &mut Capture) -> PipeState {
+    let Some(fd) = pipe else { return PipeState::Closed };
+    loop {
+        match nix::unistd::read(&*fd, buf) {
+            Ok(0) => {
+                *pipe = None;
+                return PipeState::Closed;
+            }
+            Ok(n) => {
+                if !cap.push(&buf[..n]) {
+                    return PipeState::Overflow;
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return PipeState::Open,
+            Err(_) => {
+                *pipe = None;
+                return PipeState::Closed;
+            }
+        }
+    }
+}
+
+fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedFd>) {
+    let mut buf = vec![0u8; MAX_RECORD];
+    loop {
+        match sys::recv_with_fds(control.as_fd(), &mut buf) {
+            Ok((0, _)) => return,
+            Ok((n, mut fds)) => match Record::decode(&buf[..n]) {
+                Some(Record::Failed { step, errno, detail }) => {
+                    let errno = Errno::from_raw(errno);
+                    w.setup_failure.get_or_insert_with(|| format!("jail setup failed at step {step} ({detail}): {errno} ({})", errno.desc()));
+                }
+                Some(Record::Listener) if listener.is_none() && !fds.is_empty() => {
+                    *listener = Some(fds.remove(0));
+                }
+                Some(Record::Exited { code, signal }) => {
+                    w.exit_code = code;
+                    w.signal = signal;
+                }
+                other => tracing::warn!(record = ?other, "unexpected record from jail-init"),
+            },
+            Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Answers every pending notification with the policy's errno and records it. Returns false
+/// when the listener is finished (no process uses the filter any more).
+fn answer_notifications(listener: &OwnedFd, profile: &Profile, violations: &mut Vec<Violation>) -> bool {
+    loop {
+        let mut pfd = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut pfd, PollTimeout::ZERO) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+        let revents = pfd[0].revents().unwrap_or(PollFlags::empty());
+        if !revents.contains(PollFlags::POLLIN) {
+            // POLLHUP: every task using the filter is gone.
+            return !revents.contains(PollFlags::POLLHUP);
+        }
+        match sys::notif_recv(listener.as_fd()) {
+            Ok(n) => {
+                let denial = profile.seccomp.denial(n.nr);
+                let (_, detail) = crate::seccomp::describe(n.nr, &n.args);
+                tracing::debug!(syscall = %detail, pid = n.pid, quiet = denial.quiet, "denied syscall");
+                // ENOENT: the task died before the answer; nothing to do.
+                let _ = sys::notif_deny(listener.as_fd(), n.id, denial.errno);
+                violations.push(Violation { kind: "syscall".into(), detail, count: 1, quiet: denial.quiet });
+            }
+            Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
+            Err(_) => return false,
+        }
+    }
+}

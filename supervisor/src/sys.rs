@@ -1,0 +1,179 @@
+//! The raw system calls the supervisor makes that no crate wraps safely: the namespaced clone,
+//! seccomp user notifications and the Landlock ABI probe. Every `unsafe` block of the
+//! supervisor is in this module.
+
+use nix::errno::Errno;
+use std::ffi::{c_char, CStr};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// What the child of [`clone_jail`] does, fully prepared before the clone: it only calls
+/// async-signal-safe functions on these values and allocates nothing.
+pub struct ChildExec<'a> {
+    pub path: &'a CStr,
+    /// NULL-terminated.
+    pub argv: &'a [*const c_char],
+    /// NULL-terminated.
+    pub envp: &'a [*const c_char],
+    /// (source, target) pairs; every source must be above every target (see `spawn`).
+    pub fds: &'a [(RawFd, RawFd)],
+}
+
+/// Exit status of the child when something before exec failed.
+pub const EXIT_CHILD_DUP: i32 = 126;
+pub const EXIT_CHILD_EXEC: i32 = 127;
+
+/// `clone(flags | CLONE_PIDFD | SIGCHLD)` with fork-like semantics; the child sets its
+/// parent-death signal, places its fds and execs `exec.path` at once. Returns the child's pid
+/// and pidfd.
+pub fn clone_jail(flags: libc::c_ulong, exec: &ChildExec<'_>) -> Result<(i32, OwnedFd), Errno> {
+    if exec.argv.last() != Some(&std::ptr::null()) || exec.envp.last() != Some(&std::ptr::null()) {
+        return Err(Errno::EINVAL);
+    }
+    let mut pidfd: libc::c_int = -1;
+    let all = flags | libc::CLONE_PIDFD as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: raw clone without CLONE_VM and with a NULL stack behaves like fork: the child
+    // gets a copy of the address space. `pidfd` is a valid, writable int for CLONE_PIDFD (it is
+    // the parent_tid argument on x86_64). The child runs only `child_exec`, which calls
+    // async-signal-safe functions on memory prepared before the clone and never returns.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            all,
+            std::ptr::null_mut::<libc::c_void>(),
+            &mut pidfd as *mut libc::c_int,
+            std::ptr::null_mut::<libc::c_int>(),
+            0usize,
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => child_exec(exec),
+        pid => {
+            // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd owned by nobody else.
+            let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+            Ok((pid as i32, fd))
+        }
+    }
+}
+
+/// The child side of [`clone_jail`]: no allocation, no locks, only async-signal-safe calls.
+fn child_exec(exec: &ChildExec<'_>) -> ! {
+    // SAFETY: every call below is async-signal-safe (prctl, sigprocmask, signal, dup2, execve,
+    // _exit are raw system calls) and uses only memory prepared before the clone.
+    unsafe {
+        // If the supervisor dies, so does the jail (jail-init is PID 1: its death empties the
+        // whole PID namespace). A death before this line is caught by jail-init's wait for GO.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // The Rust runtime ignores SIGPIPE; an ignored disposition would survive exec.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        for &(src, dst) in exec.fds {
+            if libc::dup2(src, dst) < 0 {
+                libc::_exit(EXIT_CHILD_DUP);
+            }
+        }
+        libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
+        libc::_exit(EXIT_CHILD_EXEC)
+    }
+}
+
+/// A sealed memfd holding `bytes`, positioned at offset 0, for jail-init or the runner to read.
+pub fn sealed_memfd(name: &CStr, bytes: &[u8]) -> Result<OwnedFd, Errno> {
+    use std::io::{Seek, Write};
+    // SAFETY: `name` is a valid C string; memfd_create returns a new fd or -1.
+    let raw = Errno::result(unsafe {
+        libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+    })?;
+    // SAFETY: the fd was just created and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut file = std::fs::File::from(fd);
+    let io = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    file.write_all(bytes).map_err(io)?;
+    file.rewind().map_err(io)?;
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: F_ADD_SEALS takes an int and only changes the memfd's seals.
+    Errno::result(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    Ok(OwnedFd::from(file))
+}
+
+/// Duplicates `fd` with O_CLOEXEC at the lowest number >= `min`.
+pub fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC only manipulates the descriptor table.
+    let raw = Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: the new descriptor is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The Landlock ABI version of the running kernel, 0 when Landlock is unavailable.
+pub fn landlock_abi() -> u32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attribute pointer, size 0 and the VERSION flag the syscall only
+    // returns a number.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    u32::try_from(ret).unwrap_or(0)
+}
+
+/// One pending seccomp user notification.
+#[derive(Debug, Clone, Copy)]
+pub struct Notification {
+    pub id: u64,
+    pub pid: u32,
+    pub nr: i64,
+    pub args: [u64; 6],
+}
+
+pub fn notif_recv(listener: BorrowedFd<'_>) -> Result<Notification, Errno> {
+    // SAFETY: seccomp_notif is plain old data; the kernel requires it zeroed before RECV.
+    let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: `req` is a valid, writable seccomp_notif for the duration of the ioctl.
+    Errno::result(unsafe {
+        libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut req as *mut libc::seccomp_notif)
+    })?;
+    Ok(Notification { id: req.id, pid: req.pid, nr: i64::from(req.data.nr), args: req.data.args })
+}
+
+/// Answers a notification: the syscall fails with `errno` and is not executed.
+pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> Result<(), Errno> {
+    let mut resp = libc::seccomp_notif_resp { id, val: 0, error: -errno, flags: 0 };
+    // SAFETY: `resp` is a valid seccomp_notif_resp for the duration of the ioctl.
+    Errno::result(unsafe {
+        libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND as _, &mut resp as *mut libc::seccomp_notif_resp)
+    })
+    .map(drop)
+}
+
+/// Sends SIGKILL through a pidfd (no pid-reuse race).
+pub fn pidfd_kill(pidfd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: pidfd_send_signal with a NULL siginfo takes only integers.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<libc::siginfo_t>(), 0)
+    })
+    .map(drop)
+}
+
+/// Receives one datagram and the fds attached to it.
+pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), Errno> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            for fd in raw {
+                // SAFETY: SCM_RIGHTS delivered a new descriptor that belongs to us alone.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Ok((msg.bytes, fds))
+}
