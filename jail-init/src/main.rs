@@ -1,11 +1,13 @@
 //! jail-init: PID 1 of every jaild jail.
 //!
-//! Started by the supervisor with `clone(CLONE_NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS)` and
-//! an immediate exec, so it is a fresh single-threaded process: allocation is safe here. It
-//! carries out the plan the supervisor resolved, as a checklist in the order the kernel
-//! requires:
+//! Started by the supervisor with `clone(CLONE_NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS)`; the
+//! cloned child waits for the supervisor's GO (uid/gid maps written, cgroup membership set)
+//! and execs jail-init at once, so jail-init is a fresh single-threaded process holding full
+//! capabilities in its user namespace (exec keeps them only once uid 0 is mapped), and
+//! allocation is safe here. It carries out the plan the supervisor resolved, as a checklist in
+//! the order the kernel requires:
 //!
-//!   read plan → wait for GO (maps and cgroup in place) → cgroup namespace → hostname →
+//!   read plan → cgroup namespace (rooted at the run's cgroup) → hostname →
 //!   mounts → pivot_root → read-only root → fork the script:
 //!     (child) session → fds → rlimits → capabilities → uid/gid → no_new_privs → Landlock →
 //!             seccomp → hand the listener to the supervisor → exec
@@ -19,11 +21,11 @@ mod sys;
 
 use jail_init::fds;
 use jail_init::plan::{access, LandlockPlan, Mount, Plan};
-use jail_init::protocol::{Record, EXIT_SETUP_FAILED, GO};
+use jail_init::protocol::{Record, EXIT_SETUP_FAILED};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::socket::{recv, send, sendmsg, ControlMessage, MsgFlags};
+use nix::sys::socket::{send, sendmsg, ControlMessage, MsgFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, pivot_root, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
@@ -77,7 +79,6 @@ fn main() {
 
 fn run() -> Step<i32> {
     let plan = read_plan()?;
-    wait_for_go()?;
     // After the supervisor has moved us into the run's cgroup: the new cgroup namespace is
     // rooted there, so the script sees its own cgroup as "/".
     unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail("unshare_cgroup_namespace", ""))?;
@@ -121,20 +122,6 @@ fn read_plan() -> Step<Plan> {
         errno: Errno::EINVAL,
         detail: format!("malformed plan: {e}"),
     })
-}
-
-/// Step 2: block until the supervisor has written our uid/gid maps and cgroup membership.
-fn wait_for_go() -> Step {
-    let mut byte = [0u8; 1];
-    loop {
-        match recv(fds::CONTROL, &mut byte, MsgFlags::empty()) {
-            Ok(1) if byte[0] == GO => return Ok(()),
-            // EOF or anything else: the supervisor gave up on this run; leave quietly.
-            Ok(_) => std::process::exit(EXIT_SETUP_FAILED),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(fail("wait_for_go", "control socket")(e)),
-        }
-    }
 }
 
 fn inside(staging: &Path, dst: &Path) -> PathBuf {

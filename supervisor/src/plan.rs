@@ -50,9 +50,6 @@ fn language_args(profile: &Profile) -> Vec<String> {
         if !profile.file.language_policy.dynamic_code {
             args.push("--disallow-code-generation-from-strings".to_string());
         }
-        // V8's heap limit follows the jail's memory so a balloon fails in V8 first only when
-        // that is what the profile gives; the cgroup remains the real limit.
-        // (Not set: the cgroup's OOM evidence decides memory_limit.)
     }
     args
 }
@@ -70,7 +67,7 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
         mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: true, dev: false, writable: false });
         rules.push(ro_rule(path, true));
     }
-    for m in &interp.mounts {
+    for m in interp.mounts.iter().filter(|m| m.path != interp.binary && m.path != interp.loader) {
         mounts.push(Mount::Bind { src: m.path.clone(), dst: m.path.clone(), exec: m.exec, dev: false, writable: false });
         rules.push(ro_rule(&m.path, false));
     }

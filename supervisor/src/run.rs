@@ -328,7 +328,7 @@ impl Supervisor {
         let arg0 = c"jail-init";
         let argv = [arg0.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
-        let exec = sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map };
+        let exec = sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map, wait_fd: fds::CONTROL, go: GO };
         let flags = (libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
             | libc::CLONE_NEWPID

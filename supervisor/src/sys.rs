@@ -16,11 +16,18 @@ pub struct ChildExec<'a> {
     pub envp: &'a [*const c_char],
     /// (source, target) pairs; every source must be above every target (see `spawn`).
     pub fds: &'a [(RawFd, RawFd)],
+    /// After placing the fds, the child blocks reading one byte from this (target) fd and
+    /// execs only if it is `go`. Capabilities in the new user namespace survive exec only once
+    /// uid 0 is mapped, so the exec must wait until the supervisor has written the maps.
+    pub wait_fd: RawFd,
+    pub go: u8,
 }
 
 /// Exit status of the child when something before exec failed.
 pub const EXIT_CHILD_DUP: i32 = 126;
 pub const EXIT_CHILD_EXEC: i32 = 127;
+pub const EXIT_CHILD_NO_GO: i32 = 125;
+pub const EXIT_CHILD_SETID: i32 = 124;
 
 /// `clone(flags | CLONE_PIDFD | SIGCHLD)` with fork-like semantics; the child sets its
 /// parent-death signal, places its fds and execs `exec.path` at once. Returns the child's pid
@@ -73,6 +80,24 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
             if libc::dup2(src, dst) < 0 {
                 libc::_exit(EXIT_CHILD_DUP);
             }
+        }
+        let mut byte: u8 = 0;
+        loop {
+            let n = libc::read(exec.wait_fd, (&mut byte as *mut u8).cast(), 1);
+            if n == 1 && byte == exec.go {
+                break;
+            }
+            if n < 0 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            // EOF or anything else: the supervisor gave up on this jail.
+            libc::_exit(EXIT_CHILD_NO_GO);
+        }
+        // Become uid/gid 0 of the new namespace (mapped to an unprivileged host id), so that
+        // exec keeps the namespace's capabilities for jail-init. Raw syscalls: glibc's wrappers
+        // would try to broadcast the change to the parent's threads, which do not exist here.
+        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
+            libc::_exit(EXIT_CHILD_SETID);
         }
         libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
         libc::_exit(EXIT_CHILD_EXEC)

@@ -34,8 +34,7 @@
 //! * Killing: `Cgroup::kill` is v2-only; on v1 we need freeze → SIGKILL → thaw so
 //!   that a forking process cannot escape.
 //! * It drags in a second `nix` (0.25), `log` instead of `tracing`, and `zbus`
-//!   (a non-optional async D-Bus stack) for the systemd backend we don't use,
-//!   and its errors don't name the file and errno in the way ours must.
+//!   (a non-optional async D-Bus stack) for the systemd backend we don't use.
 //!
 //! # Kernel file semantics
 //!
@@ -44,6 +43,14 @@
 //!
 //! The v2 backend ([`v2`]) has only been exercised against a fake cgroupfs in a
 //! temporary directory: the development machine is a v1/hybrid host.
+//!
+//! # Known limits
+//!
+//! * Stale detection trusts the pid in the name: if that pid has been reused by
+//!   an unrelated live process, the stale cgroup is kept until it exits. Pids are
+//!   those of the supervisor's pid namespace.
+//! * On v1 with swap accounting, `memory_limit_hits` reads 0 on Linux ≥ ~6.13
+//!   (see [`CgroupUsage::memory_limit_hits`]); `oom_kills` is reliable.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -105,7 +112,10 @@ pub struct CgroupUsage {
     pub memory_peak_bytes: u64,
     /// v1 `memory.oom_control` "oom_kill N"; v2 `memory.events` oom_kill.
     pub oom_kills: u64,
-    /// v1 `memory.failcnt`; v2 `memory.events` max.
+    /// v1 `memory.failcnt` + `memory.memsw.failcnt` (with both limits equal the
+    /// kernel charges memsw first, so a hit is counted there, except that since
+    /// Linux ~6.13 memsw no longer tracks failcnt at all and this reads 0 on v1
+    /// when swap accounting is on); v2 `memory.events` max.
     pub memory_limit_hits: u64,
     /// `pids.peak` when the kernel has it.
     pub pids_peak: Option<u64>,
@@ -136,9 +146,12 @@ pub trait Cgroups: Send + Sync {
     /// Creates `<base>/jaild/run.<supervisor pid>.<run_id>` (per controller on v1)
     /// with the limits set. Errors name the file and the errno. Nothing is left
     /// behind on error. `run_id` may contain only ASCII letters, digits, `-`, `_`
-    /// and `.` (at most 128 bytes).
-    fn create(&self, run_id: &str, limits: &CgroupLimits)
-        -> Result<Box<dyn RunCgroup>, CgroupError>;
+    /// and `.`, must start with a letter or digit, and is at most 128 bytes.
+    fn create(
+        &self,
+        run_id: &str,
+        limits: &CgroupLimits,
+    ) -> Result<Box<dyn RunCgroup>, CgroupError>;
     /// Removes run cgroups whose owning supervisor pid (in the name) no longer
     /// exists: kills what is inside, rmdirs. Returns the names removed. Never
     /// touches cgroups of a live supervisor. A stale cgroup that cannot be removed
@@ -231,7 +244,10 @@ pub enum CgroupError {
     #[error("no cgroup v2 mount found: {reason}")]
     V2NotFound { reason: String },
     #[error("invalid run id {run_id:?}: {reason}")]
-    InvalidRunId { run_id: String, reason: &'static str },
+    InvalidRunId {
+        run_id: String,
+        reason: &'static str,
+    },
     #[error("no usable cgroup setup: {reason}")]
     Unsupported { reason: String },
 }
@@ -252,9 +268,9 @@ pub fn detect(paths: &HostPaths) -> Result<Box<dyn Cgroups>, CgroupError> {
         }
         Err(e) => e,
     };
-    let has_v1 = mounts.iter().any(|m| {
-        m.fstype == "cgroup" && v1::REQUIRED.iter().any(|c| m.has_option(c))
-    });
+    let has_v1 = mounts
+        .iter()
+        .any(|m| m.fstype == "cgroup" && v1::REQUIRED.iter().any(|c| m.has_option(c)));
     if !has_v1 {
         return Err(v2_err);
     }
@@ -327,6 +343,9 @@ fn validate_run_id(run_id: &str) -> Result<(), CgroupError> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         return bad("only ASCII letters, digits, '-', '_' and '.' are allowed");
+    }
+    if !run_id.as_bytes()[0].is_ascii_alphanumeric() {
+        return bad("it must start with an ASCII letter or digit");
     }
     Ok(())
 }
@@ -472,13 +491,13 @@ pub(crate) fn read_pids(procs: &Path) -> Result<Vec<i32>, CgroupError> {
         .collect()
 }
 
-/// SIGKILLs `pids` (members of the cgroup at `cgroup`), skipping ourselves.
+/// SIGKILLs `pids` (members of the cgroup at `cgroup`), never ourselves or init.
 /// Returns the first failure other than "no such process".
 pub(crate) fn sigkill_all(cgroup: &Path, pids: &[i32]) -> Result<(), CgroupError> {
     let me = own_pid();
     let mut first_err = None;
     for &pid in pids {
-        if pid <= 0 || u32::try_from(pid) == Ok(me) {
+        if pid <= 1 || u32::try_from(pid) == Ok(me) {
             warn!(pid, cgroup = %cgroup.display(), "refusing to kill this pid listed in a run cgroup");
             continue;
         }
@@ -618,8 +637,7 @@ pub(crate) fn parse_proc_cgroup(
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // The path may itself contain ':'.
         let mut parts = line.splitn(3, ':');
-        let (Some(id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(CgroupError::Parse {
                 path: file.to_path_buf(),
                 reason: format!("malformed line {line:?}"),
@@ -748,6 +766,7 @@ pub(crate) fn parse_mountinfo(file: &Path, text: &str) -> Result<Vec<MountEntry>
 /// [`remove_cgroup_dir`]; the hooks do nothing for paths outside registered roots
 /// and do not exist outside `cfg(test)`.
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod fakefs {
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
@@ -840,6 +859,7 @@ pub(crate) mod hosttest {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -855,7 +875,17 @@ mod tests {
         assert_eq!(parse_run_name("run.0.x"), None);
         assert_eq!(parse_run_name("supervisor"), None);
         assert_eq!(parse_run_name("run.99999999999.x"), None);
-        for bad in ["", "a/b", "..", "a b", "ü", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            ".x",
+            "-x",
+            "a b",
+            "ü",
+            "a\0",
+            &"x".repeat(129),
+        ] {
             assert!(
                 matches!(run_dir_name(1, bad), Err(CgroupError::InvalidRunId { .. })),
                 "{bad:?} accepted"
@@ -905,7 +935,10 @@ mod tests {
             m[2].cgroup_dir("/process_api/x"),
             Some(PathBuf::from("/mnt/my mem/x"))
         );
-        assert_eq!(m[2].cgroup_dir("/process_api"), Some(PathBuf::from("/mnt/my mem")));
+        assert_eq!(
+            m[2].cgroup_dir("/process_api"),
+            Some(PathBuf::from("/mnt/my mem"))
+        );
         assert_eq!(m[2].cgroup_dir("/process_apix"), None);
         assert_eq!(m[2].cgroup_dir("/other"), None);
         assert_eq!(m[3].cgroup_dir("/../x"), None);
@@ -936,7 +969,10 @@ mod tests {
         // Files are never created.
         let e = write_value(&dir.path().join("missing"), "1").unwrap_err();
         let msg = error_chain(&e);
-        assert!(msg.contains("failed to write \"1\" to") && msg.contains("missing"), "{msg}");
+        assert!(
+            msg.contains("failed to write \"1\" to") && msg.contains("missing"),
+            "{msg}"
+        );
         assert!(msg.contains("os error 2"), "{msg}");
         assert!(pid_alive(i32::try_from(own_pid()).unwrap()));
         assert!(!pid_alive(999_999_999));
