@@ -33,7 +33,9 @@ die() {
     printf 'install.sh: ERROR: %s\n' "$1" >&2
     shift
     local line
-    for line in "$@"; do printf '    %s\n' "$line" >&2; done
+    for line in "$@"; do
+        if [[ -n "$line" ]]; then printf '    %s\n' "$line" >&2; else printf '\n' >&2; fi
+    done
     exit 1
 }
 
@@ -58,7 +60,7 @@ sha256_of() { sha256sum "$1" | cut -d ' ' -f 1; }
 integrity_of() {
     local hex
     hex="$(sha512sum "$1" | cut -d ' ' -f 1)"
-    # shellcheck disable=SC2059
+    # shellcheck disable=SC2059,SC2001
     printf 'sha512-%s\n' "$(printf "$(sed 's/../\\x&/g' <<<"$hex")" | base64 -w 0)"
 }
 

@@ -63,7 +63,10 @@ const closeSync = fs.closeSync;
 const processExit = process.exit;
 const originalEmitWarning = process.emitWarning;
 const ErrorCtor = Error;
+const EvalErrorCtor = EvalError;
 const objectToString = Object.prototype.toString;
+const reflectApply = Reflect.apply;
+const bufferFrom = Buffer.from.bind(Buffer);
 
 // The runner's own use of experimental APIs must not print ExperimentalWarnings
 // into the script's stderr; every other warning (the script's) goes through.
@@ -71,7 +74,7 @@ const RUNNER_WARNINGS = /^(stripTypeScriptTypes|vm\.USE_MAIN_CONTEXT_DEFAULT_LOA
 process.emitWarning = function emitWarning(warning, ...rest) {
   const text = typeof warning === 'string' ? warning : (warning && warning.message);
   if (typeof text === 'string' && RUNNER_WARNINGS.test(text)) return;
-  return Reflect.apply(originalEmitWarning, process, [warning, ...rest]);
+  return reflectApply(originalEmitWarning, process, [warning, ...rest]);
 };
 
 // ---------------------------------------------------------------- results
@@ -91,7 +94,7 @@ function safeString(value) {
 }
 
 function writeAll(fd, text) {
-  const buf = Buffer.from(text, 'utf8');
+  const buf = bufferFrom(text, 'utf8');
   let off = 0;
   let sleeper = null;
   while (off < buf.length) {
@@ -139,7 +142,7 @@ function finish(payload, status) {
       status = status || EXIT_RUNNER_FAILED;
     }
     // Exit at once: pending timers or handles don't keep a finished script alive.
-    Reflect.apply(processExit, process, [status]);
+    reflectApply(processExit, process, [status]);
   });
 }
 
@@ -209,14 +212,14 @@ function installModulePolicy(blockedList) {
   const originalLoad = Module._load;
   Module._load = function _load(request, parent, isMain) {
     check(request);
-    return Reflect.apply(originalLoad, this, [request, parent, isMain]);
+    return reflectApply(originalLoad, this, [request, parent, isMain]);
   };
   // process.getBuiltinModule() goes around both loaders.
   if (typeof process.getBuiltinModule === 'function') {
     const originalGetBuiltin = process.getBuiltinModule;
     process.getBuiltinModule = function getBuiltinModule(id) {
       check(id);
-      return Reflect.apply(originalGetBuiltin, process, [id]);
+      return reflectApply(originalGetBuiltin, process, [id]);
     };
   }
   // Escape hatches around any module policy: raw bindings and native addons.
@@ -237,13 +240,13 @@ function installDynamicCodePolicy() {
   const message = `${CODEGEN_DISALLOWED}: dynamic code is disabled by the jail's policy`;
   const refuseEval = function () {
     record('dynamic_code', 'eval');
-    throw new EvalError(message);
+    throw new EvalErrorCtor(message);
   };
   Object.defineProperty(refuseEval, 'name', { value: 'eval' });
   globalThis.eval = refuseEval;
   const refuseFunction = () => {
     record('dynamic_code', 'Function');
-    throw new EvalError(message);
+    throw new EvalErrorCtor(message);
   };
   globalThis.Function = new Proxy(Function, {
     apply: refuseFunction,
@@ -256,7 +259,7 @@ function installDynamicCodePolicy() {
 const FRAME = /^\s*at\s/;
 
 function isRunnerOrNodeFrame(line) {
-  return line.includes(RUNNER_FILE) || /\brunner\.cjs\b/.test(line) || /\(?node:[\w/.-]+(:\d+){0,2}\)?\s*$/.test(line);
+  return line.includes(RUNNER_FILE) || /\brunner\.cjs\b/.test(line) || /(?:\(|\s)node:[\w/.-]+(?::\d+){0,2}\)?\s*$/.test(line);
 }
 
 function cleanStack(stack) {
@@ -301,15 +304,22 @@ function describe(err, job) {
     for (let depth = 0; depth < 5; depth++) {
       try { cause = cause.cause; } catch { break; }
       if (cause === undefined) break;
-      const text = isErrorLike(cause)
-        ? cleanStack(safeString(cause.stack))
-        : safeString(cause);
+      let text;
+      if (isErrorLike(cause)) {
+        let causeStack;
+        try { causeStack = cause.stack; } catch { causeStack = undefined; }
+        text = typeof causeStack === 'string'
+          ? cleanStack(causeStack)
+          : `${errorType(cause)}: ${safeString(cause.message)}`;
+      } else {
+        text = safeString(cause);
+      }
       traceback += `\n  [cause]: ${text.split('\n').join('\n  ')}`;
       if (!isErrorLike(cause)) break;
     }
   }
   if (traceback && !traceback.endsWith('\n')) traceback += '\n';
-  if (err instanceof EvalError && message.includes(CODEGEN_DISALLOWED) && job.dynamicCodeOff
+  if (err instanceof EvalErrorCtor && message.includes(CODEGEN_DISALLOWED) && job.dynamicCodeOff
       && !violations.some((v) => v.kind === 'dynamic_code')) {
     record('dynamic_code', 'code generation from strings');
   }
@@ -407,7 +417,10 @@ function main() {
 
   let fn;
   try {
-    let wrapped = HEAD + job.code + TAIL;
+    // A leading "#!" line is a comment in a script file but a syntax error in
+    // a function body: turn it into "//" (same length, positions kept).
+    const code = job.code.startsWith('#!') ? '//' + job.code.slice(2) : job.code;
+    let wrapped = HEAD + code + TAIL;
     if (job.language === 'typescript') {
       state.tsError = true;
       wrapped = Module.stripTypeScriptTypes(wrapped, { mode: 'strip' });

@@ -50,6 +50,10 @@ _EXIT_RUNNER_FAILED = 70
 _MAX_VIOLATIONS = 100
 _JSON_WS = " \t\n\r"
 
+# Bound now: the script shares the interpreter and may rebind module attributes.
+_read, _write, _close, _exit, _set_blocking = (
+    posix.read, posix.write, posix.close, posix._exit, posix.set_blocking)
+
 
 class _DecodeContext:
     strict = True
@@ -109,11 +113,11 @@ def _safe_str(obj):
 def _read_job():
     chunks = []
     while True:
-        chunk = posix.read(_JOB_FD, 1 << 20)
+        chunk = _read(_JOB_FD, 1 << 20)
         if not chunk:
             break
         chunks.append(chunk)
-    posix.close(_JOB_FD)
+    _close(_JOB_FD)
     return _loads(b"".join(chunks).decode("utf-8"))
 
 
@@ -122,14 +126,14 @@ def _write_result(text):
     view = memoryview(data)
     while view:
         try:
-            written = posix.write(_RESULT_FD, view)
+            written = _write(_RESULT_FD, view)
         except BlockingIOError:
-            posix.set_blocking(_RESULT_FD, True)
+            _set_blocking(_RESULT_FD, True)
             continue
         except InterruptedError:
             continue
         view = view[written:]
-    posix.close(_RESULT_FD)
+    _close(_RESULT_FD)
 
 
 def _flush_std():
@@ -153,7 +157,7 @@ def _finish(payload, status):
         status = status or _EXIT_RUNNER_FAILED
     # _exit: no atexit handlers, no waiting for threads, no interpreter
     # teardown; the result is final and the script's output is flushed.
-    posix._exit(status)
+    _exit(status)
 
 
 class _Policy:
@@ -300,6 +304,8 @@ def _run(job):
     sys.modules["__main__"] = script_module
     sys.argv = [filename]
 
+    if source.startswith("\ufeff"):
+        source = source[1:]  # a UTF-8 BOM is fine in a file, not in a string
     try:
         code = compile(source, filename, "exec", dont_inherit=True)
     except BaseException as exc:

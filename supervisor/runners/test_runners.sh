@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Self-test of jaild's in-jail runners (python.py, node.cjs), run directly,
-# without a jail: each job is fed on fd 3, the result read from fd 4, the
-# script's stdout taken through a pipe and its stderr into a file, and the
-# result JSON checked with python3.
+# without a jail: each job is fed on fd 3, the result read from fd 4 (a
+# FIFO), the script's stdout taken through a pipe and its stderr into a file,
+# and the result JSON checked with python3.
 #
 #   supervisor/runners/test_runners.sh
 #
@@ -29,6 +29,7 @@ NODE_RUNNER=$HERE/node.cjs
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+mkfifo "$TMP/fifo"  # fd 4 is a pipe, as in the jail
 passed=0
 failed=0
 
@@ -67,14 +68,16 @@ print(json.dumps({
 EOF
 }
 
-# run_py / run_node: run the runner on $TMP/job.json; fd 4 -> res.json,
+# run_py / run_node: run the runner on $TMP/job.json; fd 4 -> fifo -> res.json,
 # stdout through a pipe -> out, stderr -> err; sets $rc and $elapsed.
 run_py() {
   local t0 t1
   : >"$TMP/res.json"
   t0=$(date +%s%N)
-  "$PY" -I -S -B "$PY_RUNNER" 3<"$TMP/job.json" 4>"$TMP/res.json" 2>"$TMP/err" | cat >"$TMP/out"
+  cat "$TMP/fifo" >"$TMP/res.json" &
+  "$PY" -I -S -B "$PY_RUNNER" 3<"$TMP/job.json" 4>"$TMP/fifo" 2>"$TMP/err" | cat >"$TMP/out"
   rc=${PIPESTATUS[0]}
+  wait
   t1=$(date +%s%N)
   elapsed=$(( (t1 - t0) / 1000000 ))
 }
@@ -83,8 +86,10 @@ run_node() {  # extra node flags as arguments
   local t0 t1
   : >"$TMP/res.json"
   t0=$(date +%s%N)
-  "$NODE" "$@" "$NODE_RUNNER" 3<"$TMP/job.json" 4>"$TMP/res.json" 2>"$TMP/err" | cat >"$TMP/out"
+  cat "$TMP/fifo" >"$TMP/res.json" &
+  "$NODE" "$@" "$NODE_RUNNER" 3<"$TMP/job.json" 4>"$TMP/fifo" 2>"$TMP/err" | cat >"$TMP/out"
   rc=${PIPESTATUS[0]}
+  wait
   t1=$(date +%s%N)
   elapsed=$(( (t1 - t0) / 1000000 ))
 }
@@ -472,6 +477,15 @@ expect "js: syntax error at end of input does not show the wrapper" <<'EOF'
 assert e["type"] == "SyntaxError" and e["message"] == "Unexpected end of input", e
 assert e["traceback"].startswith("script.js:2\n  return 1;\n"), e
 assert "})" not in e["traceback"], e
+EOF
+
+job javascript script.js '#!/usr/bin/env node
+const fs = require("fs");
+fs.readFileSync("/nonexistent/file");' 'null' '' true
+run_node
+expect "js: hashbang line allowed; Node's own frames dropped" <<'EOF'
+assert rc == 1 and e["type"] == "Error" and "ENOENT" in e["message"], e
+assert "script.js:3:4" in e["traceback"] and "node:fs" not in e["traceback"], e
 EOF
 
 job javascript script.js 'return { n: 10n };' 'null' '' true

@@ -130,6 +130,7 @@ impl Supervisor {
                     report.message = Some(r.message);
                 }
                 Ok(prepared) => {
+                    tracing::debug!(run = %report.id, us = started.elapsed().as_micros() as u64, "prepared");
                     report.profile = Some(ProfileInfo {
                         name: prepared.profile.name().to_string(),
                         sha256: prepared.profile.sha256.clone(),
@@ -273,9 +274,11 @@ impl Supervisor {
             }
         };
         let outcome = self.spawn_and_watch(&plan, p, cgroup.as_ref(), report);
+        let t_destroy = Instant::now();
         if let Err(e) = cgroup.destroy() {
             tracing::warn!(run = %report.id, error = %e, "failed to remove the run's cgroup");
         }
+        tracing::debug!(run = %report.id, us = t_destroy.elapsed().as_micros() as u64, "cgroup removed");
         if let Err(message) = outcome {
             report.status = Status::InternalError;
             report.message = Some(message);
@@ -328,20 +331,40 @@ impl Supervisor {
         let arg0 = c"jail-init";
         let argv = [arg0.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
-        let exec = sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map, wait_fd: fds::CONTROL, go: GO };
+        let attach_files = cgroup.self_attach_files();
+        let attach: Vec<std::fs::File> = attach_files
+            .iter()
+            .flatten()
+            .map(|p| std::fs::OpenOptions::new().write(true).open(p).map_err(|e| format!("cgroup: open {}: {e}", p.display())))
+            .collect::<Result<_, _>>()?;
+        let attach_fds: Vec<i32> = attach.iter().map(|f| f.as_raw_fd()).collect();
+        let exec = sys::ChildExec {
+            path: &path,
+            argv: &argv,
+            envp: &envp,
+            fds: &fd_map,
+            wait_fd: fds::CONTROL,
+            go: GO,
+            self_attach: &attach_fds,
+        };
         let flags = (libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
             | libc::CLONE_NEWNET
             | libc::CLONE_NEWIPC
             | libc::CLONE_NEWUTS) as libc::c_ulong;
+        let t_clone = Instant::now();
         let (pid, pidfd) = sys::clone_jail(flags, &exec).map_err(err("clone jail-init"))?;
+        tracing::debug!(run = %report.id, us = t_clone.elapsed().as_micros() as u64, "cloned");
         drop(sources);
+        drop(attach);
         drop((stdin, stdout_w, stderr_w, result_w, plan_fd, job_fd, control_child));
         tracing::debug!(run = %report.id, pid, cgroup = %cgroup.describe(), "jail spawned");
 
         let mut jail = Jail { pid, pidfd, reaped: false };
-        let placed = self.place(pid, cgroup);
+        let t_place = Instant::now();
+        let placed = self.place(pid, cgroup, attach_files.is_none());
+        tracing::debug!(run = %report.id, us = t_place.elapsed().as_micros() as u64, "placed (maps + cgroup)");
         if let Err(message) = placed {
             jail.kill(cgroup);
             jail.reap();
@@ -416,8 +439,9 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Writes the uid/gid maps and moves jail-init into the run's cgroup, before GO.
-    fn place(&self, pid: i32, cgroup: &dyn RunCgroup) -> Result<(), String> {
+    /// Writes the uid/gid maps and, where the child does not move itself, puts it into the
+    /// run's cgroup; all before GO.
+    fn place(&self, pid: i32, cgroup: &dyn RunCgroup, from_outside: bool) -> Result<(), String> {
         let base = self.config.host_id_base;
         let script = plan::SCRIPT_ID;
         let proc = format!("/proc/{pid}");
@@ -428,7 +452,10 @@ impl Supervisor {
         let map = format!("0 {base} 1\n{script} {} 1\n", base + script);
         write("uid_map", map.clone())?;
         write("gid_map", map)?;
-        cgroup.add_process(pid).map_err(|e| format!("cgroup: {e}"))
+        if from_outside {
+            cgroup.add_process(pid).map_err(|e| format!("cgroup: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -704,6 +731,7 @@ fn watch(
             }
         }
         if pid_ready {
+            tracing::debug!("jail-init ended");
             exited = true;
         }
     }
@@ -780,6 +808,7 @@ fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedF
                     *listener = Some(fds.remove(0));
                 }
                 Some(Record::Exited { code, signal }) => {
+                    tracing::debug!(?code, ?signal, "script ended");
                     w.exit_code = code;
                     w.signal = signal;
                 }

@@ -166,6 +166,16 @@ pub trait RunCgroup: Send {
     fn describe(&self) -> String;
     /// Moves a process (host pid) into the cgroup (all controllers on v1).
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Files a new single-threaded process can write "0" to in order to move itself into the
+    /// cgroup, or None when the backend places processes from outside (`add_process`).
+    ///
+    /// On v1 these are the `tasks` files: a thread moving itself skips the kernel's global
+    /// `cgroup_threadgroup_rwsem` write lock, whose RCU grace period otherwise stalls every
+    /// placement by up to ~10 ms. The files are opened by the supervisor (the kernel checks
+    /// permission against the opener's credentials) and written by the cloned child.
+    fn self_attach_files(&self) -> Option<Vec<PathBuf>> {
+        None
+    }
     /// Cheap reading of total CPU time used, for polling (v1 `cpuacct.usage`;
     /// v2 `cpu.stat` usage_usec*1000).
     fn cpu_time_ns(&self) -> Result<u64, CgroupError>;

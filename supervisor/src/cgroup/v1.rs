@@ -335,6 +335,10 @@ impl RunCgroup for V1Run {
         Ok(())
     }
 
+    fn self_attach_files(&self) -> Option<Vec<PathBuf>> {
+        Some(self.dirs.iter().map(|d| d.path.join("tasks")).collect())
+    }
+
     fn cpu_time_ns(&self) -> Result<u64, CgroupError> {
         read_u64(&self.dir("cpuacct")?.join("cpuacct.usage"))
     }
