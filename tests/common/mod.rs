@@ -1,0 +1,173 @@
+//! Shared helpers for the integration tests: real jails on the real kernel.
+#![allow(dead_code)]
+
+use jaild::report::Report;
+use jaild::{Config, LimitOverrides, RunRequest, Supervisor};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// True under CI: a test that cannot run is then a failure, not a skip.
+pub fn must_run() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// Why jails cannot run here, if they cannot.
+pub fn missing_feature() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root (user namespaces with a mapped uid range, cgroups)".into());
+    }
+    if !Path::new("/proc/self/ns/user").exists() {
+        return Some("needs user namespaces".into());
+    }
+    if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone").map(|s| s.trim() == "0").unwrap_or(false) {
+        // Root can still create them; nothing to do.
+    }
+    None
+}
+
+/// Skips the calling test (returns false) when jails cannot run here; panics instead under CI=true.
+pub fn jails_available() -> bool {
+    match missing_feature() {
+        None => true,
+        Some(reason) if must_run() => panic!("CI=true and this test cannot run: {reason}"),
+        Some(reason) => {
+            eprintln!("SKIPPED: {reason}");
+            false
+        }
+    }
+}
+
+/// Skips the test (early return) when jails cannot run; fails under CI=true.
+#[macro_export]
+macro_rules! require_jails {
+    () => {
+        if !$crate::common::jails_available() {
+            return;
+        }
+    };
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn config() -> Config {
+    let mut c = Config::discover();
+    c.profiles_dir = repo().join("profiles");
+    c.interpreters_dir = repo().join("interpreters");
+    c
+}
+
+/// One supervisor per test process.
+pub fn supervisor() -> &'static Supervisor {
+    static SUP: OnceLock<Supervisor> = OnceLock::new();
+    SUP.get_or_init(|| Supervisor::new(config()).expect("supervisor starts"))
+}
+
+/// A supervisor over a copy of the shipped profiles with the language policy layer switched
+/// off (no blocked modules, dynamic code allowed): proves the kernel boundary holds on its own.
+/// Everything else (limits, seccomp, filesystem) is the shipped profile's.
+pub fn kernel_only_supervisor() -> &'static Supervisor {
+    static SUP: OnceLock<(tempfile::TempDir, Supervisor)> = OnceLock::new();
+    &SUP.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = repo().join("profiles");
+        copy_dir(&src, dir.path());
+        for name in ["python", "javascript", "typescript"] {
+            let p = dir.path().join(format!("{name}.toml"));
+            let text = std::fs::read_to_string(&p).unwrap();
+            let mut out = String::new();
+            for line in text.lines() {
+                if line.starts_with("blocked_modules") {
+                    out.push_str("blocked_modules = []\n");
+                } else if line.starts_with("dynamic_code") {
+                    out.push_str("dynamic_code = true\n");
+                } else {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            std::fs::write(&p, out).unwrap();
+        }
+        let mut c = config();
+        c.profiles_dir = dir.path().to_path_buf();
+        let sup = Supervisor::new(c).expect("supervisor starts");
+        (dir, sup)
+    })
+    .1
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+pub fn unique_id(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("t-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Runs `code` in `language` (python, javascript, typescript) with `input` JSON text.
+pub fn run_with(sup: &Supervisor, language: &str, code: &str, input: Option<&str>, limits: LimitOverrides) -> Report {
+    let id = unique_id(language);
+    let report = sup.run(RunRequest {
+        id: Some(id.clone()),
+        profile: None,
+        language: jaild::profile::Language::parse(language),
+        filename: None,
+        code: code.as_bytes().to_vec(),
+        input: input.map(String::from),
+        limits,
+    });
+    assert_eq!(report.id, id);
+    assert_no_leftovers(&report);
+    report
+}
+
+pub fn run(language: &str, code: &str) -> Report {
+    run_with(supervisor(), language, code, None, LimitOverrides::default())
+}
+
+/// Nothing of the run is left on the host: its cgroup directories are gone (rmdir succeeds only
+/// once no process is left in them), and no mount of the jail is visible in the host's table.
+pub fn assert_no_leftovers(report: &Report) {
+    let needle = format!(".{}", report.id);
+    for root in ["/sys/fs/cgroup"] {
+        let found = find_named(Path::new(root), &needle, 6);
+        assert!(found.is_empty(), "run {} left cgroups behind: {found:?}", report.id);
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.lines().any(|l| l.contains(" jaild ")), "a jail mount is visible on the host");
+}
+
+fn find_named(dir: &Path, suffix: &str, depth: u32) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if depth == 0 {
+        return out;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            let p = e.path();
+            if p.file_name().and_then(|n| n.to_str()).map(|n| n.ends_with(suffix)).unwrap_or(false) {
+                out.push(p.clone());
+            }
+            out.extend(find_named(&p, suffix, depth - 1));
+        }
+    }
+    out
+}
+
+/// The report as JSON text, for assertion messages.
+pub fn show(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap()
+}
