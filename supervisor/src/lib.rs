@@ -80,6 +80,8 @@ pub enum SetupError {
     JailInit { path: PathBuf },
     #[error("failed to drop the supervisor's supplementary groups (they would leak into every jail)")]
     Groups(#[source] nix::Error),
+    #[error("failed to open the supervisor's network namespace")]
+    Netns(#[source] std::io::Error),
     #[error("the supervisor must run as root to create user namespaces with a mapped range and cgroups (running as uid {uid})")]
     NotRoot { uid: u32 },
 }
@@ -89,6 +91,9 @@ pub struct Supervisor {
     pub config: Config,
     cgroups: Box<dyn cgroup::Cgroups>,
     landlock_abi: u32,
+    /// The supervisor's own network namespace, to return to after spawning a jail in a fresh
+    /// one.
+    host_netns: std::os::fd::OwnedFd,
 }
 
 impl Supervisor {
@@ -111,7 +116,10 @@ impl Supervisor {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not remove stale run cgroups"),
         }
-        Ok(Supervisor { config, cgroups, landlock_abi: sys::landlock_abi() })
+        let host_netns = std::fs::File::open("/proc/thread-self/ns/net")
+            .map(std::os::fd::OwnedFd::from)
+            .map_err(SetupError::Netns)?;
+        Ok(Supervisor { config, cgroups, landlock_abi: sys::landlock_abi(), host_netns })
     }
 
     pub fn landlock_abi(&self) -> u32 {

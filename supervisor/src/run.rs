@@ -49,6 +49,12 @@ pub struct RunRequest {
     pub limits: LimitOverrides,
 }
 
+/// Parts of a jail made ahead, in parallel with validation.
+struct Parts {
+    cgroup: Box<dyn RunCgroup>,
+    netns: OwnedFd,
+}
+
 /// A run refused before anything started: the field and why.
 struct Rejection {
     status: Status,
@@ -124,12 +130,25 @@ impl Supervisor {
             report.status = Status::Rejected;
             report.message = Some(format!("id: {id:?} is not 1-64 characters of letters, digits, '-' and '_'"));
         } else {
-            match self.prepare(&request) {
-                Err(r) => {
+            // The run's cgroup and network namespace are made on another thread while the
+            // request is validated and the profile resolved: both are independent of it and
+            // together cost about as much as the validation.
+            let (prepared, parts) = std::thread::scope(|scope| {
+                let parts = scope.spawn(|| self.make_parts(&report.id));
+                let prepared = self.prepare(&request);
+                let parts = parts.join().unwrap_or_else(|_| Err("the setup thread panicked".to_string()));
+                (prepared, parts)
+            });
+            match (prepared, parts) {
+                (Err(r), _) => {
                     report.status = r.status;
                     report.message = Some(r.message);
                 }
-                Ok(prepared) => {
+                (Ok(_), Err(message)) => {
+                    report.status = Status::InternalError;
+                    report.message = Some(message);
+                }
+                (Ok(prepared), Ok(parts)) => {
                     tracing::debug!(run = %report.id, us = started.elapsed().as_micros() as u64, "prepared");
                     report.profile = Some(ProfileInfo {
                         name: prepared.profile.name().to_string(),
@@ -141,7 +160,7 @@ impl Supervisor {
                         version: prepared.interpreter.manifest.version.clone(),
                         sha256: prepared.interpreter_sha256.clone(),
                     });
-                    self.execute(&prepared, &mut report);
+                    self.execute(&prepared, parts, &mut report);
                 }
             }
         }
@@ -235,7 +254,18 @@ impl Supervisor {
         Ok(Prepared { profile, interpreter, interpreter_sha256, limits, job })
     }
 
-    fn execute(&self, p: &Prepared, report: &mut Report) {
+    /// The run's cgroup, without limits yet (nothing joins it before they are set), and a fresh
+    /// network namespace.
+    fn make_parts(&self, id: &str) -> Result<Parts, String> {
+        let none = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
+        let cgroup = self.cgroups.create(id, &none).map_err(|e| format!("cgroup: {e}"))?;
+        let netns = std::thread::scope(|s| s.spawn(sys::new_network_namespace).join())
+            .map_err(|_| "network namespace: thread panicked".to_string())?
+            .map_err(|e| format!("network namespace: unshare(CLONE_NEWNET): {e}"))?;
+        Ok(Parts { cgroup, netns })
+    }
+
+    fn execute(&self, p: &Prepared, parts: Parts, report: &mut Report) {
         let plan = plan::build(&p.profile, &p.interpreter.manifest, &p.limits, self.landlock_abi);
         report.enforcement = Enforcement {
             cgroup: Some(match self.cgroups.version() {
@@ -265,15 +295,13 @@ impl Supervisor {
             cpu_quota_us: ((period_us as f64) * cpu_cores).round().max(1000.0) as u64,
             cpu_period_us: period_us,
         };
-        let mut cgroup = match self.cgroups.create(&report.id, &limits) {
-            Ok(cg) => cg,
-            Err(e) => {
-                report.status = Status::InternalError;
-                report.message = Some(format!("cgroup: {e}"));
-                return;
-            }
-        };
-        let outcome = self.spawn_and_watch(&plan, p, cgroup.as_ref(), report);
+        let Parts { mut cgroup, netns } = parts;
+        if let Err(e) = cgroup.set_limits(&limits) {
+            report.status = Status::InternalError;
+            report.message = Some(format!("cgroup: {e}"));
+            return;
+        }
+        let outcome = self.spawn_and_watch(&plan, p, cgroup.as_ref(), netns, report);
         let t_destroy = Instant::now();
         if let Err(e) = cgroup.destroy() {
             tracing::warn!(run = %report.id, error = %e, "failed to remove the run's cgroup");
@@ -290,6 +318,7 @@ impl Supervisor {
         plan: &jail_init::plan::Plan,
         p: &Prepared,
         cgroup: &dyn RunCgroup,
+        netns: OwnedFd,
         report: &mut Report,
     ) -> Result<(), String> {
         fn err(what: &'static str) -> impl Fn(Errno) -> String {
@@ -347,14 +376,19 @@ impl Supervisor {
             go: GO,
             self_attach: &attach_fds,
         };
-        let flags = (libc::CLONE_NEWUSER
-            | libc::CLONE_NEWNS
-            | libc::CLONE_NEWPID
-            | libc::CLONE_NEWNET
-            | libc::CLONE_NEWIPC
-            | libc::CLONE_NEWUTS) as libc::c_ulong;
+        // The network namespace was made ahead (see make_parts): the child inherits it from
+        // this thread, which enters it just for the clone.
+        let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)
+            as libc::c_ulong;
         let t_clone = Instant::now();
-        let (pid, pidfd) = sys::clone_jail(flags, &exec).map_err(err("clone jail-init"))?;
+        sys::enter_network_namespace(netns.as_fd()).map_err(err("enter the jail's network namespace"))?;
+        let cloned = sys::clone_jail(flags, &exec);
+        if let Err(e) = sys::enter_network_namespace(self.host_netns.as_fd()) {
+            // This thread must not go on in the jail's namespace; nothing sane is left to do.
+            panic!("cannot return to the supervisor's network namespace: {e}");
+        }
+        drop(netns);
+        let (pid, pidfd) = cloned.map_err(err("clone jail-init"))?;
         tracing::debug!(run = %report.id, us = t_clone.elapsed().as_micros() as u64, "cloned");
         drop(sources);
         drop(attach);

@@ -211,3 +211,18 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec
     }
     Ok((msg.bytes, fds))
 }
+
+/// Creates a fresh, empty network namespace and returns an fd for it. Call it on a thread of its
+/// own that ends right after: unshare(CLONE_NEWNET) moves the calling thread into the new
+/// namespace.
+pub fn new_network_namespace() -> Result<OwnedFd, Errno> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+    let file = std::fs::File::open("/proc/thread-self/ns/net")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    Ok(OwnedFd::from(file))
+}
+
+/// Moves the calling thread into the network namespace `ns`.
+pub fn enter_network_namespace(ns: BorrowedFd<'_>) -> Result<(), Errno> {
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+}

@@ -173,6 +173,8 @@ pub trait RunCgroup: Send {
     /// `cgroup_threadgroup_rwsem` write lock, whose RCU grace period otherwise stalls every
     /// placement by up to ~10 ms. The files are opened by the supervisor (the kernel checks
     /// permission against the opener's credentials) and written by the cloned child.
+    /// Sets (or changes) the limits; done before any process joins.
+    fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError>;
     fn self_attach_files(&self) -> Option<Vec<PathBuf>> {
         None
     }

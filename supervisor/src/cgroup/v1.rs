@@ -326,6 +326,10 @@ impl RunCgroup for V1Run {
             .join(" ")
     }
 
+    fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError> {
+        self.apply_limits(limits)
+    }
+
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         let value = pid.to_string();
         for d in &self.dirs {

@@ -354,6 +354,10 @@ impl RunCgroup for V2Run {
         self.dir.display().to_string()
     }
 
+    fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError> {
+        self.apply_limits(limits)
+    }
+
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         write_value(&self.dir.join("cgroup.procs"), &pid.to_string())?;
         debug!(pid, cgroup = %self.describe(), "added process to run cgroup");
