@@ -1,6 +1,165 @@
 //! Real jails on the real kernel: limits, verdicts and confinement.
+//!
+//! Every test runs real scripts through `run`/`run_with` (or `run_request` below, for requests
+//! the string helpers cannot express), so `assert_no_leftovers` checks the host after each run.
+//! Tests that attack the kernel boundary use `kernel_only_supervisor()`: the shipped profiles
+//! with the in-jail language policy switched off, so what stops the script is the kernel.
 mod common;
 use common::*;
+
+use jaild::profile::{ByteSize, Language};
+use jaild::report::{Report, Status, Usage, Violation};
+use jaild::{LimitOverrides, RunRequest, Supervisor};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+const MIB: u64 = 1 << 20;
+const SIGKILL: i32 = 9;
+const SIGSYS: i32 = 31;
+
+// ------------------------------------------------------------------------------------------
+// helpers
+
+/// The value of a Result the test cannot go on without.
+fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e:?}"),
+    }
+}
+
+/// Script text written indented in the test, without the common indentation (Python cares).
+fn dedent(code: &str) -> String {
+    let code = code.strip_prefix('\n').unwrap_or(code);
+    let indent = code
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    code.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
+}
+
+fn py(code: &str) -> Report {
+    run("python", &dedent(code))
+}
+
+fn js(code: &str) -> Report {
+    run("javascript", &dedent(code))
+}
+
+fn ts(code: &str) -> Report {
+    run("typescript", &dedent(code))
+}
+
+/// Runs on the kernel-only supervisor (no language policy layer).
+fn ko(language: &str, code: &str) -> Report {
+    run_with(kernel_only_supervisor(), language, &dedent(code), None, LimitOverrides::default())
+}
+
+fn with(language: &str, code: &str, limits: LimitOverrides) -> Report {
+    run_with(supervisor(), language, &dedent(code), None, limits)
+}
+
+/// Runs a request as given (its id replaced by a unique one) and checks the host afterwards.
+fn run_request(sup: &Supervisor, mut request: RunRequest) -> Report {
+    let id = unique_id("raw");
+    request.id = Some(id.clone());
+    let report = sup.run(request);
+    assert_eq!(report.id, id);
+    assert_no_leftovers(&report);
+    report
+}
+
+fn request(language: Option<&str>, code: &[u8]) -> RunRequest {
+    RunRequest {
+        id: None,
+        profile: None,
+        language: language.and_then(Language::parse),
+        filename: None,
+        code: code.to_vec(),
+        input: None,
+        limits: LimitOverrides::default(),
+    }
+}
+
+fn assert_status(r: &Report, status: Status) {
+    assert_eq!(r.status, status, "{}", show(r));
+}
+
+/// The seccomp violation with exactly this detail.
+fn syscall_violation<'a>(r: &'a Report, detail: &str) -> Option<&'a Violation> {
+    r.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail)
+}
+
+/// Violations that count (not the profile's routine, quiet probes).
+fn loud(r: &Report) -> Vec<String> {
+    r.violations.iter().filter(|v| !v.quiet).map(|v| format!("{}: {}", v.kind, v.detail)).collect()
+}
+
+/// The run ended by itself and returned a result, with nothing the jail had to refuse.
+fn assert_ok(r: &Report) {
+    assert_status(r, Status::Ok);
+    assert_eq!(r.exit_code, Some(0), "{}", show(r));
+    assert_eq!(r.signal, None, "{}", show(r));
+    assert!(r.error.is_none(), "{}", show(r));
+    assert!(loud(r).is_empty(), "unexpected violations: {}", show(r));
+}
+
+/// A loud seccomp denial with this detail is in the report and made the run a security violation.
+fn assert_denied(r: &Report, detail: &str) {
+    let v = syscall_violation(r, detail).unwrap_or_else(|| panic!("no violation {detail:?} in {}", show(r)));
+    assert!(!v.quiet, "{detail} is reported as quiet: {}", show(r));
+    assert!(v.count >= 1);
+    assert_status(r, Status::SecurityViolation);
+}
+
+fn wall(ms: u64) -> LimitOverrides {
+    LimitOverrides { wall_time_ms: Some(ms), ..Default::default() }
+}
+
+fn cpu(ms: u64) -> LimitOverrides {
+    LimitOverrides { cpu_time_ms: Some(ms), ..Default::default() }
+}
+
+fn memory(bytes: u64) -> LimitOverrides {
+    LimitOverrides { memory: Some(ByteSize(bytes)), ..Default::default() }
+}
+
+fn profile(name: &str) -> jaild::profile::Profile {
+    must(jaild::profile::load(&repo().join("profiles"), name), "load profile")
+}
+
+/// The Landlock ABI the running kernel reports.
+fn kernel_landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: landlock_create_ruleset with a NULL attr, size 0 and the VERSION flag only
+    // returns the ABI version (or an error); it reads and writes no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    }
+}
+
+/// The cgroup version the supervisor must pick on this host: v2 when the unified hierarchy
+/// has the memory controller, else the v1 hybrid layout.
+fn host_cgroup_version() -> &'static str {
+    let unified = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
+    if unified.split_whitespace().any(|c| c == "memory") {
+        "v2"
+    } else {
+        "v1"
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// 1. ok with a result; stdout and stderr apart
 
 #[test]
 fn python_ok_with_result() {
@@ -8,4 +167,1770 @@ fn python_ok_with_result() {
     let r = run_with(supervisor(), "python", "result = sum(input['xs'])", Some(r#"{"xs":[1,2,3]}"#), Default::default());
     assert_eq!(r.status, jaild::report::Status::Ok, "{}", show(&r));
     assert_eq!(r.result, serde_json::json!(6));
+}
+
+#[test]
+fn python_result_stdout_and_stderr_are_captured_separately() {
+    require_jails!();
+    let code = dedent(
+        r#"
+        import sys
+        print("to stdout")
+        print("to stderr", file=sys.stderr)
+        result = {"n": input["n"] * 2, "s": "é", "xs": [1, 2.5, None, True]}
+        "#,
+    );
+    let r = run_with(supervisor(), "python", &code, Some(r#"{"n": 21}"#), Default::default());
+    assert_ok(&r);
+    assert_eq!(r.result, json!({"n": 42, "s": "é", "xs": [1, 2.5, null, true]}));
+    assert_eq!(r.stdout, "to stdout\n");
+    assert_eq!(r.stderr, "to stderr\n");
+    assert!(!r.stdout_truncated && !r.stderr_truncated);
+    assert_eq!((r.usage.stdout_bytes, r.usage.stderr_bytes), (10, 10));
+    assert!(r.violations.is_empty(), "{}", show(&r));
+}
+
+#[test]
+fn javascript_result_stdout_and_stderr_are_captured_separately() {
+    require_jails!();
+    let code = dedent(
+        r#"
+        console.log("to stdout");
+        console.error("to stderr");
+        await new Promise((r) => setTimeout(r, 10));
+        return { n: input.n * 2, s: "é", xs: [1, 2.5, null, true] };
+        "#,
+    );
+    let r = run_with(supervisor(), "javascript", &code, Some(r#"{"n": 21}"#), Default::default());
+    assert_ok(&r);
+    assert_eq!(r.result, json!({"n": 42, "s": "é", "xs": [1, 2.5, null, true]}));
+    assert_eq!(r.stdout, "to stdout\n");
+    assert_eq!(r.stderr, "to stderr\n");
+    assert!(!r.stdout_truncated && !r.stderr_truncated);
+}
+
+#[test]
+fn typescript_with_interfaces_and_generics_returns_its_result() {
+    require_jails!();
+    let code = dedent(
+        r#"
+        interface Item { name: string; price: number }
+        type Total<T> = { count: number; items: T[] };
+        function total<T extends Item>(items: T[]): Total<T> & { sum: number } {
+          const sum: number = items.reduce((acc: number, i: T) => acc + i.price, 0);
+          return { count: items.length, items, sum };
+        }
+        type Level = "low" | "high";
+        const level: Level = "high";
+        const items: Item[] = input.items as Item[];
+        console.log(`typed ${items.length}`);
+        console.error("ts stderr");
+        return { ...total<Item>(items), level };
+        "#,
+    );
+    let input = r#"{"items":[{"name":"a","price":2},{"name":"b","price":3}]}"#;
+    let r = run_with(supervisor(), "typescript", &code, Some(input), Default::default());
+    assert_ok(&r);
+    assert_eq!(
+        r.result,
+        json!({"count": 2, "items": [{"name": "a", "price": 2}, {"name": "b", "price": 3}], "sum": 5, "level": "high"})
+    );
+    assert_eq!(r.stdout, "typed 2\n");
+    assert_eq!(r.stderr, "ts stderr\n");
+    assert_eq!(r.profile.as_ref().map(|p| p.name.as_str()), Some("typescript"));
+}
+
+// ------------------------------------------------------------------------------------------
+// 2. runtime errors with a traceback of the script's lines
+
+#[test]
+fn python_exception_is_runtime_error_with_script_traceback() {
+    require_jails!();
+    let r = py(
+        r#"
+        x = 1
+        def f(d):
+            return d["missing"]
+        print("before")
+        f({})
+        "#,
+    );
+    assert_status(&r, Status::RuntimeError);
+    assert_eq!(r.exit_code, Some(1));
+    assert_eq!(r.result, serde_json::Value::Null);
+    assert_eq!(r.stdout, "before\n", "output before the error is kept");
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!(e.kind, "KeyError");
+    assert_eq!(e.message, "'missing'");
+    assert!(e.traceback.contains(r#"File "script.py", line 5, in <module>"#), "{}", e.traceback);
+    assert!(e.traceback.contains(r#"File "script.py", line 3, in f"#), "{}", e.traceback);
+    assert!(!e.traceback.contains("runner"), "runner frames leak: {}", e.traceback);
+    assert!(!e.traceback.contains("/jaild/"), "runner paths leak: {}", e.traceback);
+}
+
+#[test]
+fn javascript_exception_is_runtime_error_with_script_traceback() {
+    require_jails!();
+    let r = js(
+        r#"
+        const a = 1;
+        function f() {
+          throw new TypeError("bad thing");
+        }
+        f();
+        "#,
+    );
+    assert_status(&r, Status::RuntimeError);
+    assert_eq!(r.exit_code, Some(1));
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!(e.kind, "TypeError");
+    assert_eq!(e.message, "bad thing");
+    assert!(e.traceback.contains("script.js:3:"), "{}", e.traceback);
+    assert!(e.traceback.contains("script.js:5:"), "{}", e.traceback);
+    assert!(!e.traceback.contains("runner"), "runner frames leak: {}", e.traceback);
+    assert!(!e.traceback.contains("node:internal"), "node frames leak: {}", e.traceback);
+}
+
+#[test]
+fn javascript_rejected_promise_is_runtime_error() {
+    require_jails!();
+    let r = js(
+        r#"
+        class MyError extends Error {}
+        await new Promise((r) => setTimeout(r, 5));
+        throw new MyError("async failure");
+        "#,
+    );
+    assert_status(&r, Status::RuntimeError);
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!((e.kind.as_str(), e.message.as_str()), ("MyError", "async failure"));
+    assert!(e.traceback.contains("script.js:3:"), "{}", e.traceback);
+}
+
+#[test]
+fn typescript_exception_is_runtime_error_with_script_traceback() {
+    require_jails!();
+    let r = ts(
+        r#"
+        interface P { x: number }
+        function f<T extends P>(p: T): number {
+          throw new RangeError("ts " + p.x);
+        }
+        f({ x: 3 });
+        "#,
+    );
+    assert_status(&r, Status::RuntimeError);
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!((e.kind.as_str(), e.message.as_str()), ("RangeError", "ts 3"));
+    assert!(e.traceback.contains("script.ts:3:"), "types are stripped in place, lines kept: {}", e.traceback);
+    assert!(e.traceback.contains("script.ts:5:"), "{}", e.traceback);
+    assert!(!e.traceback.contains("runner"), "{}", e.traceback);
+}
+
+// ------------------------------------------------------------------------------------------
+// 3. syntax errors
+
+#[test]
+fn python_syntax_error_is_runtime_error_named_syntax_error() {
+    require_jails!();
+    let r = py("y = 2\nx = = 1\n");
+    assert_status(&r, Status::RuntimeError);
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!(e.kind, "SyntaxError");
+    assert!(e.traceback.contains(r#"File "script.py", line 2"#), "{}", e.traceback);
+    assert!(e.traceback.contains("x = = 1"), "{}", e.traceback);
+}
+
+#[test]
+fn javascript_syntax_error_is_runtime_error_named_syntax_error() {
+    require_jails!();
+    let r = js("const y = 2;\nlet x = ;\n");
+    assert_status(&r, Status::RuntimeError);
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!(e.kind, "SyntaxError");
+    assert!(e.traceback.contains("script.js:2"), "{}", e.traceback);
+    assert!(e.traceback.contains("let x = ;"), "{}", e.traceback);
+    assert!(!e.traceback.contains("async function"), "the runner's wrapper shows: {}", e.traceback);
+}
+
+#[test]
+fn typescript_syntax_error_is_runtime_error_named_syntax_error() {
+    require_jails!();
+    let r = ts("const y: number = 2;\nlet x: number = ;\n");
+    assert_status(&r, Status::RuntimeError);
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
+    assert_eq!(e.kind, "SyntaxError");
+    assert!(e.traceback.contains("script.ts:2"), "{}", e.traceback);
+    assert!(e.traceback.contains("let x: number = ;"), "{}", e.traceback);
+}
+
+// ------------------------------------------------------------------------------------------
+// 4. wall time
+
+fn assert_timed_out_at_1s(r: &Report) {
+    assert_status(r, Status::Timeout);
+    assert!(r.usage.wall_ms >= 1000 && r.usage.wall_ms < 3000, "wall {} ms: {}", r.usage.wall_ms, show(r));
+    assert_eq!(r.result, serde_json::Value::Null);
+    assert_eq!(r.exit_code, None, "the script did not end by itself: {}", show(r));
+}
+
+#[test]
+fn python_sleep_past_wall_limit_is_timeout() {
+    require_jails!();
+    let r = with("python", "import time\ntime.sleep(10)\nresult = 1", wall(1000));
+    assert_timed_out_at_1s(&r);
+    assert!(r.usage.cpu_user_ms + r.usage.cpu_system_ms < 500, "a sleeper uses no CPU: {}", show(&r));
+}
+
+#[test]
+fn python_busy_loop_past_wall_limit_is_timeout() {
+    require_jails!();
+    let r = with("python", "while True:\n    pass", wall(1000));
+    assert_timed_out_at_1s(&r);
+}
+
+#[test]
+fn javascript_sleep_past_wall_limit_is_timeout() {
+    require_jails!();
+    let r = with("javascript", "await new Promise((r) => setTimeout(r, 10000));\nreturn 1;", wall(1000));
+    assert_timed_out_at_1s(&r);
+}
+
+#[test]
+fn javascript_busy_loop_past_wall_limit_is_timeout() {
+    require_jails!();
+    let r = with("javascript", "for (;;) {}", wall(1000));
+    assert_timed_out_at_1s(&r);
+}
+
+#[test]
+fn typescript_sleep_past_wall_limit_is_timeout() {
+    require_jails!();
+    let r = with("typescript", "const ms: number = 10000;\nawait new Promise<void>((r) => setTimeout(r, ms));", wall(1000));
+    assert_timed_out_at_1s(&r);
+}
+
+// ------------------------------------------------------------------------------------------
+// 5. CPU time
+
+fn assert_cpu_limited_at_500ms(r: &Report) {
+    assert_status(r, Status::CpuLimit);
+    let used = r.usage.cpu_user_ms + r.usage.cpu_system_ms;
+    assert!(used >= 450, "cpu {used} ms: {}", show(r));
+    assert!(r.usage.wall_ms < 3000, "stopped on CPU, long before the 5 s wall limit: {}", show(r));
+    assert_eq!(r.result, serde_json::Value::Null);
+}
+
+#[test]
+fn python_busy_loop_past_cpu_limit_is_cpu_limit() {
+    require_jails!();
+    let r = with("python", "while True:\n    pass", cpu(500));
+    assert_cpu_limited_at_500ms(&r);
+}
+
+#[test]
+fn javascript_busy_loop_past_cpu_limit_is_cpu_limit() {
+    require_jails!();
+    let r = with("javascript", "for (;;) {}", cpu(500));
+    assert_cpu_limited_at_500ms(&r);
+}
+
+#[test]
+fn python_cpu_of_forked_children_counts_towards_cpu_limit() {
+    require_jails!();
+    // os is not blocked by the shipped profile: forking is allowed, and every child's CPU is
+    // the jail's CPU.
+    let r = with(
+        "python",
+        r#"
+        import os
+        for _ in range(3):
+            if os.fork() == 0:
+                while True:
+                    pass
+        while True:
+            pass
+        "#,
+        cpu(500),
+    );
+    assert_cpu_limited_at_500ms(&r);
+    assert!(r.usage.pids_peak.unwrap_or(0) >= 4, "the children ran: {}", show(&r));
+}
+
+#[test]
+fn javascript_cpu_of_worker_threads_counts_towards_cpu_limit() {
+    require_jails!();
+    // worker_threads is blocked by the policy layer; the kernel-only profile lets it through.
+    let r = run_with(
+        kernel_only_supervisor(),
+        "javascript",
+        &dedent(
+            r#"
+            const { Worker } = require("worker_threads");
+            for (let i = 0; i < 3; i++) new Worker("for (;;) {}", { eval: true });
+            for (;;) {}
+            "#,
+        ),
+        None,
+        cpu(500),
+    );
+    assert_cpu_limited_at_500ms(&r);
+    assert!(r.usage.pids_peak.unwrap_or(0) > 8, "the workers ran as threads: {}", show(&r));
+}
+
+// ------------------------------------------------------------------------------------------
+// 6. memory
+
+fn assert_oom_at(r: &Report, limit: u64) {
+    assert_status(r, Status::MemoryLimit);
+    assert!(r.usage.oom_kills >= 1, "{}", show(r));
+    assert_eq!(r.signal, Some(SIGKILL), "the OOM killer's signal: {}", show(r));
+    let peak = r.usage.memory_peak_bytes;
+    assert!(peak <= limit && peak >= limit / 10 * 9, "peak {peak} vs limit {limit}: {}", show(r));
+    assert_eq!(r.result, serde_json::Value::Null);
+}
+
+#[test]
+fn python_allocation_balloon_is_memory_limit() {
+    require_jails!();
+    let r = with(
+        "python",
+        r#"
+        xs = []
+        while True:
+            xs.append(bytearray(b"\x01" * (1 << 20)))
+        "#,
+        memory(64 * MIB),
+    );
+    assert_oom_at(&r, 64 * MIB);
+}
+
+#[test]
+fn python_allocation_under_memory_limit_is_ok() {
+    require_jails!();
+    let r = with(
+        "python",
+        r#"
+        xs = [bytearray(b"\x01" * (1 << 20)) for _ in range(16)]
+        result = sum(len(x) for x in xs)
+        "#,
+        memory(64 * MIB),
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!(16 * MIB));
+    assert!(r.usage.memory_peak_bytes >= 16 * MIB && r.usage.memory_peak_bytes < 64 * MIB, "{}", show(&r));
+    assert_eq!(r.usage.oom_kills, 0);
+}
+
+#[test]
+fn javascript_buffer_balloon_is_memory_limit() {
+    require_jails!();
+    let r = with(
+        "javascript",
+        r#"
+        const xs = [];
+        for (;;) xs.push(Buffer.alloc(8 << 20, 1));
+        "#,
+        memory(128 * MIB),
+    );
+    assert_oom_at(&r, 128 * MIB);
+}
+
+#[test]
+fn javascript_allocation_under_memory_limit_is_ok() {
+    require_jails!();
+    let r = with(
+        "javascript",
+        r#"
+        const xs = [];
+        for (let i = 0; i < 4; i++) xs.push(Buffer.alloc(8 << 20, 1));
+        return xs.reduce((a, b) => a + b.length, 0);
+        "#,
+        memory(128 * MIB),
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!(32 * MIB));
+    assert!(r.usage.memory_peak_bytes >= 32 * MIB && r.usage.memory_peak_bytes < 128 * MIB, "{}", show(&r));
+}
+
+#[test]
+fn typescript_buffer_balloon_is_memory_limit() {
+    require_jails!();
+    let r = with(
+        "typescript",
+        r#"
+        const xs: Buffer[] = [];
+        for (;;) xs.push(Buffer.alloc(8 << 20, 1));
+        "#,
+        memory(128 * MIB),
+    );
+    assert_oom_at(&r, 128 * MIB);
+}
+
+// ------------------------------------------------------------------------------------------
+// 7. processes and threads
+
+#[test]
+fn python_fork_bomb_is_pids_limit() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os, time
+        while True:
+            try:
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+            except OSError:
+                pass
+        "#,
+    );
+    assert_status(&r, Status::PidsLimit);
+    assert_eq!(r.usage.pids_peak, Some(profile("python").file.limits.pids), "{}", show(&r));
+    assert!(r.usage.wall_ms < 3000, "{}", show(&r));
+}
+
+#[test]
+fn javascript_worker_thread_bomb_is_pids_limit() {
+    require_jails!();
+    // Threads count as pids. A tighter pids limit than the profile's 32: with 64 open files a
+    // Node process runs out of descriptors (EMFILE) at about 12 workers, before 32 threads.
+    let limits = LimitOverrides { pids: Some(16), ..Default::default() };
+    let code = dedent(
+        r#"
+        const { Worker } = require("worker_threads");
+        const ws = [];
+        for (;;) ws.push(new Worker("setInterval(() => {}, 1000)", { eval: true }));
+        "#,
+    );
+    let r = run_with(kernel_only_supervisor(), "javascript", &code, None, limits);
+    assert_status(&r, Status::PidsLimit);
+    assert_eq!(r.usage.pids_peak, Some(16), "{}", show(&r));
+}
+
+// ------------------------------------------------------------------------------------------
+// 8. output
+
+fn assert_flood_stopped(r: &Report, stream: &str) {
+    assert_status(r, Status::OutputLimit);
+    let (text, truncated, bytes) = match stream {
+        "stdout" => (&r.stdout, r.stdout_truncated, r.usage.stdout_bytes),
+        _ => (&r.stderr, r.stderr_truncated, r.usage.stderr_bytes),
+    };
+    assert!(truncated, "{stream} not marked truncated");
+    assert_eq!(text.len() as u64, MIB, "{stream} is kept up to its cap exactly");
+    assert!(bytes > MIB, "{stream} bytes seen: {bytes}");
+    assert!(r.usage.wall_ms < 2000, "stopped at once, not at the wall limit: {} ms", r.usage.wall_ms);
+    assert!(r.message.as_deref().unwrap_or("").contains(stream), "{:?}", r.message);
+}
+
+#[test]
+fn python_stdout_flood_is_output_limit_with_exact_cap() {
+    require_jails!();
+    let r = py("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)");
+    assert_flood_stopped(&r, "stdout");
+    assert!(r.stdout.bytes().all(|b| b == b'x'));
+    assert!(!r.stderr_truncated);
+}
+
+#[test]
+fn python_stderr_flood_is_output_limit_with_exact_cap() {
+    require_jails!();
+    let r = py("import sys\nwhile True:\n    sys.stderr.write('e' * 65536)");
+    assert_flood_stopped(&r, "stderr");
+    assert!(!r.stdout_truncated);
+}
+
+#[test]
+fn javascript_stdout_flood_is_output_limit_with_exact_cap() {
+    require_jails!();
+    let r = js(
+        r#"
+        const chunk = "y".repeat(65536);
+        for (;;) if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once("drain", r));
+        "#,
+    );
+    assert_flood_stopped(&r, "stdout");
+    assert!(r.stdout.bytes().all(|b| b == b'y'));
+}
+
+#[test]
+fn javascript_stderr_flood_is_output_limit_with_exact_cap() {
+    require_jails!();
+    let r = js(
+        r#"
+        const chunk = "e".repeat(65536);
+        for (;;) if (!process.stderr.write(chunk)) await new Promise((r) => process.stderr.once("drain", r));
+        "#,
+    );
+    assert_flood_stopped(&r, "stderr");
+}
+
+fn assert_result_too_big(r: &Report) {
+    assert_status(r, Status::OutputLimit);
+    assert_eq!(r.result, serde_json::Value::Null, "a truncated result is not returned");
+    assert!(r.usage.result_bytes > MIB, "{}", show(r));
+    assert!(r.message.as_deref().unwrap_or("").contains("result"), "{:?}", r.message);
+}
+
+#[test]
+fn python_result_over_cap_is_output_limit() {
+    require_jails!();
+    let r = py("result = 'x' * (2 << 20)");
+    assert_result_too_big(&r);
+}
+
+#[test]
+fn javascript_result_over_cap_is_output_limit() {
+    require_jails!();
+    let r = js(r#"return "x".repeat(2 << 20);"#);
+    assert_result_too_big(&r);
+}
+
+// ------------------------------------------------------------------------------------------
+// 9. rejected before anything starts
+
+fn assert_rejected(r: &Report, prefix: &str) {
+    assert_status(r, Status::Rejected);
+    let message = r.message.as_deref().unwrap_or("");
+    assert!(message.starts_with(prefix), "message {message:?} should start with {prefix:?}");
+    assert_eq!(r.usage, Usage { wall_ms: r.usage.wall_ms, ..Usage::default() }, "nothing ran: {}", show(r));
+    assert!(r.violations.is_empty(), "{}", show(r));
+    assert_eq!((r.exit_code, r.signal), (None, None));
+    assert_eq!(r.result, serde_json::Value::Null);
+    assert!(r.stdout.is_empty() && r.stderr.is_empty());
+    assert!(r.interpreter.is_none(), "{}", show(r));
+    assert_eq!(r.enforcement.cgroup, None, "no cgroup was made: {}", show(r));
+    assert!(r.enforcement.namespaces.is_empty(), "no jail was made: {}", show(r));
+}
+
+#[test]
+fn script_over_size_limit_is_rejected() {
+    require_jails!();
+    let limit = profile("python").file.limits.script.0 as usize;
+    let code = format!("#{}", "x".repeat(limit));
+    assert_eq!(code.len(), limit + 1);
+    let r = run_request(supervisor(), request(Some("python"), code.as_bytes()));
+    assert_rejected(&r, "code:");
+    // Exactly at the limit is accepted.
+    let at_limit = format!("#{}", "x".repeat(limit - 1));
+    let r = run_request(supervisor(), request(Some("python"), at_limit.as_bytes()));
+    assert_ok(&r);
+}
+
+#[test]
+fn input_over_size_limit_is_rejected() {
+    require_jails!();
+    let limit = profile("javascript").file.limits.input.0 as usize;
+    let input = format!("\"{}\"", "a".repeat(limit - 1));
+    assert_eq!(input.len(), limit + 1);
+    let mut req = request(Some("javascript"), b"return input.length;");
+    req.input = Some(input);
+    assert_rejected(&run_request(supervisor(), req), "input:");
+}
+
+#[test]
+fn invalid_input_json_is_rejected() {
+    require_jails!();
+    let mut req = request(Some("python"), b"result = input");
+    req.input = Some(r#"{"a": "#.into());
+    assert_rejected(&run_request(supervisor(), req), "input:");
+}
+
+#[test]
+fn invalid_utf8_code_is_rejected() {
+    require_jails!();
+    let r = run_request(supervisor(), request(Some("python"), b"result = '\xff\xfe'"));
+    assert_rejected(&r, "code:");
+}
+
+#[test]
+fn nul_byte_in_code_is_rejected() {
+    require_jails!();
+    let r = run_request(supervisor(), request(Some("javascript"), b"return 1;\0"));
+    assert_rejected(&r, "code:");
+}
+
+#[test]
+fn unknown_profile_is_rejected() {
+    require_jails!();
+    let mut req = request(None, b"result = 1");
+    req.profile = Some("no-such-profile".into());
+    assert_rejected(&run_request(supervisor(), req), "profile:");
+    let mut req = request(None, b"result = 1");
+    req.profile = Some("../python".into());
+    assert_rejected(&run_request(supervisor(), req), "profile:");
+}
+
+#[test]
+fn language_that_is_not_the_profiles_is_rejected() {
+    require_jails!();
+    let mut req = request(Some("javascript"), b"return 1;");
+    req.profile = Some("python".into());
+    let r = run_request(supervisor(), req);
+    assert_rejected(&r, "language:");
+    let message = r.message.as_deref().unwrap_or("");
+    assert!(message.contains("python") && message.contains("javascript"), "{message}");
+}
+
+#[test]
+fn missing_language_and_profile_is_rejected() {
+    require_jails!();
+    assert_rejected(&run_request(supervisor(), request(None, b"result = 1")), "language:");
+}
+
+#[test]
+fn limits_looser_than_the_profile_are_rejected() {
+    require_jails!();
+    let cases: [(&str, LimitOverrides); 4] = [
+        ("limits.memory:", LimitOverrides { memory: Some(ByteSize(1 << 30)), ..Default::default() }),
+        ("limits.wall_time_ms:", wall(60_000)),
+        ("limits.cpu_time_ms:", cpu(60_000)),
+        ("limits.pids:", LimitOverrides { pids: Some(4096), ..Default::default() }),
+    ];
+    for (prefix, limits) in cases {
+        let mut req = request(Some("python"), b"result = 1");
+        req.limits = limits;
+        assert_rejected(&run_request(supervisor(), req), prefix);
+    }
+}
+
+#[test]
+fn invalid_run_id_is_rejected() {
+    require_jails!();
+    let mut req = request(Some("python"), b"result = 1");
+    req.id = Some("../../etc".into());
+    let r = supervisor().run(req);
+    assert_no_leftovers(&r);
+    assert_rejected(&r, "id:");
+    assert_ne!(r.id, "../../etc");
+}
+
+// ------------------------------------------------------------------------------------------
+// 10. filesystem
+
+#[test]
+fn python_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
+    require_jails!();
+    let host_paths = ["/usr/x", "/x"];
+    for p in host_paths {
+        assert!(!Path::new(p).exists(), "{p} exists on the host before the run");
+    }
+    let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    let r = py(
+        r#"
+        import errno
+        out = {}
+        for p in ["/usr/x", "/x", "/jaild/runner.py", "/jaild/x", "/lib/x", "/dev/x", "/proc/1/oom_score_adj",
+                  "/proc/1/x", "/proc/sys/kernel/core_pattern", "/usr/bin/python3.11"]:
+            try:
+                with open(p, "a") as f:
+                    f.write("pwned")
+                out[p] = "written"
+            except OSError as e:
+                out[p] = errno.errorcode.get(e.errno, str(e.errno))
+        result = out
+        "#,
+    );
+    assert_ok(&r);
+    let errno = |p: &str| r.result[p].as_str().unwrap_or("?").to_string();
+    for p in ["/usr/x", "/x", "/jaild/runner.py", "/jaild/x", "/lib/x", "/dev/x", "/usr/bin/python3.11"] {
+        assert!(["EROFS", "EACCES"].contains(&errno(p).as_str()), "write to {p}: {}", errno(p));
+    }
+    // jail-init (pid 1) is invisible (hidepid) and /proc has only pid entries (subset=pid).
+    for p in ["/proc/1/oom_score_adj", "/proc/1/x", "/proc/sys/kernel/core_pattern"] {
+        assert!(["EROFS", "EACCES", "ENOENT", "EPERM"].contains(&errno(p).as_str()), "write to {p}: {}", errno(p));
+    }
+    for p in host_paths {
+        assert!(!Path::new(p).exists(), "{p} appeared on the host");
+    }
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default(), core_pattern);
+}
+
+#[test]
+fn javascript_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
+    require_jails!();
+    for p in ["/usr/x", "/x"] {
+        assert!(!Path::new(p).exists(), "{p} exists on the host before the run");
+    }
+    let r = js(
+        r#"
+        const fs = require("fs");
+        const out = {};
+        for (const p of ["/usr/x", "/x", "/jaild/runner.cjs", "/jaild/x", "/lib/x", "/proc/1/oom_score_adj", process.execPath]) {
+          try { fs.appendFileSync(p, "pwned"); out[p] = "written"; } catch (e) { out[p] = e.code; }
+        }
+        out.execPath = process.execPath;
+        return out;
+        "#,
+    );
+    assert_ok(&r);
+    let errno = |p: &str| r.result[p].as_str().unwrap_or("?").to_string();
+    let exec_path = r.result["execPath"].as_str().unwrap_or("?").to_string();
+    for p in ["/x", "/jaild/runner.cjs", "/jaild/x", "/lib/x", exec_path.as_str()] {
+        assert!(["EROFS", "EACCES"].contains(&errno(p).as_str()), "write to {p}: {}", errno(p));
+    }
+    // The node jail has no /usr at all: the read-only root refuses, or the directory is missing.
+    for p in ["/usr/x", "/proc/1/oom_score_adj"] {
+        assert!(["EROFS", "EACCES", "ENOENT"].contains(&errno(p).as_str()), "write to {p}: {}", errno(p));
+    }
+    for p in ["/usr/x", "/x"] {
+        assert!(!Path::new(p).exists(), "{p} appeared on the host");
+    }
+}
+
+#[test]
+fn typescript_writes_outside_scratch_fail() {
+    require_jails!();
+    let r = ts(
+        r#"
+        const fs = require("fs");
+        const tryWrite = (p: string): string => {
+          try { fs.writeFileSync(p, "pwned"); return "written"; } catch (e: any) { return e.code as string; }
+        };
+        return { root: tryWrite("/x"), runner: tryWrite("/jaild/runner.cjs"), tmp: tryWrite("/tmp/ok") };
+        "#,
+    );
+    assert_ok(&r);
+    assert!(["EROFS", "EACCES"].contains(&r.result["root"].as_str().unwrap_or("?")), "{}", show(&r));
+    assert!(["EROFS", "EACCES"].contains(&r.result["runner"].as_str().unwrap_or("?")), "{}", show(&r));
+    assert_eq!(r.result["tmp"], json!("written"));
+}
+
+#[test]
+fn python_scratch_dirs_are_writable_and_read_back() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os
+        with open("/tmp/a.txt", "w") as f:
+            f.write("in tmp")
+        os.makedirs("/work/sub/dir")
+        with open("/work/sub/dir/b.txt", "w") as f:
+            f.write("in work")
+        with open("relative.txt", "w") as f:
+            f.write("in cwd")
+        os.rename("/tmp/a.txt", "/tmp/c.txt")
+        result = [open("/tmp/c.txt").read(), open("/work/sub/dir/b.txt").read(), open("/work/relative.txt").read(),
+                  os.getcwd(), sorted(os.listdir("/tmp")), os.environ["HOME"]]
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!(["in tmp", "in work", "in cwd", "/work", ["c.txt"], "/work"]));
+}
+
+#[test]
+fn javascript_scratch_dirs_are_writable_and_read_back() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        const os = require("os");
+        fs.writeFileSync("/tmp/a.txt", "in tmp");
+        fs.mkdirSync("/work/sub/dir", { recursive: true });
+        await fs.promises.writeFile("/work/sub/dir/b.txt", "in work");
+        fs.writeFileSync("relative.txt", "in cwd");
+        return [fs.readFileSync("/tmp/a.txt", "utf8"), await fs.promises.readFile("/work/sub/dir/b.txt", "utf8"),
+                fs.readFileSync("/work/relative.txt", "utf8"), process.cwd(), os.tmpdir()];
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!(["in tmp", "in work", "in cwd", "/work", "/tmp"]));
+}
+
+#[test]
+fn python_host_secrets_and_system_dirs_are_not_readable() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os
+        out = {}
+        for p in ["/etc/shadow", "/etc/passwd", "/root", "/home", "/sys", "/run", "/etc", "/var", "/boot",
+                  "/proc/1/environ", "/proc/1/root", "/proc/sys", "/proc/kcore", "/"]:
+            try:
+                if os.path.isdir(p) and not os.path.islink(p):
+                    os.listdir(p)
+                else:
+                    open(p, "rb").read(16)
+                out[p] = "read"
+            except OSError as e:
+                out[p] = type(e).__name__
+        result = out
+        "#,
+    );
+    assert_ok(&r);
+    let map = r.result.as_object().cloned().unwrap_or_default();
+    assert_eq!(map.len(), 14, "{}", show(&r));
+    for (path, outcome) in map {
+        let outcome = outcome.as_str().unwrap_or("?").to_string();
+        assert!(
+            outcome == "FileNotFoundError" || outcome == "PermissionError",
+            "{path} was readable or failed oddly: {outcome}"
+        );
+    }
+}
+
+#[test]
+fn javascript_host_secrets_and_system_dirs_are_not_readable() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        const out = {};
+        for (const p of ["/etc/shadow", "/etc/passwd", "/root", "/home", "/sys", "/run", "/etc", "/var", "/usr",
+                         "/proc/1/environ", "/proc/sys", "/"]) {
+          try {
+            if (fs.statSync(p).isDirectory()) fs.readdirSync(p); else fs.readFileSync(p);
+            out[p] = "read";
+          } catch (e) { out[p] = e.code; }
+        }
+        return out;
+        "#,
+    );
+    assert_ok(&r);
+    let map = r.result.as_object().cloned().unwrap_or_default();
+    assert_eq!(map.len(), 12, "{}", show(&r));
+    for (path, outcome) in map {
+        let outcome = outcome.as_str().unwrap_or("?").to_string();
+        assert!(outcome == "ENOENT" || outcome == "EACCES" || outcome == "EPERM", "{path} was readable: {outcome}");
+    }
+}
+
+#[test]
+fn python_files_do_not_survive_into_the_next_run() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os
+        open("/tmp/marker", "w").write("first run")
+        open("/work/marker", "w").write("first run")
+        result = [os.listdir("/tmp"), os.listdir("/work")]
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!([["marker"], ["marker"]]));
+    let r = py("import os\nresult = [os.listdir('/tmp'), os.listdir('/work')]");
+    assert_ok(&r);
+    assert_eq!(r.result, json!([[], []]), "scratch is fresh each run");
+}
+
+#[test]
+fn javascript_files_do_not_survive_into_the_next_run() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        fs.writeFileSync("/tmp/marker", "first run");
+        fs.writeFileSync("/work/marker", "first run");
+        return [fs.readdirSync("/tmp"), fs.readdirSync("/work")];
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!([["marker"], ["marker"]]));
+    let r = js(r#"const fs = require("fs"); return [fs.readdirSync("/tmp"), fs.readdirSync("/work")];"#);
+    assert_ok(&r);
+    assert_eq!(r.result, json!([[], []]), "scratch is fresh each run");
+}
+
+#[test]
+fn python_scratch_space_is_limited() {
+    require_jails!();
+    let r = py(
+        r#"
+        import errno
+        out = {}
+        def fill(path, mib):
+            try:
+                with open(path, "wb") as f:
+                    for _ in range(mib):
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+                return "ok"
+            except OSError as e:
+                return errno.errorcode[e.errno]
+        out["one_20mib_file"] = fill("/tmp/big", 20)
+        import os
+        os.unlink("/tmp/big")
+        out["first_10mib"] = fill("/tmp/a", 10)
+        out["second_10mib"] = fill("/tmp/b", 10)
+        result = out
+        "#,
+    );
+    assert_ok(&r);
+    let one = r.result["one_20mib_file"].as_str().unwrap_or("?");
+    assert!(one == "ENOSPC" || one == "EFBIG", "a 20 MiB file in a 16 MiB /tmp: {one}");
+    assert_eq!(r.result["first_10mib"], json!("ok"));
+    assert_eq!(r.result["second_10mib"], json!("ENOSPC"), "the tmpfs itself is 16 MiB: {}", show(&r));
+}
+
+#[test]
+fn javascript_scratch_space_is_limited() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        const fill = (p, mib) => { try { fs.writeFileSync(p, Buffer.alloc(mib << 20)); return "ok"; } catch (e) { return e.code; } };
+        const one = fill("/tmp/big", 20);
+        fs.rmSync("/tmp/big", { force: true });
+        return { one, first: fill("/work/a", 10), second: fill("/work/b", 10) };
+        "#,
+    );
+    assert_ok(&r);
+    let one = r.result["one"].as_str().unwrap_or("?");
+    assert!(one == "ENOSPC" || one == "EFBIG", "a 20 MiB file in a 16 MiB /tmp: {one}");
+    assert_eq!(r.result["first"], json!("ok"));
+    assert_eq!(r.result["second"], json!("ENOSPC"), "{}", show(&r));
+}
+
+#[test]
+fn python_scratch_inodes_are_limited() {
+    require_jails!();
+    let r = py(
+        r#"
+        import errno
+        n = 0
+        try:
+            for i in range(2000):
+                open(f"/work/f{i}", "w").close()
+                n += 1
+            outcome = "ok"
+        except OSError as e:
+            outcome = errno.errorcode[e.errno]
+        result = [outcome, n]
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result[0], json!("ENOSPC"), "{}", show(&r));
+    let n = r.result[1].as_u64().unwrap_or(0);
+    assert!(n > 900 && n < 1024, "files created before the inode limit: {n}");
+}
+
+#[test]
+fn javascript_scratch_inodes_are_limited() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        let n = 0;
+        try { for (let i = 0; i < 2000; i++) { fs.writeFileSync(`/tmp/f${i}`, ""); n++; } return ["ok", n]; }
+        catch (e) { return [e.code, n]; }
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result[0], json!("ENOSPC"), "{}", show(&r));
+    assert!(r.result[1].as_u64().unwrap_or(0) < 1024);
+}
+
+#[test]
+fn python_copied_interpreter_cannot_be_executed_from_scratch() {
+    require_jails!();
+    // /tmp is noexec and Landlock grants execute to the interpreter and loader only.
+    // (subprocess is blocked by the shipped policy layer; the kernel-only profile lets it through.)
+    let r = ko(
+        "python",
+        r#"
+        import errno, os, shutil, subprocess, sys
+        shutil.copy(sys.executable, "/tmp/py")
+        os.chmod("/tmp/py", 0o755)
+        out = {}
+        for cmd in ["/tmp/py", "/bin/sh", "/usr/bin/env"]:
+            try:
+                subprocess.run([cmd, "-c", "print(1)"], capture_output=True)
+                out[cmd] = "executed"
+            except OSError as e:
+                out[cmd] = errno.errorcode[e.errno]
+        out["self"] = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True).stdout
+        result = out
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result["/tmp/py"], json!("EACCES"), "{}", show(&r));
+    assert_eq!(r.result["/bin/sh"], json!("ENOENT"), "no host binaries in the jail: {}", show(&r));
+    assert_eq!(r.result["/usr/bin/env"], json!("ENOENT"), "{}", show(&r));
+    assert_eq!(r.result["self"], json!("42\n"), "the interpreter itself may run: {}", show(&r));
+}
+
+#[test]
+fn javascript_child_process_cannot_run_host_binaries() {
+    require_jails!();
+    let r = ko(
+        "javascript",
+        r#"
+        const cp = require("child_process");
+        const fs = require("fs");
+        // A script of the jail's own in the writable scratch dir, with its exec bit set.
+        fs.writeFileSync("/tmp/run", `#!${process.execPath}\nconsole.log("ran")\n`, { mode: 0o755 });
+        const out = {};
+        for (const cmd of ["/bin/sh", "/usr/bin/id", "/tmp/run"]) {
+          const p = cp.spawnSync(cmd, ["-c", "id"], { encoding: "utf8" });
+          out[cmd] = p.error ? p.error.code : "ran";
+        }
+        out.self = cp.spawnSync(process.execPath, ["-e", "console.log(6 * 7)"], { encoding: "utf8" }).stdout;
+        return out;
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(
+        r.result,
+        json!({"/bin/sh": "ENOENT", "/usr/bin/id": "ENOENT", "/tmp/run": "EACCES", "self": "42\n"}),
+        "{}",
+        show(&r)
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// 11. network
+
+/// A real listener on the host's loopback; afterwards, it must have received nothing.
+struct HostListener(std::net::TcpListener);
+
+impl HostListener {
+    fn new() -> HostListener {
+        HostListener(must(std::net::TcpListener::bind("127.0.0.1:0"), "bind a host listener"))
+    }
+
+    fn port(&self) -> u16 {
+        must(self.0.local_addr(), "listener address").port()
+    }
+
+    fn assert_untouched(&self) {
+        must(self.0.set_nonblocking(true), "nonblocking listener");
+        match self.0.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("the host listener received a connection from the jail: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn python_socket_module_is_blocked_by_the_shipped_policy() {
+    require_jails!();
+    let r = py("import socket\nresult = 1");
+    assert_status(&r, Status::RuntimeError);
+    let e = r.error.as_ref().unwrap_or_else(|| panic!("{}", show(&r)));
+    assert_eq!(e.kind, "ModuleNotFoundError");
+    assert!(r.violations.iter().any(|v| v.kind == "blocked_module" && v.detail == "socket"), "{}", show(&r));
+}
+
+#[test]
+fn python_tcp_connect_is_denied_by_seccomp_and_reaches_nothing() {
+    require_jails!();
+    let listener = HostListener::new();
+    let code = dedent(
+        r#"
+        import errno, socket
+        out = {}
+        for name, addr in [("host_listener", ("127.0.0.1", input["port"])), ("internet", ("1.1.1.1", 53))]:
+            try:
+                socket.create_connection(addr, timeout=2).close()
+                out[name] = "connected"
+            except OSError as e:
+                out[name] = errno.errorcode.get(e.errno, str(e))
+        result = out
+        "#,
+    );
+    let input = format!(r#"{{"port": {}}}"#, listener.port());
+    let r = run_with(kernel_only_supervisor(), "python", &code, Some(&input), LimitOverrides::default());
+    assert_denied(&r, "socket(AF_INET)");
+    assert_eq!(r.result, json!({"host_listener": "EPERM", "internet": "EPERM"}), "{}", show(&r));
+    assert_eq!(syscall_violation(&r, "socket(AF_INET)").map(|v| v.count), Some(2));
+    listener.assert_untouched();
+}
+
+#[test]
+fn python_non_unix_socket_families_are_denied_and_named() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import errno, socket
+        out = {}
+        for name, family, kind in [("AF_INET6", socket.AF_INET6, socket.SOCK_DGRAM), ("AF_VSOCK", 40, socket.SOCK_STREAM),
+                                   ("AF_PACKET", 17, socket.SOCK_RAW), ("AF_NETLINK", 16, socket.SOCK_RAW),
+                                   ("AF_UNIX", socket.AF_UNIX, socket.SOCK_STREAM)]:
+            try:
+                socket.socket(family, kind).close()
+                out[name] = "created"
+            except OSError as e:
+                out[name] = errno.errorcode[e.errno]
+        result = out
+        "#,
+    );
+    assert_eq!(
+        r.result,
+        json!({"AF_INET6": "EPERM", "AF_VSOCK": "EPERM", "AF_PACKET": "EPERM", "AF_NETLINK": "EPERM", "AF_UNIX": "created"}),
+        "{}",
+        show(&r)
+    );
+    for family in ["AF_INET6", "AF_VSOCK", "AF_PACKET", "AF_NETLINK"] {
+        assert_denied(&r, &format!("socket({family})"));
+    }
+    assert!(syscall_violation(&r, "socket(AF_UNIX)").is_none());
+}
+
+#[test]
+fn javascript_net_module_is_blocked_by_the_shipped_policy() {
+    require_jails!();
+    let r = js(r#"const net = require("net"); return 1;"#);
+    assert_status(&r, Status::RuntimeError);
+    assert!(r.violations.iter().any(|v| v.kind == "blocked_module" && v.detail == "net"), "{}", show(&r));
+    assert!(r.error.as_ref().map(|e| e.message.contains("blocked")).unwrap_or(false), "{}", show(&r));
+}
+
+#[test]
+fn javascript_tcp_connect_is_denied_by_seccomp_and_reaches_nothing() {
+    require_jails!();
+    let listener = HostListener::new();
+    let code = dedent(
+        r#"
+        const net = require("net");
+        return await new Promise((resolve) => {
+          const s = net.connect({ host: "127.0.0.1", port: input.port });
+          s.on("connect", () => resolve("connected"));
+          s.on("error", (e) => resolve(e.code));
+        });
+        "#,
+    );
+    let input = format!(r#"{{"port": {}}}"#, listener.port());
+    let r = run_with(kernel_only_supervisor(), "javascript", &code, Some(&input), LimitOverrides::default());
+    assert_denied(&r, "socket(AF_INET)");
+    assert_eq!(r.result, json!("EPERM"));
+    listener.assert_untouched();
+}
+
+#[test]
+fn javascript_fetch_around_the_policy_layer_is_stopped_by_the_kernel() {
+    require_jails!();
+    // fetch() needs no require: the policy layer does not see it; seccomp does.
+    let listener = HostListener::new();
+    let code = dedent(
+        r#"
+        const out = {};
+        for (const url of [`http://127.0.0.1:${input.port}/`, "http://1.1.1.1/"]) {
+          try { await fetch(url); out[url] = "fetched"; } catch (e) { out[url] = e.cause ? e.cause.code : String(e); }
+        }
+        return Object.values(out);
+        "#,
+    );
+    let input = format!(r#"{{"port": {}}}"#, listener.port());
+    let r = run_with(supervisor(), "javascript", &code, Some(&input), LimitOverrides::default());
+    assert_denied(&r, "socket(AF_INET)");
+    assert_eq!(r.result, json!(["EPERM", "EPERM"]), "{}", show(&r));
+    listener.assert_untouched();
+}
+
+#[test]
+fn typescript_fetch_is_stopped_by_the_kernel() {
+    require_jails!();
+    let r = ts(
+        r#"
+        const url: string = "http://1.1.1.1/";
+        try { const res: Response = await fetch(url); return res.status; } catch (e: any) { return e.cause?.code ?? String(e); }
+        "#,
+    );
+    assert_denied(&r, "socket(AF_INET)");
+    assert_eq!(r.result, json!("EPERM"));
+}
+
+#[test]
+fn javascript_udp_send_is_denied_by_seccomp() {
+    require_jails!();
+    let r = ko(
+        "javascript",
+        r#"
+        const dgram = require("dgram");
+        return await new Promise((resolve) => {
+          try {
+            const s = dgram.createSocket("udp4");
+            s.on("error", (e) => resolve(e.code));
+            s.send("x", 53, "1.1.1.1", (e) => resolve(e ? e.code : "sent"));
+          } catch (e) { resolve(e.code); }
+        });
+        "#,
+    );
+    assert_denied(&r, "socket(AF_INET)");
+    assert_eq!(r.result, json!("EPERM"));
+}
+
+// ------------------------------------------------------------------------------------------
+// 12. processes
+
+#[test]
+fn python_sees_only_the_jails_own_processes() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os, time
+        child = os.fork()
+        if child == 0:
+            time.sleep(30)
+            os._exit(0)
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        cmdlines = {p: open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[0].decode() for p in pids}
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        result = {"pids": pids, "me": os.getpid(), "child": child, "cmdlines": list(cmdlines.values())}
+        "#,
+    );
+    assert_ok(&r);
+    let pids: Vec<u64> = r.result["pids"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default();
+    let me = r.result["me"].as_u64().unwrap_or(0);
+    let child = r.result["child"].as_u64().unwrap_or(0);
+    assert_eq!(pids, vec![me, child], "only the script and its child are visible: {}", show(&r));
+    assert!(pids.iter().all(|p| *p < 100), "pids are the jail's own: {pids:?}");
+    assert!(!pids.contains(&u64::from(std::process::id())), "the test process is visible");
+    for cmd in r.result["cmdlines"].as_array().cloned().unwrap_or_default() {
+        assert_eq!(cmd, json!("/usr/bin/python3.11"), "{}", show(&r));
+    }
+}
+
+#[test]
+fn javascript_sees_only_the_jails_own_processes() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        return { pids: fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number), me: process.pid, ppid: process.ppid };
+        "#,
+    );
+    assert_ok(&r);
+    let me = r.result["me"].as_u64().unwrap_or(0);
+    assert_eq!(r.result["pids"], json!([me]), "{}", show(&r));
+    assert!(me < 100 && r.result["ppid"].as_u64().unwrap_or(0) < 100, "{}", show(&r));
+}
+
+#[test]
+fn ptrace_attach_is_denied_and_reported() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.restype = ctypes.c_long
+        rv = libc.ptrace(ctypes.c_long(16), ctypes.c_long(1), None, None)  # PTRACE_ATTACH, pid 1
+        result = [rv, ctypes.get_errno()]
+        "#,
+    );
+    assert_denied(&r, "ptrace");
+    assert_eq!(r.result, json!([-1, 1]), "EPERM: {}", show(&r));
+}
+
+#[test]
+fn unshare_of_a_user_namespace_is_denied_and_reported() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        rv = libc.unshare(0x10000000)  # CLONE_NEWUSER
+        result = [rv, ctypes.get_errno()]
+        "#,
+    );
+    assert_denied(&r, "unshare(CLONE_NEWUSER)");
+    assert_eq!(r.result, json!([-1, 1]), "{}", show(&r));
+}
+
+#[test]
+fn clone_into_a_user_namespace_is_denied_and_reported() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        # SYS_clone(CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)
+        rv = libc.syscall(ctypes.c_long(56), ctypes.c_long(0x10000000 | 17), ctypes.c_long(0), ctypes.c_long(0),
+                          ctypes.c_long(0), ctypes.c_long(0))
+        result = [rv, ctypes.get_errno()]
+        "#,
+    );
+    assert_denied(&r, "clone(CLONE_NEWUSER)");
+    assert_eq!(r.result, json!([-1, 1]), "{}", show(&r));
+}
+
+#[test]
+fn kill_all_from_the_jail_reaches_only_the_jail() {
+    require_jails!();
+    // A host process of the test's own: kill(-1) inside the jail must not reach it.
+    let mut host_child = must(std::process::Command::new("sleep").arg("30").spawn(), "spawn sleep");
+    let r = py(
+        r#"
+        import os, signal, time
+        sibling = os.fork()
+        if sibling == 0:
+            time.sleep(30)
+            os._exit(0)
+        os.kill(-1, signal.SIGKILL)
+        _, status = os.waitpid(sibling, 0)
+        result = {"sibling_signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None, "i_survived": True}
+        "#,
+    );
+    let alive = must(host_child.try_wait(), "try_wait").is_none();
+    let _ = host_child.kill();
+    let _ = host_child.wait();
+    assert!(alive, "kill(-1) in the jail killed a host process");
+    assert_ok(&r);
+    assert_eq!(r.result, json!({"sibling_signal": 9, "i_survived": true}), "kill(-1) works inside the jail: {}", show(&r));
+    assert!(r.usage.wall_ms < 3000, "{}", show(&r));
+}
+
+#[test]
+fn javascript_kill_all_reaches_nothing_outside() {
+    require_jails!();
+    let mut host_child = must(std::process::Command::new("sleep").arg("30").spawn(), "spawn sleep");
+    let r = js(r#"try { process.kill(-1, "SIGKILL"); return "sent"; } catch (e) { return e.code; }"#);
+    let alive = must(host_child.try_wait(), "try_wait").is_none();
+    let _ = host_child.kill();
+    let _ = host_child.wait();
+    assert!(alive, "kill(-1) in the jail killed a host process");
+    assert_ok(&r);
+    // Alone in its PID namespace (pid 1 is exempt), the script has nobody to signal.
+    assert_eq!(r.result, json!("ESRCH"));
+}
+
+#[test]
+fn double_forked_grandchild_does_not_outlive_the_run() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os, time
+        child = os.fork()
+        if child == 0:
+            if os.fork() == 0:
+                time.sleep(60)
+            os._exit(0)
+        os.waitpid(child, 0)
+        result = "parent done"
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!("parent done"));
+    assert!(r.usage.wall_ms < 2000, "the run waited for its orphan: {}", show(&r));
+    assert!(r.usage.pids_peak.unwrap_or(0) >= 3, "{}", show(&r));
+    // assert_no_leftovers (in `run`) removed the cgroup: nobody is left in it.
+}
+
+#[test]
+fn daemon_with_setsid_does_not_outlive_the_run() {
+    require_jails!();
+    // The classic daemon: fork, setsid, fork, and the grandchild lingers.
+    let r = py(
+        r#"
+        import os, time
+        child = os.fork()
+        if child == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(60)
+            os._exit(0)
+        os.waitpid(child, 0)
+        result = "parent done"
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!("parent done"));
+    assert!(r.usage.wall_ms < 2000, "the run waited for its daemon: {}", show(&r));
+}
+
+#[test]
+fn python_forked_child_that_raises_does_not_replace_the_scripts_result() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os
+        child = os.fork()
+        if child == 0:
+            raise RuntimeError("the child fails")
+        os.waitpid(child, 0)
+        result = "parent"
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!("parent"));
+}
+
+// ------------------------------------------------------------------------------------------
+// 13. seccomp details
+
+#[test]
+fn kernel_attack_surface_syscalls_fail_with_eperm_and_are_named() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        out = {}
+        def call(name, nr, *args):
+            ctypes.set_errno(0)
+            rv = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+            out[name] = [rv, ctypes.get_errno()]
+        call("bpf", 321, 0, 0, 0)
+        call("perf_event_open", 298, 0, 0, -1, -1, 0)
+        call("userfaultfd", 323, 0)
+        call("keyctl", 250, 0, 0, 0, 0, 0)
+        call("mount", 165, 0, 0, 0, 0, 0)
+        call("open_by_handle_at", 304, 0, 0, 0)
+        call("process_vm_readv", 310, 1, 0, 0, 0, 0, 0)
+        call("kexec_load", 246, 0, 0, 0, 0)
+        call("init_module", 175, 0, 0, 0)
+        call("personality", 135, 0xffffffff)
+        result = out
+        "#,
+    );
+    let names = [
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "keyctl",
+        "mount",
+        "open_by_handle_at",
+        "process_vm_readv",
+        "kexec_load",
+        "init_module",
+        "personality",
+    ];
+    for name in names {
+        assert_eq!(r.result[name], json!([-1, libc::EPERM]), "{name}: {}", show(&r));
+        assert_denied(&r, name);
+        assert_eq!(syscall_violation(&r, name).map(|v| v.count), Some(1), "{name}");
+    }
+    assert_eq!(loud(&r).len(), names.len(), "{}", show(&r));
+    assert_eq!(r.exit_code, Some(0), "the script went on after each denial");
+    let message = r.message.as_deref().unwrap_or("");
+    assert!(names.iter().all(|n| message.contains(n)), "the message names every denial: {message}");
+}
+
+#[test]
+fn tiocsti_ioctl_is_denied_even_with_high_bits_set() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        c = ctypes.c_char(b"x")
+        out = []
+        for cmd in [0x5412, 0x100005412]:
+            ctypes.set_errno(0)
+            rv = libc.syscall(ctypes.c_long(16), ctypes.c_long(0), ctypes.c_long(cmd), ctypes.byref(c))
+            out.append([rv, ctypes.get_errno()])
+        result = out
+        "#,
+    );
+    assert_eq!(r.result, json!([[-1, libc::EPERM], [-1, libc::EPERM]]), "{}", show(&r));
+    let ioctls: Vec<&Violation> = r.violations.iter().filter(|v| v.detail.starts_with("ioctl")).collect();
+    assert_eq!(ioctls.len(), 2, "both ioctls are reported: {}", show(&r));
+    assert!(ioctls.iter().all(|v| v.detail.contains("TIOCSTI") && !v.quiet), "{}", show(&r));
+    assert!(ioctls.iter().any(|v| v.detail.contains("0x100005412")), "the full 64-bit request is shown: {}", show(&r));
+    assert_status(&r, Status::SecurityViolation);
+}
+
+#[test]
+fn clone3_gets_enosys_quietly_and_the_run_stays_ok() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        rv = libc.syscall(ctypes.c_long(435), ctypes.c_long(0), ctypes.c_long(0))
+        result = [rv, ctypes.get_errno()]
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!([-1, libc::ENOSYS]));
+    let v = syscall_violation(&r, "clone3").unwrap_or_else(|| panic!("clone3 is reported: {}", show(&r)));
+    assert!(v.quiet, "{}", show(&r));
+}
+
+#[test]
+fn nodes_io_uring_and_clone3_probes_are_quiet_and_the_run_stays_ok() {
+    require_jails!();
+    // libuv probes io_uring at start and glibc tries clone3 for every thread: the node policy
+    // answers ENOSYS quietly, and the run is ok.
+    let r = js("return 1;");
+    assert_ok(&r);
+    for name in ["io_uring_setup", "clone3"] {
+        let v = syscall_violation(&r, name).unwrap_or_else(|| panic!("{name} probe not reported: {}", show(&r)));
+        assert!(v.quiet && v.count >= 1, "{}", show(&r));
+    }
+}
+
+#[test]
+fn python_io_uring_setup_is_denied_as_the_profile_says() {
+    require_jails!();
+    // The python policy has no entry for io_uring_setup (CPython never probes it): the default
+    // answer, EPERM, reported as a violation.
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        params = (ctypes.c_char * 120)()
+        rv = libc.syscall(ctypes.c_long(425), ctypes.c_long(1), params)
+        result = [rv, ctypes.get_errno()]
+        "#,
+    );
+    assert_eq!(r.result, json!([-1, libc::EPERM]), "{}", show(&r));
+    assert_denied(&r, "io_uring_setup");
+}
+
+#[test]
+fn x32_syscall_kills_the_process() {
+    require_jails!();
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("before", flush=True)
+        libc.syscall(ctypes.c_long(0x40000000 | 39))  # getpid through the x32 ABI
+        result = "survived"
+        "#,
+    );
+    assert_status(&r, Status::RuntimeError);
+    assert_eq!(r.signal, Some(SIGSYS), "{}", show(&r));
+    assert_eq!(r.result, serde_json::Value::Null);
+    assert_eq!(r.stdout, "before\n");
+}
+
+// ------------------------------------------------------------------------------------------
+// 14. inherited state
+
+#[test]
+fn environment_is_exactly_the_profiles() {
+    require_jails!();
+    std::env::set_var("JAILD_TEST_CANARY", "leak");
+    for (language, code) in [
+        ("python", "import os\nresult = dict(os.environ)"),
+        ("javascript", "return { ...process.env };"),
+        ("typescript", "const env: Record<string, string | undefined> = { ...process.env };\nreturn env;"),
+    ] {
+        let r = run(language, code);
+        assert_ok(&r);
+        let expected: BTreeMap<String, String> = profile(language).file.environment;
+        assert!(!expected.is_empty());
+        assert_eq!(r.result, json!(expected), "{language}: {}", show(&r));
+        assert!(r.result.get("JAILD_TEST_CANARY").is_none());
+    }
+}
+
+#[test]
+fn python_has_only_its_standard_fds() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os
+        fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+        links = {}
+        for f in fds:
+            try:
+                links[f] = os.readlink(f"/proc/self/fd/{f}")
+            except OSError:
+                links[f] = None  # the directory fd used for the listing, closed by now
+        result = {"fds": fds, "links": links}
+        "#,
+    );
+    assert_ok(&r);
+    // 0-2 stdio, 3 the listing's own directory fd (the job fd was closed), 4 the result fd.
+    assert_eq!(r.result["fds"], json!([0, 1, 2, 3, 4]), "{}", show(&r));
+    let links = &r.result["links"];
+    assert_eq!(links["0"], json!("/dev/null"));
+    for fd in ["1", "2", "4"] {
+        assert!(links[fd].as_str().unwrap_or("").starts_with("pipe:"), "fd {fd}: {}", show(&r));
+    }
+}
+
+#[test]
+fn javascript_fds_reach_nothing_of_the_host() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        return fs.readdirSync("/proc/self/fd").map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch (e) { return null; } });
+        "#,
+    );
+    assert_ok(&r);
+    let links = r.result.as_array().cloned().unwrap_or_default();
+    assert!(links.len() >= 5, "{}", show(&r));
+    for link in links.iter().filter_map(|l| l.as_str()) {
+        assert!(
+            link == "/dev/null" || link.starts_with("pipe:") || link.starts_with("anon_inode:"),
+            "an fd to {link} in the jail: {}",
+            show(&r)
+        );
+    }
+}
+
+#[test]
+fn python_runs_unprivileged_as_uid_1000_without_a_terminal() {
+    require_jails!();
+    let r = py(
+        r#"
+        import errno, os
+        status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+        try:
+            open("/dev/tty").close()
+            tty = "opened"
+        except OSError as e:
+            tty = errno.errorcode[e.errno]
+        result = {"ids": [os.getuid(), os.geteuid(), os.getgid(), os.getegid()], "groups": os.getgroups(), "tty": tty,
+                  "caps": [status[k].strip() for k in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]],
+                  "no_new_privs": status["NoNewPrivs"].strip(), "seccomp": status["Seccomp"].strip(),
+                  "ppid": os.getppid(), "hostname": os.uname().nodename}
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result["ids"], json!([1000, 1000, 1000, 1000]));
+    assert_eq!(r.result["groups"], json!([]));
+    assert!(["ENOENT", "ENXIO", "EACCES"].contains(&r.result["tty"].as_str().unwrap_or("opened")), "{}", show(&r));
+    assert_eq!(r.result["caps"], json!(vec!["0000000000000000"; 5]), "no capabilities at all");
+    assert_eq!(r.result["no_new_privs"], json!("1"));
+    assert_eq!(r.result["seccomp"], json!("2"), "a seccomp filter is on");
+    assert_eq!(r.result["ppid"], json!(1), "the parent is the jail's init");
+    assert_ne!(r.result["hostname"].as_str(), Some(hostname().as_str()), "the host name shows through");
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
+}
+
+#[test]
+fn javascript_runs_unprivileged_as_uid_1000_without_a_terminal() {
+    require_jails!();
+    let r = js(
+        r#"
+        const fs = require("fs");
+        const os = require("os");
+        let tty;
+        try { fs.closeSync(fs.openSync("/dev/tty", "r")); tty = "opened"; } catch (e) { tty = e.code; }
+        return { ids: [process.getuid(), process.geteuid(), process.getgid(), process.getegid()],
+                 groups: process.getgroups(), tty, hostname: os.hostname() };
+        "#,
+    );
+    assert_ok(&r);
+    assert_eq!(r.result["ids"], json!([1000, 1000, 1000, 1000]));
+    // Node always adds the effective gid to getgroups(); no supplementary group besides.
+    let groups = r.result["groups"].as_array().cloned().unwrap_or_default();
+    assert!(groups.iter().all(|g| g == &json!(1000)), "{}", show(&r));
+    assert!(["ENOENT", "ENXIO", "EACCES"].contains(&r.result["tty"].as_str().unwrap_or("opened")), "{}", show(&r));
+    assert_ne!(r.result["hostname"].as_str(), Some(hostname().as_str()));
+}
+
+#[test]
+fn every_namespace_differs_from_the_hosts() {
+    require_jails!();
+    let r = py(
+        r#"
+        import os
+        result = {n: os.readlink(f"/proc/self/ns/{n}") for n in ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"]}
+        "#,
+    );
+    assert_ok(&r);
+    for ns in ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"] {
+        let host = must(std::fs::read_link(format!("/proc/self/ns/{ns}")), "host namespace");
+        let jail = r.result[ns].as_str().unwrap_or("?");
+        assert!(jail.starts_with(&format!("{ns}:[")), "{ns}: {jail}");
+        assert_ne!(jail, host.to_string_lossy(), "the jail shares the host's {ns} namespace");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// 15. the enforcement block
+
+fn assert_enforcement(r: &Report, profile_name: &str, interpreter_name: &str) {
+    assert_ok(r);
+    let e = &r.enforcement;
+    assert_eq!(e.cgroup.as_deref(), Some(host_cgroup_version()), "{}", show(r));
+    let abi = kernel_landlock_abi();
+    assert!(abi >= 1, "this kernel has no Landlock");
+    assert_eq!(e.landlock_abi.map(i64::from), Some(abi), "the running kernel's ABI: {}", show(r));
+    for right in ["execute", "write_file", "read_file", "read_dir", "make_reg", "refer", "truncate"] {
+        assert!(e.landlock_rights.iter().any(|x| x == right), "{right} not handled: {}", show(r));
+    }
+    if abi >= 6 {
+        for scope in ["abstract_unix_socket", "signal"] {
+            assert!(e.landlock_scopes.iter().any(|x| x == scope), "{scope}: {}", show(r));
+        }
+    }
+    assert!(e.seccomp.is_some());
+    for ns in ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"] {
+        assert!(e.namespaces.iter().any(|x| x == ns), "{ns} missing: {}", show(r));
+    }
+
+    let p = profile(profile_name);
+    let info = r.profile.as_ref().unwrap_or_else(|| panic!("no profile info: {}", show(r)));
+    assert_eq!(info.name, profile_name);
+    assert_eq!(info.sha256, p.sha256);
+    assert_eq!(info.seccomp_sha256, p.seccomp.sha256);
+    assert_eq!(info.sha256.len(), 64);
+
+    let manifest = must(jaild::interpreter::load(&repo().join("interpreters"), interpreter_name), "manifest").manifest;
+    let i = r.interpreter.as_ref().unwrap_or_else(|| panic!("no interpreter info: {}", show(r)));
+    assert_eq!(i.name, interpreter_name);
+    assert_eq!(i.version, manifest.version);
+    assert!(!i.version.is_empty());
+    assert_eq!(i.sha256, manifest.sha256);
+    assert_eq!(i.sha256, must(jaild::interpreter::sha256_file(&manifest.binary), "hash the binary"), "the binary that ran");
+    assert!(!r.started_at.is_empty() && r.started_at <= r.finished_at, "{}", show(r));
+}
+
+#[test]
+fn python_report_names_what_enforced_the_run() {
+    require_jails!();
+    let r = py("result = 1");
+    assert_enforcement(&r, "python", "python3.11");
+    if host_cgroup_version() == "v1" && kernel_landlock_abi() == 7 {
+        assert_eq!((r.enforcement.cgroup.as_deref(), r.enforcement.landlock_abi), (Some("v1"), Some(7)));
+    }
+}
+
+#[test]
+fn javascript_report_names_what_enforced_the_run() {
+    require_jails!();
+    let r = js("return 1;");
+    assert_enforcement(&r, "javascript", "node24");
+}
+
+#[test]
+fn typescript_report_names_what_enforced_the_run() {
+    require_jails!();
+    let r = ts("const x: number = 1;\nreturn x;");
+    assert_enforcement(&r, "typescript", "node24");
+}
+
+// ------------------------------------------------------------------------------------------
+// 16. concurrency
+
+#[test]
+fn parallel_runs_are_isolated_and_all_ok() {
+    require_jails!();
+    let jobs: [(&str, &str, serde_json::Value); 4] = [
+        ("python", "import os, time\nopen('/tmp/who', 'w').write('py1')\ntime.sleep(0.2)\nresult = [open('/tmp/who').read(), os.listdir('/tmp')]", json!(["py1", ["who"]])),
+        ("javascript", "const fs = require('fs');\nfs.writeFileSync('/tmp/who', 'js');\nawait new Promise((r) => setTimeout(r, 200));\nreturn [fs.readFileSync('/tmp/who', 'utf8'), fs.readdirSync('/tmp')];", json!(["js", ["who"]])),
+        ("python", "import os, time\nopen('/tmp/who', 'w').write('py2')\ntime.sleep(0.2)\nresult = [open('/tmp/who').read(), os.listdir('/tmp')]", json!(["py2", ["who"]])),
+        ("typescript", "const fs = require('fs');\nfs.writeFileSync('/tmp/who', 'ts');\nawait new Promise<void>((r) => setTimeout(r, 200));\nconst out: [string, string[]] = [fs.readFileSync('/tmp/who', 'utf8'), fs.readdirSync('/tmp')];\nreturn out;", json!(["ts", ["who"]])),
+    ];
+    let started = std::time::Instant::now();
+    let reports: Vec<Report> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.iter().map(|(language, code, _)| s.spawn(move || run(language, code))).collect();
+        handles.into_iter().map(|h| must(h.join(), "a run thread panicked")).collect()
+    });
+    for ((language, _, expected), r) in jobs.iter().zip(&reports) {
+        assert_ok(r);
+        assert_eq!(&r.result, expected, "{language}: {}", show(r));
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut ids: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
 }

@@ -53,6 +53,10 @@ _JSON_WS = " \t\n\r"
 # Bound now: the script shares the interpreter and may rebind module attributes.
 _read, _write, _close, _exit, _set_blocking = (
     posix.read, posix.write, posix.close, posix._exit, posix.set_blocking)
+# Only the runner's own process writes the result: a process the script forked also runs to
+# the end of the script, and must leave without a word on the result pipe.
+_RUNNER_PID = posix.getpid()
+_getpid = posix.getpid
 
 
 class _DecodeContext:
@@ -151,6 +155,8 @@ def _flush_std():
 def _finish(payload, status):
     """Flush the script's output, write the result once, and leave at once."""
     _flush_std()
+    if _getpid() != _RUNNER_PID:
+        _exit(status)
     try:
         _write_result(payload)
     except BaseException:

@@ -257,22 +257,37 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The table header a line opens, if it is one: `[a.b]` or `[[a.b]]`, comments ignored.
+pub(crate) fn table_header(line: &str) -> Option<&str> {
+    let t = line.split('#').next().unwrap_or("").trim();
+    let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")).or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
+    Some(inner.trim())
+}
+
 /// The line (1-based) of `key =` inside `[section]` (or at top level), for error messages.
+/// For an array of tables (`[[section]]`), `index` picks the entry.
 pub fn line_of(source: &str, section: Option<&str>, key: &str) -> usize {
+    line_of_nth(source, section, 0, key)
+}
+
+pub fn line_of_nth(source: &str, section: Option<&str>, index: usize, key: &str) -> usize {
     let mut in_section = section.is_none();
+    let mut seen = 0;
     let mut section_line = 1;
     for (i, line) in source.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            let name = t.trim_matches(|c| c == '[' || c == ']').trim();
-            in_section = Some(name) == section;
-            if in_section {
-                section_line = i + 1;
+        if let Some(name) = table_header(line) {
+            in_section = false;
+            if Some(name) == section {
+                if seen == index {
+                    in_section = true;
+                    section_line = i + 1;
+                }
+                seen += 1;
             }
             continue;
         }
         if in_section {
-            if let Some(rest) = t.strip_prefix(key) {
+            if let Some(rest) = line.trim().strip_prefix(key) {
                 if rest.trim_start().starts_with('=') {
                     return i + 1;
                 }
@@ -318,17 +333,31 @@ pub fn load_file(dir: &Path, path: &Path) -> Result<Profile, ProfileError> {
     validate(&file, path, &source)?;
     let seccomp_path = dir.join(&file.seccomp.policy);
     let seccomp = seccomp::load_policy(&seccomp_path)?;
+    if seccomp.file.interpreter != file.interpreter {
+        return Err(ProfileError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(&source, Some("seccomp"), "policy"),
+            field: "seccomp.policy".into(),
+            message: format!(
+                "{} is the policy for interpreter {:?}, but this profile runs {:?}",
+                file.seccomp.policy.display(),
+                seccomp.file.interpreter,
+                file.interpreter
+            ),
+        });
+    }
     Ok(Profile { file, path: path.to_path_buf(), sha256: sha256_hex(&bytes), seccomp })
 }
 
 fn validate(p: &ProfileFile, path: &Path, source: &str) -> Result<(), ProfileError> {
-    let invalid = |section: Option<&str>, key: &str, message: String| {
+    let invalid_nth = |section: Option<&str>, index: usize, key: &str, message: String| {
         let field = match section {
             Some(s) => format!("{s}.{key}"),
             None => key.to_string(),
         };
-        ProfileError::Invalid { path: path.to_path_buf(), line: line_of(source, section, key), field, message }
+        ProfileError::Invalid { path: path.to_path_buf(), line: line_of_nth(source, section, index, key), field, message }
     };
+    let invalid = |section: Option<&str>, key: &str, message: String| invalid_nth(section, 0, key, message);
     if p.schema != SCHEMA {
         return Err(invalid(None, "schema", format!("schema {} is not supported; this jaild reads schema {SCHEMA}", p.schema)));
     }
@@ -363,21 +392,23 @@ fn validate(p: &ProfileFile, path: &Path, source: &str) -> Result<(), ProfileErr
     if fs.tmpfs.is_empty() {
         return Err(invalid(Some("filesystem"), "tmpfs", "at least one scratch tmpfs is needed for the work dir".into()));
     }
-    for t in &fs.tmpfs {
+    for (i, t) in fs.tmpfs.iter().enumerate() {
+        let invalid = |key: &str, message: String| invalid_nth(Some("filesystem.tmpfs"), i, key, message);
         if !is_clean_absolute(&t.path) || is_reserved(&t.path) {
-            return Err(invalid(Some("filesystem.tmpfs"), "path", format!("{} must be an absolute, normalized path outside /proc, /dev, /jaild and the interpreter's paths", t.path.display())));
+            return Err(invalid("path", format!("{} must be an absolute, normalized path outside /proc, /dev, /jaild and the interpreter's paths", t.path.display())));
         }
         if t.size.0 < 4096 || t.size.0 > 16 << 30 {
-            return Err(invalid(Some("filesystem.tmpfs"), "size", format!("{} for {} is out of range (4KiB..=16GiB)", t.size, t.path.display())));
+            return Err(invalid("size", format!("{} for {} is out of range (4KiB..=16GiB)", t.size, t.path.display())));
         }
         if t.inodes < 16 || t.inodes > 1 << 24 {
-            return Err(invalid(Some("filesystem.tmpfs"), "inodes", format!("{} for {} is out of range (16..=16777216)", t.inodes, t.path.display())));
+            return Err(invalid("inodes", format!("{} for {} is out of range (16..=16777216)", t.inodes, t.path.display())));
         }
     }
     if !fs.tmpfs.iter().any(|t| t.path == fs.workdir) {
         return Err(invalid(Some("filesystem"), "workdir", format!("{} is not one of the tmpfs mounts", fs.workdir.display())));
     }
-    for r in &fs.read_only {
+    for (i, r) in fs.read_only.iter().enumerate() {
+        let invalid = |_: Option<&str>, key: &str, message: String| invalid_nth(Some("filesystem.read_only"), i, key, message);
         if !is_clean_absolute(&r.path) {
             return Err(invalid(Some("filesystem.read_only"), "path", format!("{} must be absolute and normalized", r.path.display())));
         }
@@ -399,13 +430,6 @@ fn validate(p: &ProfileFile, path: &Path, source: &str) -> Result<(), ProfileErr
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
             return Err(invalid(Some("environment"), k, "names must be non-empty without '=' and values without NUL".into()));
         }
-    }
-    let language_ok = match p.language {
-        Language::Python => p.seccomp.policy.to_string_lossy().contains("python"),
-        Language::Javascript | Language::Typescript => !p.seccomp.policy.to_string_lossy().contains("python"),
-    };
-    if !language_ok {
-        return Err(invalid(Some("seccomp"), "policy", format!("{} is not a policy for {}", p.seccomp.policy.display(), p.language.as_str())));
     }
     Ok(())
 }
@@ -436,8 +460,10 @@ mod tests {
 
     #[test]
     fn line_lookup_finds_key_in_section() {
-        let src = "schema = 1\n[limits]\nwall_time_ms = 5\n[other]\nwall_time_ms = 9\n";
+        let src = "schema = 1\n[limits]  # c\nwall_time_ms = 5\n[other]\nwall_time_ms = 9\n";
         assert_eq!(line_of(src, Some("limits"), "wall_time_ms"), 3);
         assert_eq!(line_of(src, None, "schema"), 1);
+        let arr = "[[t]]\nsize = 1\n[[t]] # second\nsize = 2\n";
+        assert_eq!(line_of_nth(arr, Some("t"), 1, "size"), 4);
     }
 }

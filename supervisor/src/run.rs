@@ -469,7 +469,7 @@ impl Supervisor {
         }
         report.violations = merge(violations);
         report.status = verdict(&evidence);
-        report.message = message_for(report.status, &evidence, &p.limits, &report.violations, &watch.stop_detail);
+        report.message = message_for(report.status, &evidence, &p.limits, report, &watch.stop_detail);
         Ok(())
     }
 
@@ -528,12 +528,17 @@ fn merge(violations: Vec<Violation>) -> Vec<Violation> {
     merged.into_values().collect()
 }
 
-fn message_for(status: Status, e: &Evidence, l: &Limits, violations: &[Violation], stop_detail: &Option<String>) -> Option<String> {
+fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_detail: &Option<String>) -> Option<String> {
+    let violations = &report.violations;
     match status {
         Status::Ok => None,
-        Status::RuntimeError => Some(match (e.exit_code, e.signal) {
-            (_, Some(sig)) => format!("the script was killed by signal {sig}"),
-            (Some(code), _) => format!("the script failed (exit status {code})"),
+        Status::RuntimeError => Some(match (&report.error, e.exit_code, e.signal) {
+            (_, _, Some(sig)) => {
+                let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("?");
+                format!("the script was killed by signal {sig} ({name})")
+            }
+            (Some(err), _, _) => format!("the script raised {}: {}", err.kind, err.message),
+            (None, Some(code), _) => format!("the script exited with status {code} without a result"),
             _ => "the script failed".into(),
         }),
         Status::Timeout => Some(format!("wall time limit of {} ms reached", l.wall_time_ms)),

@@ -36,6 +36,8 @@ pub enum PolicyError {
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
     pub schema: u32,
+    /// The interpreter manifest the allowlist was derived for.
+    pub interpreter: String,
     pub description: String,
     pub default: DefaultAction,
     #[serde(default)]
@@ -129,7 +131,7 @@ fn line_of_entry(source: &str, index: usize) -> usize {
     source
         .lines()
         .enumerate()
-        .filter(|(_, l)| l.trim() == "[[syscall]]")
+        .filter(|(_, l)| l.split('#').next().unwrap_or("").trim() == "[[syscall]]")
         .nth(index)
         .map(|(i, _)| i + 1)
         .unwrap_or(1)
@@ -362,7 +364,7 @@ mod tests {
         compile_policy(file, Path::new("t.toml"), toml_src, String::new())
     }
 
-    const BASE: &str = "schema = 1\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n";
+    const BASE: &str = "schema = 1\ninterpreter = \"t\"\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n";
 
     #[test]
     fn compiles_and_marks_notify() {
@@ -379,7 +381,7 @@ mod tests {
     fn unknown_syscall_is_named() {
         let err = policy(&format!("{BASE}[[syscall]]\nname = \"reed\"\naction = \"allow\"\ncomment = \"x\"\n")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("reed") && msg.contains(":5:"), "{msg}");
+        assert!(msg.contains("reed") && msg.contains(":6:"), "{msg}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! jailctl: the command-line client. `jailctl run` runs a script in a jail in-process.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use jaild::profile::{ByteSize, Language};
 use jaild::report::{Report, Status};
@@ -69,7 +69,20 @@ struct RunArgs {
     profiles_dir: Option<PathBuf>,
 }
 
+/// A mistake in how jailctl was called (exit status 2), as opposed to a failure to run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
 fn main() {
+    // Printing to a closed pipe (`jailctl run x.py | head -1`) ends jailctl quietly, as for
+    // any Unix tool, instead of a panic.
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("JAILD_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -80,7 +93,11 @@ fn main() {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("jailctl: {e:#}");
-                Status::InternalError.exit_code()
+                if e.downcast_ref::<UsageError>().is_some() {
+                    2
+                } else {
+                    Status::InternalError.exit_code()
+                }
             }
         },
     };
@@ -89,27 +106,29 @@ fn main() {
 
 fn run(args: RunArgs) -> anyhow::Result<i32> {
     let language = match &args.lang {
-        Some(l) => Some(Language::parse(l).with_context(|| format!("--lang {l:?}: use python, javascript or typescript"))?),
+        Some(l) => Some(Language::parse(l).ok_or_else(|| usage(format!("--lang {l:?}: use python, javascript or typescript")))?),
         None if args.file.as_os_str() == "-" => None,
         None => Language::from_extension(&args.file),
     };
     if language.is_none() && args.profile.is_none() {
-        bail!("cannot tell the language of {}: give --lang or --profile", args.file.display());
+        return Err(usage(format!("cannot tell the language of {}: give --lang or --profile", args.file.display())));
     }
     let code = if args.file.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("reading the script from stdin")?;
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| usage(format!("reading the script from stdin: {e}")))?;
         buf
     } else {
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?
+        std::fs::read(&args.file).map_err(|e| usage(format!("reading {}: {e}", args.file.display())))?
     };
     let input = match &args.input {
-        Some(s) if s.starts_with('@') => Some(std::fs::read_to_string(&s[1..]).with_context(|| format!("reading input file {}", &s[1..]))?),
+        Some(s) if s.starts_with('@') => {
+            Some(std::fs::read_to_string(&s[1..]).map_err(|e| usage(format!("--input: reading {}: {e}", &s[1..])))?)
+        }
         Some(s) => Some(s.clone()),
         None => None,
     };
     let memory = match &args.memory {
-        Some(m) => Some(ByteSize::parse(m).map_err(|e| anyhow::anyhow!("--memory: {e}"))?),
+        Some(m) => Some(ByteSize::parse(m).map_err(|e| usage(format!("--memory: {e}")))?),
         None => None,
     };
     let filename = (args.file.as_os_str() != "-").then(|| args.file.file_name().map(|f| f.to_string_lossy().into_owned())).flatten();
