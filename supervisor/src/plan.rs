@@ -46,10 +46,8 @@ pub fn runner(language: Language) -> (&'static str, &'static str) {
 /// Extra interpreter flags a language needs beyond the manifest's.
 fn language_args(profile: &Profile) -> Vec<String> {
     let mut args = Vec::new();
-    if matches!(profile.file.language, Language::Javascript | Language::Typescript) {
-        if !profile.file.language_policy.dynamic_code {
-            args.push("--disallow-code-generation-from-strings".to_string());
-        }
+    if matches!(profile.file.language, Language::Javascript | Language::Typescript) && !profile.file.language_policy.dynamic_code {
+        args.push("--disallow-code-generation-from-strings".to_string());
     }
     args
 }

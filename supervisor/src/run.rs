@@ -779,16 +779,16 @@ fn watch(
     jail.kill(cgroup);
     read_records(&control, &mut w, &mut listener);
     let drain_deadline = Instant::now() + Duration::from_millis(500);
-    for i in 0..3 {
-        while pipes[i].is_some() && Instant::now() < drain_deadline {
-            match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i)) {
+    for (i, pipe) in pipes.iter_mut().enumerate() {
+        while pipe.is_some() && Instant::now() < drain_deadline {
+            match drain_pipe(pipe, &mut buf, capture(&mut w, i)) {
                 PipeState::Open => std::thread::sleep(Duration::from_millis(1)),
                 PipeState::Closed => break,
                 PipeState::Overflow => {
                     if w.stopped.is_none() && w.exit_code.is_none() {
                         w.stopped = Some(Stop::OutputLimit);
                     }
-                    pipes[i] = None;
+                    *pipe = None;
                 }
             }
         }
