@@ -1934,3 +1934,35 @@ fn parallel_runs_are_isolated_and_all_ok() {
     ids.dedup();
     assert_eq!(ids.len(), 4);
 }
+
+#[test]
+fn the_jails_ids_map_to_unprivileged_host_ids() {
+    require_jails!();
+    let r = run("python", "result = [open('/proc/self/uid_map').read().split(), open('/proc/self/gid_map').read().split(), open('/proc/self/setgroups').read().strip()]");
+    assert_eq!(r.status, jaild::report::Status::Ok, "{}", show(&r));
+    let base = jaild::DEFAULT_HOST_ID_BASE as u64;
+    let expect = serde_json::json!(["0", base.to_string(), "1", "1000", (base + 1000).to_string(), "1"]);
+    assert_eq!(r.result[0], expect, "{}", show(&r));
+    assert_eq!(r.result[1], expect, "{}", show(&r));
+    assert_eq!(r.result[2], "deny");
+}
+
+#[test]
+fn host_root_is_never_a_mapping_target() {
+    require_jails!();
+    let mut c = config();
+    c.host_id_base = 0;
+    let err = jaild::Supervisor::new(c).err().expect("host_id_base 0 is refused");
+    assert!(err.to_string().contains("host_id_base 0"), "{err}");
+}
+
+#[test]
+fn open_files_are_limited_by_the_profile() {
+    require_jails!();
+    let code = "import os\nfds = []\ntry:\n    while True:\n        fds.append(os.open('/dev/null', os.O_RDONLY))\nexcept OSError as e:\n    result = [len(fds), e.errno]\n";
+    let r = run("python", code);
+    assert_eq!(r.status, jaild::report::Status::Ok, "{}", show(&r));
+    // RLIMIT_NOFILE = 64 (profiles/python.toml): stdio and the result fd stay open (the runner
+    // closed the job fd), so exactly 60 more; then EMFILE (24).
+    assert_eq!(r.result, serde_json::json!([60, 24]), "{}", show(&r));
+}

@@ -80,6 +80,8 @@ pub enum SetupError {
     JailInit { path: PathBuf },
     #[error("failed to drop the supervisor's supplementary groups (they would leak into every jail)")]
     Groups(#[source] nix::Error),
+    #[error("host_id_base {base} is not usable: the jail's uids map to it and to it + 1000, which must be unprivileged (>= 1000) and fit in 32 bits")]
+    HostIds { base: u32 },
     #[error("failed to open the supervisor's network namespace")]
     Netns(#[source] std::io::Error),
     #[error("the supervisor must run as root to create user namespaces with a mapped range and cgroups (running as uid {uid})")]
@@ -101,6 +103,11 @@ impl Supervisor {
         let uid = nix::unistd::geteuid().as_raw();
         if uid != 0 {
             return Err(SetupError::NotRoot { uid });
+        }
+        // The jail's ids map onto host_id_base and host_id_base + 1000: never host root, never
+        // a system account, and no wrap-around.
+        if config.host_id_base < 1000 || config.host_id_base.checked_add(plan::SCRIPT_ID).is_none() {
+            return Err(SetupError::HostIds { base: config.host_id_base });
         }
         if !config.jail_init.is_file() {
             return Err(SetupError::JailInit { path: config.jail_init.clone() });
