@@ -2,7 +2,8 @@
 """Start-up cost of a jail: `jailctl run` of a trivial script against the bare interpreter.
 
 Runs each pair side by side, interleaved (bare, jailed, bare, jailed, ...) so that the noise
-of a shared machine falls on both alike, and prints the median wall times and their ratio.
+of a shared machine falls on both alike, and prints the median wall times, their ratio, and
+the median of the per-pair ratios (each jailed run against the bare run just before it).
 Not a test: machines here are noisy, so it reports numbers instead of asserting them.
 
     python3 bench/startup.py [--runs N] [--jailctl PATH]
@@ -49,7 +50,7 @@ def main():
             ("python", [PYTHON, "-c", "pass"], [args.jailctl, "run", py]),
             ("javascript", [NODE, "-e", "0"], [args.jailctl, "run", js]),
         ]
-        print(f"{'language':<12}{'bare median':>14}{'jailctl median':>17}{'ratio':>8}   runs={args.runs}")
+        print(f"{'language':<12}{'bare median':>14}{'jailctl median':>17}{'ratio':>8}{'pair ratio':>12}   runs={args.runs}")
         for name, bare_argv, jail_argv in pairs:
             for _ in range(3):  # warm caches (and the interpreter digest cache)
                 timed(bare_argv, clean_env)
@@ -59,7 +60,10 @@ def main():
                 bare.append(timed(bare_argv, clean_env))
                 jailed.append(timed(jail_argv, clean_env))
             b, j = statistics.median(bare), statistics.median(jailed)
-            print(f"{name:<12}{b:>12.1f}ms{j:>15.1f}ms{j / b:>8.2f}x")
+            # Each jailed run against the bare run just before it: drift of a shared machine
+            # cancels out in the pairs.
+            pairs = statistics.median(jv / bv for bv, jv in zip(bare, jailed))
+            print(f"{name:<12}{b:>12.1f}ms{j:>15.1f}ms{j / b:>8.2f}x{pairs:>11.2f}x")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ pub mod fds {
     pub const JOB: i32 = 5;
     /// pipe the runner writes its structured result to.
     pub const RESULT: i32 = 6;
-    /// How many fds jail-init is started with; everything at or above this is closed.
-    pub const COUNT: i32 = 7;
+    /// The run's cgroup files (v1 `tasks` per hierarchy, v2 `cgroup.procs`), opened by the
+    /// supervisor, from this number up; `Plan::cgroup_fds` says how many.
+    pub const CGROUP_FIRST: i32 = 7;
 
     /// Where the runner finds the job inside the jail.
     pub const RUNNER_JOB: i32 = 3;

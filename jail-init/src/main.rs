@@ -7,10 +7,10 @@
 //! allocation is safe here. It carries out the plan the supervisor resolved, as a checklist in
 //! the order the kernel requires:
 //!
-//!   read plan → cgroup namespace (rooted at the run's cgroup) → hostname →
-//!   mounts → pivot_root → read-only root → fork the script:
-//!     (child) session → fds → rlimits → capabilities → uid/gid → no_new_privs → Landlock →
-//!             seccomp → hand the listener to the supervisor → exec
+//!   read plan → hostname → mounts → pivot_root → read-only root → fork the script:
+//!     (child) join the run's cgroup → cgroup namespace (rooted there) → session → fds →
+//!             rlimits → capabilities → uid/gid → no_new_privs → Landlock → seccomp →
+//!             hand the listener to the supervisor → exec
 //!     (PID 1) drop capabilities → reap until the script's main process ends → report → exit,
 //!             which makes the kernel kill everything left in the PID namespace.
 //!
@@ -79,9 +79,6 @@ fn main() {
 
 fn run() -> Step<i32> {
     let plan = read_plan()?;
-    // After the supervisor has moved us into the run's cgroup: the new cgroup namespace is
-    // rooted there, so the script sees its own cgroup as "/".
-    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail("unshare_cgroup_namespace", ""))?;
     nix::unistd::sethostname(&plan.hostname).map_err(fail("sethostname", plan.hostname.clone()))?;
     build_root(&plan)?;
     enter_root(&plan.staging)?;
@@ -97,7 +94,7 @@ fn run() -> Step<i32> {
             );
             std::process::exit(EXIT_SETUP_FAILED);
         }
-        ForkResult::Parent { child } => reap(child),
+        ForkResult::Parent { child } => reap(&plan, child),
     }
 }
 
@@ -274,6 +271,7 @@ fn enter_root(staging: &Path) -> Step {
 
 /// The script's process: from jail-init's child to the interpreter. Returns only on failure.
 fn exec_script(plan: &Plan) -> Step<std::convert::Infallible> {
+    join_cgroup(plan)?;
     // A new session without a controlling terminal: TIOCSTI has nothing to inject into.
     nix::unistd::setsid().map_err(fail("setsid", ""))?;
     setup_fds()?;
@@ -284,6 +282,20 @@ fn exec_script(plan: &Plan) -> Step<std::convert::Infallible> {
     hand_over_listener(listener)?;
     chdir(&plan.cwd).map_err(fail("chdir_workdir", plan.cwd.display().to_string()))?;
     exec(plan)
+}
+
+/// Moves this (single-threaded) process into the run's cgroup before anything else runs, then
+/// roots a new cgroup namespace there, so the script sees its own cgroup as "/".
+fn join_cgroup(plan: &Plan) -> Step {
+    for i in 0..plan.cgroup_fds as i32 {
+        let fd = fds::CGROUP_FIRST + i;
+        nix::unistd::write(sys::borrow(fd), b"0").map_err(fail("join_cgroup", format!("cgroup file {i}")))?;
+        sys::close(fd);
+    }
+    if plan.cgroup_fds == 0 {
+        return Err(StepError { step: "join_cgroup", errno: Errno::EINVAL, detail: "no cgroup to join".into() });
+    }
+    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(fail("unshare_cgroup_namespace", ""))
 }
 
 /// The runner gets the job at fd 3 and the result pipe at fd 4; jail-init's own plan and
@@ -479,11 +491,14 @@ fn exec(plan: &Plan) -> Step<std::convert::Infallible> {
 
 /// PID 1 after the fork: holds nothing the script could use, reaps orphans, and reports how
 /// the script's main process ended. Returning ends PID 1, and with it the PID namespace.
-fn reap(main: Pid) -> Step<i32> {
+fn reap(plan: &Plan, main: Pid) -> Step<i32> {
     // The stdio and runner pipes belong to the script; holding them here would keep the
     // supervisor from seeing EOF.
     for fd in [fds::STDIN, fds::STDOUT, fds::STDERR, fds::JOB, fds::RESULT] {
         sys::close(fd);
+    }
+    for i in 0..plan.cgroup_fds as i32 {
+        sys::close(fds::CGROUP_FIRST + i);
     }
     let _ = nix::sys::prctl::set_dumpable(false);
     let _ = sys::drop_bounding_set();

@@ -32,6 +32,11 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     /// Working directory of the script.
     pub cwd: PathBuf,
+    /// How many cgroup files the script's process writes "0" to, moving itself into the run's
+    /// cgroup, at fds `CGROUP_FIRST..`. jail-init itself stays outside the run's cgroup: it is
+    /// trusted, runs no script code, and its exit (which tears the namespaces down) is then not
+    /// on the way to removing the cgroup.
+    pub cgroup_fds: u32,
 }
 
 /// One step of building the filesystem view. Destinations are absolute paths inside the jail.

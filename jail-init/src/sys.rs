@@ -15,6 +15,13 @@ pub fn inherited(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Borrows an fd of the fixed layout for one call.
+pub fn borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: the fds of `jail_init::fds` stay open until jail-init closes them explicitly,
+    // after their last use.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
 /// `dup2(old, new)`; `new` loses O_CLOEXEC, so it survives exec.
 pub fn dup2(old: RawFd, new: RawFd) -> Result<(), Errno> {
     // SAFETY: dup2 only manipulates the descriptor table; a bad fd is reported as EBADF.

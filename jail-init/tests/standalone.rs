@@ -1,4 +1,5 @@
 //! jail-init run on its own, outside a jail: it must refuse cleanly, never hang, and say
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! which step failed. (Also: `cargo test --workspace` builds the jail-init binary because of
 //! this test, which the supervisor's integration tests then find next to jailctl.)
 

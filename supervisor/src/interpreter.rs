@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use crate::cache::FileKey;
 use std::path::{Path, PathBuf};
 
 pub const SCHEMA: u32 = 1;
@@ -98,31 +98,10 @@ pub fn list(dir: &Path) -> Vec<String> {
     crate::profile::list(dir)
 }
 
-/// Identity of a file for the digest cache. A change of content changes mtime and ctime (ctime
-/// cannot be set from user space), a replaced file changes the inode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct FileKey {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CacheEntry {
     key: FileKey,
     sha256: String,
-}
-
-fn file_key(meta: &std::fs::Metadata) -> FileKey {
-    FileKey {
-        dev: meta.dev(),
-        ino: meta.ino(),
-        size: meta.size(),
-        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-        ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-    }
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -146,7 +125,7 @@ impl Interpreter {
         let m = &self.manifest;
         let missing = |source| InterpreterError::Missing { name: m.name.clone(), binary: m.binary.clone(), install: m.install.clone(), source };
         let meta = std::fs::metadata(&m.binary).map_err(missing)?;
-        let key = file_key(&meta);
+        let key = FileKey::from_metadata(&meta);
         let cache_path = cache_dir.map(|d| d.join("digests.json"));
         let mut cache: BTreeMap<PathBuf, CacheEntry> = cache_path
             .as_ref()

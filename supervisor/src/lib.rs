@@ -5,6 +5,8 @@
 //! namespaces, stream output with caps, enforce time, answer denied syscalls, read usage back
 //! and return a [`report::Report`], whatever happened.
 
+pub mod bpf;
+pub mod cache;
 pub mod cgroup;
 pub mod interpreter;
 pub mod plan;

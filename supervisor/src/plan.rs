@@ -143,6 +143,7 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
         argv,
         env: profile.file.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         cwd: profile.file.filesystem.workdir.clone(),
+        cgroup_fds: 0,
     }
 }
 

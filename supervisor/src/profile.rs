@@ -299,6 +299,11 @@ pub fn line_of_nth(source: &str, section: Option<&str>, index: usize, key: &str)
 
 /// Loads `dir/NAME.toml` and its seccomp policy.
 pub fn load(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
+    load_cached(dir, name, None)
+}
+
+/// [`load`], with compiled seccomp policies cached in `cache_dir`.
+pub fn load_cached(dir: &Path, name: &str, cache_dir: Option<&Path>) -> Result<Profile, ProfileError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(ProfileError::BadName { name: name.to_string() });
     }
@@ -306,7 +311,7 @@ pub fn load(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
     if !path.is_file() {
         return Err(ProfileError::Unknown { name: name.to_string(), known: list(dir).join(", ") });
     }
-    load_file(dir, &path)
+    load_file_cached(dir, &path, cache_dir)
 }
 
 /// Names of the profiles in `dir`.
@@ -325,6 +330,10 @@ pub fn list(dir: &Path) -> Vec<String> {
 }
 
 pub fn load_file(dir: &Path, path: &Path) -> Result<Profile, ProfileError> {
+    load_file_cached(dir, path, None)
+}
+
+fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result<Profile, ProfileError> {
     let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { path: path.to_path_buf(), source })?;
     let source = String::from_utf8(bytes.clone())
         .map_err(|_| ProfileError::Parse { path: path.to_path_buf(), message: "not UTF-8".into() })?;
@@ -332,7 +341,7 @@ pub fn load_file(dir: &Path, path: &Path) -> Result<Profile, ProfileError> {
         .map_err(|e| ProfileError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
     validate(&file, path, &source)?;
     let seccomp_path = dir.join(&file.seccomp.policy);
-    let seccomp = seccomp::load_policy(&seccomp_path)?;
+    let seccomp = seccomp::load_policy_cached(&seccomp_path, cache_dir)?;
     if seccomp.file.interpreter != file.interpreter {
         return Err(ProfileError::Invalid {
             path: path.to_path_buf(),

@@ -135,7 +135,9 @@ impl Supervisor {
             // together cost about as much as the validation.
             let (prepared, parts) = std::thread::scope(|scope| {
                 let parts = scope.spawn(|| self.make_parts(&report.id));
+                let t = Instant::now();
                 let prepared = self.prepare(&request);
+                tracing::debug!(us = t.elapsed().as_micros() as u64, "prepared");
                 let parts = parts.join().unwrap_or_else(|_| Err("the setup thread panicked".to_string()));
                 (prepared, parts)
             });
@@ -149,7 +151,7 @@ impl Supervisor {
                     report.message = Some(message);
                 }
                 (Ok(prepared), Ok(parts)) => {
-                    tracing::debug!(run = %report.id, us = started.elapsed().as_micros() as u64, "prepared");
+                    tracing::debug!(run = %report.id, us = started.elapsed().as_micros() as u64, "prepared and parts made");
                     report.profile = Some(ProfileInfo {
                         name: prepared.profile.name().to_string(),
                         sha256: prepared.profile.sha256.clone(),
@@ -176,7 +178,8 @@ impl Supervisor {
             (None, Some(lang)) => lang.as_str().to_string(),
             (None, None) => return Err(reject("language", "give a language (python, javascript, typescript) or a profile")),
         };
-        let profile = profile::load(&self.config.profiles_dir, &profile_name).map_err(|e| match e {
+        let cache = self.config.state_dir.as_deref().map(|d| d.join("cache"));
+        let profile = profile::load_cached(&self.config.profiles_dir, &profile_name, cache.as_deref()).map_err(|e| match e {
             profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => reject("profile", e),
             other => Rejection { status: Status::InternalError, message: format!("profile {profile_name}: {other}") },
         })?;
@@ -257,16 +260,21 @@ impl Supervisor {
     /// The run's cgroup, without limits yet (nothing joins it before they are set), and a fresh
     /// network namespace.
     fn make_parts(&self, id: &str) -> Result<Parts, String> {
-        let none = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
-        let cgroup = self.cgroups.create(id, &none).map_err(|e| format!("cgroup: {e}"))?;
-        let netns = std::thread::scope(|s| s.spawn(sys::new_network_namespace).join())
-            .map_err(|_| "network namespace: thread panicked".to_string())?
-            .map_err(|e| format!("network namespace: unshare(CLONE_NEWNET): {e}"))?;
-        Ok(Parts { cgroup, netns })
+        std::thread::scope(|scope| {
+            // unshare(CLONE_NEWNET) moves the calling thread: it gets a thread of its own.
+            let netns = scope.spawn(sys::new_network_namespace);
+            let none = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
+            let cgroup = self.cgroups.create(id, &none).map_err(|e| format!("cgroup: {e}"));
+            let netns = netns
+                .join()
+                .map_err(|_| "network namespace: thread panicked".to_string())?
+                .map_err(|e| format!("network namespace: unshare(CLONE_NEWNET): {e}"))?;
+            Ok(Parts { cgroup: cgroup?, netns })
+        })
     }
 
     fn execute(&self, p: &Prepared, parts: Parts, report: &mut Report) {
-        let plan = plan::build(&p.profile, &p.interpreter.manifest, &p.limits, self.landlock_abi);
+        let mut plan = plan::build(&p.profile, &p.interpreter.manifest, &p.limits, self.landlock_abi);
         report.enforcement = Enforcement {
             cgroup: Some(match self.cgroups.version() {
                 crate::cgroup::CgroupVersion::V1 => "v1".into(),
@@ -301,7 +309,7 @@ impl Supervisor {
             report.message = Some(format!("cgroup: {e}"));
             return;
         }
-        let outcome = self.spawn_and_watch(&plan, p, cgroup.as_ref(), netns, report);
+        let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, report);
         let t_destroy = Instant::now();
         if let Err(e) = cgroup.destroy() {
             tracing::warn!(run = %report.id, error = %e, "failed to remove the run's cgroup");
@@ -315,7 +323,7 @@ impl Supervisor {
 
     fn spawn_and_watch(
         &self,
-        plan: &jail_init::plan::Plan,
+        plan: &mut jail_init::plan::Plan,
         p: &Prepared,
         cgroup: &dyn RunCgroup,
         netns: OwnedFd,
@@ -324,6 +332,20 @@ impl Supervisor {
         fn err(what: &'static str) -> impl Fn(Errno) -> String {
             move |e: Errno| format!("{what}: {e}")
         }
+        // The script's process joins the run's cgroup itself, through these files (see
+        // RunCgroup::self_attach_files); jail-init gets them at CGROUP_FIRST and up.
+        let attach: Vec<OwnedFd> = cgroup
+            .self_attach_files()
+            .iter()
+            .map(|p| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .map(OwnedFd::from)
+                    .map_err(|e| format!("cgroup: open {}: {e}", p.display()))
+            })
+            .collect::<Result<_, _>>()?;
+        plan.cgroup_fds = attach.len() as u32;
         let plan_json = serde_json::to_vec(plan).map_err(|e| format!("plan: {e}"))?;
         let plan_fd = sys::sealed_memfd(c"jaild-plan", &plan_json).map_err(err("plan memfd"))?;
         let job_fd = sys::sealed_memfd(c"jaild-job", &p.job).map_err(err("job memfd"))?;
@@ -341,7 +363,7 @@ impl Supervisor {
 
         // Every source fd is moved above every target so the child's dup2 sequence cannot
         // overwrite a source it still needs.
-        let sources: Vec<(OwnedFd, i32)> = [
+        let fixed = [
             (&stdin, fds::STDIN),
             (&stdout_w, fds::STDOUT),
             (&stderr_w, fds::STDERR),
@@ -349,8 +371,11 @@ impl Supervisor {
             (&control_child, fds::CONTROL),
             (&job_fd, fds::JOB),
             (&result_w, fds::RESULT),
-        ]
-        .into_iter()
+        ];
+        let cgroup_fds = attach.iter().zip(fds::CGROUP_FIRST..);
+        let sources: Vec<(OwnedFd, i32)> = fixed
+            .into_iter()
+            .chain(cgroup_fds)
         .map(|(fd, target)| sys::dup_above(fd.as_fd(), 100).map(|d| (d, target)))
         .collect::<Result<_, _>>()
         .map_err(err("dup"))?;
@@ -360,13 +385,6 @@ impl Supervisor {
         let arg0 = c"jail-init";
         let argv = [arg0.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
-        let attach_files = cgroup.self_attach_files();
-        let attach: Vec<std::fs::File> = attach_files
-            .iter()
-            .flatten()
-            .map(|p| std::fs::OpenOptions::new().write(true).open(p).map_err(|e| format!("cgroup: open {}: {e}", p.display())))
-            .collect::<Result<_, _>>()?;
-        let attach_fds: Vec<i32> = attach.iter().map(|f| f.as_raw_fd()).collect();
         let exec = sys::ChildExec {
             path: &path,
             argv: &argv,
@@ -374,7 +392,6 @@ impl Supervisor {
             fds: &fd_map,
             wait_fd: fds::CONTROL,
             go: GO,
-            self_attach: &attach_fds,
         };
         // The network namespace was made ahead (see make_parts): the child inherits it from
         // this thread, which enters it just for the clone.
@@ -397,8 +414,8 @@ impl Supervisor {
 
         let mut jail = Jail { pid, pidfd, reaped: false };
         let t_place = Instant::now();
-        let placed = self.place(pid, cgroup, attach_files.is_none());
-        tracing::debug!(run = %report.id, us = t_place.elapsed().as_micros() as u64, "placed (maps + cgroup)");
+        let placed = self.write_id_maps(pid);
+        tracing::debug!(run = %report.id, us = t_place.elapsed().as_micros() as u64, "id maps written");
         if let Err(message) = placed {
             jail.kill(cgroup);
             jail.reap();
@@ -408,8 +425,10 @@ impl Supervisor {
         let start = Instant::now();
 
         let watch = watch(&jail, cgroup, &p.profile, &p.limits, control, [stdout_r, stderr_r, result_r], start);
+        // Everything of the script is dead now (watch killed the cgroup). jail-init is exiting
+        // or killed; its exit tears the namespaces down, which the report does not wait for.
         jail.kill(cgroup);
-        let status = jail.reap();
+        jail.reap_in_background();
         let usage = cgroup.usage().map_err(|e| format!("cgroup usage: {e}"))?;
 
         let mut evidence = Evidence {
@@ -426,7 +445,7 @@ impl Supervisor {
         };
         if watch.exit_code.is_none() && watch.signal.is_none() && watch.setup_failure.is_none() && watch.stopped.is_none() {
             // jail-init died without reporting (killed from outside, or it crashed).
-            evidence.setup_failure = Some(format!("jail-init ended without a report ({status})"));
+            evidence.setup_failure = Some("jail-init ended without a report".to_string());
         }
 
         report.stdout = String::from_utf8_lossy(&watch.stdout.data).into_owned();
@@ -473,9 +492,8 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Writes the uid/gid maps and, where the child does not move itself, puts it into the
-    /// run's cgroup; all before GO.
-    fn place(&self, pid: i32, cgroup: &dyn RunCgroup, from_outside: bool) -> Result<(), String> {
+    /// Writes the uid/gid maps of the jail's user namespace, before GO.
+    fn write_id_maps(&self, pid: i32) -> Result<(), String> {
         let base = self.config.host_id_base;
         let script = plan::SCRIPT_ID;
         let proc = format!("/proc/{pid}");
@@ -485,11 +503,7 @@ impl Supervisor {
         write("setgroups", "deny".into())?;
         let map = format!("0 {base} 1\n{script} {} 1\n", base + script);
         write("uid_map", map.clone())?;
-        write("gid_map", map)?;
-        if from_outside {
-            cgroup.add_process(pid).map_err(|e| format!("cgroup: {e}"))?;
-        }
-        Ok(())
+        write("gid_map", map)
     }
 }
 
@@ -588,6 +602,21 @@ impl Jail {
         }
         if let Err(e) = cgroup.kill_all() {
             tracing::warn!(pid = self.pid, error = %e, "failed to kill the run's cgroup");
+        }
+    }
+
+    /// Reaps jail-init on a thread of its own: its exit (the namespaces' teardown) can take a
+    /// few milliseconds, and nothing in the report depends on it.
+    fn reap_in_background(self) {
+        if self.reaped {
+            return;
+        }
+        let spawned = std::thread::Builder::new().name("jaild-reap".into()).spawn(move || {
+            let mut jail = self;
+            jail.reap();
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread to reap jail-init; it stays a zombie until the supervisor exits");
         }
     }
 
@@ -744,6 +773,10 @@ fn watch(
 
         if control_ready {
             read_records(&control, &mut w, &mut listener);
+            if w.exit_code.is_some() || w.signal.is_some() {
+                // The script's main process ended; jail-init is ending the rest of the jail.
+                exited = true;
+            }
         }
         if listener_ready {
             if let Some(l) = &listener {

@@ -7,10 +7,7 @@
 //! process outright.
 
 use jail_init::plan::SockFilter;
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
-};
+use crate::bpf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -97,14 +94,14 @@ pub enum Op {
 }
 
 /// How the supervisor answers a denied syscall.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Denial {
     pub errno: i32,
     pub quiet: bool,
 }
 
 /// A loaded, validated, compiled policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeccompPolicy {
     pub file: PolicyFile,
     pub path: PathBuf,
@@ -135,6 +132,19 @@ fn line_of_entry(source: &str, index: usize) -> usize {
         .nth(index)
         .map(|(i, _)| i + 1)
         .unwrap_or(1)
+}
+
+/// [`load_policy`], reusing the compiled policy from `cache_dir` while neither the file nor
+/// the supervisor binary changed (parsing and compiling cost about half a millisecond per run).
+pub fn load_policy_cached(path: &Path, cache_dir: Option<&Path>) -> Result<SeccompPolicy, PolicyError> {
+    if let Some(policy) = crate::cache::load::<SeccompPolicy>(cache_dir, "seccomp", path) {
+        if policy.path == path {
+            return Ok(policy);
+        }
+    }
+    let policy = load_policy(path)?;
+    crate::cache::store(cache_dir, "seccomp", path, &policy);
+    Ok(policy)
 }
 
 pub fn load_policy(path: &Path) -> Result<SeccompPolicy, PolicyError> {
@@ -213,79 +223,36 @@ pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: Strin
     Ok(SeccompPolicy { file, path: path.to_path_buf(), sha256, default_errno, denials, program })
 }
 
-// BPF constants (linux/filter.h, linux/seccomp.h, linux/audit.h).
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JSET_K: u16 = 0x45;
-const BPF_RET_K: u16 = 0x06;
-const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
-const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
-const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-const OFFSET_NR: u32 = 0;
-const OFFSET_ARCH: u32 = 4;
-/// Placeholder data of the TRACE action that stands for "notify the supervisor".
-const NOTIFY_MARK: u32 = 0x0a11;
-
-/// Compiles the allowlist with seccompiler and adapts its output in two ways it cannot express:
-/// a prologue that kills x32 syscalls (seccompiler checks the architecture word, and x32 calls
-/// carry the x86_64 one), and `SECCOMP_RET_USER_NOTIF` for everything not allowed (seccompiler
-/// has no such action, so a TRACE with a marker value stands in for it and is rewritten).
 fn compile(allow: &BTreeMap<i64, Vec<Vec<ArgCondition>>>) -> Result<Vec<SockFilter>, String> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (nr, alternatives) in allow {
-        let mut compiled = Vec::new();
-        for conditions in alternatives.iter().filter(|c| !c.is_empty()) {
-            let conds = conditions
+    let table = allow
+        .iter()
+        .map(|(nr, alternatives)| {
+            let nr = u32::try_from(*nr).map_err(|_| format!("syscall number {nr}"))?;
+            let alternatives = alternatives
                 .iter()
-                .map(|c| {
-                    let op = match c.op {
-                        Op::Eq => SeccompCmpOp::Eq,
-                        Op::Ne => SeccompCmpOp::Ne,
-                        Op::Lt => SeccompCmpOp::Lt,
-                        Op::Le => SeccompCmpOp::Le,
-                        Op::Gt => SeccompCmpOp::Gt,
-                        Op::Ge => SeccompCmpOp::Ge,
-                        Op::MaskedEq => SeccompCmpOp::MaskedEq(c.mask.unwrap_or(0)),
-                    };
-                    // All 64 bits are compared: a value with stray high bits does not match an
-                    // allowed value, so it is denied (the TIOCSTI-with-high-bits trick).
-                    SeccompCondition::new(c.index, SeccompCmpArgLen::Qword, op, c.value).map_err(|e| e.to_string())
+                .map(|conds| {
+                    conds
+                        .iter()
+                        .map(|c| bpf::Cond {
+                            arg: c.index,
+                            value: c.value,
+                            cmp: match c.op {
+                                Op::Eq => bpf::Cmp::Eq,
+                                Op::Ne => bpf::Cmp::Ne,
+                                Op::Lt => bpf::Cmp::Lt,
+                                Op::Le => bpf::Cmp::Le,
+                                Op::Gt => bpf::Cmp::Gt,
+                                Op::Ge => bpf::Cmp::Ge,
+                                Op::MaskedEq => bpf::Cmp::MaskedEq(c.mask.unwrap_or(0)),
+                            },
+                        })
+                        .collect()
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            compiled.push(SeccompRule::new(conds).map_err(|e| e.to_string())?);
-        }
-        rules.insert(*nr, compiled);
-    }
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::Trace(NOTIFY_MARK),
-        SeccompAction::Allow,
-        TargetArch::x86_64,
-    )
-    .map_err(|e| e.to_string())?;
-    let body: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
-
-    let stmt = |code, k| SockFilter { code, jt: 0, jf: 0, k };
-    let jump = |code, k, jt, jf| SockFilter { code, jt, jf, k };
-    let mut program = vec![
-        stmt(BPF_LD_W_ABS, OFFSET_ARCH),
-        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFFSET_NR),
-        jump(BPF_JSET_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-    ];
-    let marker = SECCOMP_RET_TRACE | NOTIFY_MARK;
-    program.extend(body.iter().map(|f| {
-        let k = if f.code == BPF_RET_K && f.k == marker { SECCOMP_RET_USER_NOTIF } else { f.k };
-        SockFilter { code: f.code, jt: f.jt, jf: f.jf, k }
-    }));
-    if program.len() > 4096 {
-        return Err(format!("{} instructions exceed the kernel's 4096", program.len()));
-    }
-    Ok(program)
+                .collect();
+            Ok((nr, alternatives))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    bpf::compile(&table)
 }
 
 /// Name of a syscall number on x86_64.
@@ -369,9 +336,10 @@ mod tests {
     #[test]
     fn compiles_and_marks_notify() {
         let p = policy(&format!("{BASE}[[syscall]]\nname = \"read\"\naction = \"allow\"\ncomment = \"x\"\n[[syscall]]\nname = \"clone3\"\naction = \"errno\"\nerrno = \"ENOSYS\"\nquiet = true\ncomment = \"probe\"\n")).unwrap();
-        assert!(p.program.iter().any(|f| f.code == BPF_RET_K && f.k == SECCOMP_RET_USER_NOTIF));
-        assert!(!p.program.iter().any(|f| f.code == BPF_RET_K && f.k & 0xffff_0000 == SECCOMP_RET_TRACE));
-        assert_eq!(p.program[0], SockFilter { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: OFFSET_ARCH });
+        let x86 = bpf::AUDIT_ARCH_X86_64;
+        let read = Sysno::read.id() as u32;
+        assert_eq!(bpf::run(&p.program, x86, read, [0; 6]).unwrap(), bpf::RET_ALLOW);
+        assert_eq!(bpf::run(&p.program, x86, Sysno::clone3.id() as u32, [0; 6]).unwrap(), bpf::RET_USER_NOTIF);
         let clone3 = i64::from(Sysno::clone3.id());
         assert_eq!(p.denial(clone3), Denial { errno: libc::ENOSYS, quiet: true });
         assert_eq!(p.denial(i64::from(Sysno::ptrace.id())), Denial { errno: libc::EPERM, quiet: false });

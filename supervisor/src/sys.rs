@@ -21,9 +21,6 @@ pub struct ChildExec<'a> {
     /// uid 0 is mapped, so the exec must wait until the supervisor has written the maps.
     pub wait_fd: RawFd,
     pub go: u8,
-    /// Open cgroup files the child writes "0" to, moving itself in (v1 `tasks`), before
-    /// anything else.
-    pub self_attach: &'a [RawFd],
 }
 
 /// Exit status of the child when something before exec failed.
@@ -31,7 +28,6 @@ pub const EXIT_CHILD_DUP: i32 = 126;
 pub const EXIT_CHILD_EXEC: i32 = 127;
 pub const EXIT_CHILD_NO_GO: i32 = 125;
 pub const EXIT_CHILD_SETID: i32 = 124;
-pub const EXIT_CHILD_CGROUP: i32 = 123;
 
 /// `clone(flags | CLONE_PIDFD | SIGCHLD)` with fork-like semantics; the child sets its
 /// parent-death signal, places its fds and execs `exec.path` at once. Returns the child's pid
@@ -75,11 +71,6 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
         // If the supervisor dies, so does the jail (jail-init is PID 1: its death empties the
         // whole PID namespace). A death before this line is caught by jail-init's wait for GO.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
-        for &fd in exec.self_attach {
-            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                libc::_exit(EXIT_CHILD_CGROUP);
-            }
-        }
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());

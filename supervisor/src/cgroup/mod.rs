@@ -166,18 +166,17 @@ pub trait RunCgroup: Send {
     fn describe(&self) -> String;
     /// Moves a process (host pid) into the cgroup (all controllers on v1).
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
-    /// Files a new single-threaded process can write "0" to in order to move itself into the
-    /// cgroup, or None when the backend places processes from outside (`add_process`).
+    /// Sets (or changes) the limits; done before any process joins.
+    fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError>;
+    /// Files a new single-threaded process writes "0" to in order to move itself into the
+    /// cgroup (the script's process does, inside the jail, before it runs anything).
     ///
     /// On v1 these are the `tasks` files: a thread moving itself skips the kernel's global
     /// `cgroup_threadgroup_rwsem` write lock, whose RCU grace period otherwise stalls every
-    /// placement by up to ~10 ms. The files are opened by the supervisor (the kernel checks
-    /// permission against the opener's credentials) and written by the cloned child.
-    /// Sets (or changes) the limits; done before any process joins.
-    fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError>;
-    fn self_attach_files(&self) -> Option<Vec<PathBuf>> {
-        None
-    }
+    /// placement by up to ~10 ms. On v2 it is `cgroup.procs`. The files are opened by the
+    /// supervisor: the kernel checks the permission against the opener's credentials (and, on
+    /// v2, its cgroup namespace).
+    fn self_attach_files(&self) -> Vec<PathBuf>;
     /// Cheap reading of total CPU time used, for polling (v1 `cpuacct.usage`;
     /// v2 `cpu.stat` usage_usec*1000).
     fn cpu_time_ns(&self) -> Result<u64, CgroupError>;

@@ -339,8 +339,8 @@ impl RunCgroup for V1Run {
         Ok(())
     }
 
-    fn self_attach_files(&self) -> Option<Vec<PathBuf>> {
-        Some(self.dirs.iter().map(|d| d.path.join("tasks")).collect())
+    fn self_attach_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.path.join("tasks")).collect()
     }
 
     fn cpu_time_ns(&self) -> Result<u64, CgroupError> {

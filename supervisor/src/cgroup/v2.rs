@@ -354,6 +354,10 @@ impl RunCgroup for V2Run {
         self.dir.display().to_string()
     }
 
+    fn self_attach_files(&self) -> Vec<PathBuf> {
+        vec![self.dir.join("cgroup.procs")]
+    }
+
     fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError> {
         self.apply_limits(limits)
     }
