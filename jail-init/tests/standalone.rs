@@ -1,7 +1,7 @@
 //! jail-init run on its own, outside a jail: it must refuse cleanly, never hang, and say
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! which step failed. (Also: `cargo test --workspace` builds the jail-init binary because of
 //! this test, which the supervisor's integration tests then find next to jailctl.)
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
