@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 struct Out {
     code: i32,
@@ -564,5 +565,58 @@ fn a_closed_stdout_does_not_crash_jailctl() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "jailctl panicked on a closed stdout:\n{stderr}");
     assert_ne!(out.status.code(), Some(101), "jailctl panicked on a closed stdout:\n{stderr}");
+    assert_no_run_cgroups(pid);
+}
+
+/// SIGKILL of jailctl in the middle of a run: the jail dies with it (parent-death signal on
+/// jail-init, PID 1 of the jail's PID namespace) within a second, and the next jailctl removes
+/// the cgroup the killed one could not.
+#[test]
+fn killing_jailctl_mid_run_kills_the_jail_and_the_next_start_cleans_up() {
+    require_jails!();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("sleeper.py");
+    std::fs::write(&script, "import time\ntime.sleep(30)\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jailctl"))
+        .args(["run", script.to_str().unwrap()])
+        .current_dir(repo())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until the script runs: its process is in the run's pids cgroup.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let procs = loop {
+        let found: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup/pids/jaild")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("run.{pid}."))))
+            .collect();
+        if let Some(dir) = found.first() {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            if !procs.trim().is_empty() {
+                break dir.join("cgroup.procs");
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the jail never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    let killed_at = std::time::Instant::now();
+    loop {
+        let left = std::fs::read_to_string(&procs).unwrap_or_default();
+        if left.trim().is_empty() {
+            break;
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(1), "jail processes {left:?} outlived jailctl by a second");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The next start removes what the killed supervisor left.
+    let out = jailctl(&["run", "examples/fib.py", "--input", r#"{"n": 5}"#], None);
+    assert_eq!(out.code, 0, "{out}");
     assert_no_run_cgroups(pid);
 }

@@ -68,9 +68,6 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
     // SAFETY: every call below is async-signal-safe (prctl, sigprocmask, signal, dup2, execve,
     // _exit are raw system calls) and uses only memory prepared before the clone.
     unsafe {
-        // If the supervisor dies, so does the jail (jail-init is PID 1: its death empties the
-        // whole PID namespace). A death before this line is caught by jail-init's wait for GO.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
@@ -98,6 +95,15 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
         // would try to broadcast the change to the parent's threads, which do not exist here.
         if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 || libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
             libc::_exit(EXIT_CHILD_SETID);
+        }
+        // If the supervisor dies, so does the jail: jail-init is PID 1, and its death empties
+        // the PID namespace. Set only now: a change of uid clears the parent-death signal.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // A supervisor that died before that line would leave no signal to come: its end of
+        // the control socket is closed then, which shows as a hang-up.
+        let mut pfd = libc::pollfd { fd: exec.wait_fd, events: 0, revents: 0 };
+        if libc::poll(&mut pfd, 1, 0) != 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            libc::_exit(EXIT_CHILD_NO_GO);
         }
         libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
         libc::_exit(EXIT_CHILD_EXEC)
