@@ -19,10 +19,24 @@ pub fn missing_feature() -> Option<String> {
     if !Path::new("/proc/self/ns/user").exists() {
         return Some("needs user namespaces".into());
     }
-    if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone").map(|s| s.trim() == "0").unwrap_or(false) {
-        // Root can still create them; nothing to do.
+    let abi = landlock_abi();
+    if abi < 6 {
+        return Some(format!("needs Landlock ABI 6 (the shipped profiles' minimum); this kernel has {abi}"));
+    }
+    if let Err(e) = jaild::cgroup::detect(&jaild::cgroup::HostPaths::default()) {
+        return Some(format!("needs usable cgroups: {e}"));
+    }
+    if !Path::new("/usr/bin/python3.11").exists() || !Path::new("/opt/jaild/interpreters/node-24.21.0/bin/node").exists() {
+        return Some("needs the pinned interpreters (run interpreters/install.sh)".into());
     }
     None
+}
+
+/// The running kernel's Landlock ABI (0 without Landlock).
+pub fn landlock_abi() -> u32 {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) only returns a number.
+    let v = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<libc::c_void>(), 0usize, 1u32) };
+    u32::try_from(v).unwrap_or(0)
 }
 
 /// Skips the calling test (returns false) when jails cannot run here; panics instead under CI=true.
