@@ -1,43 +1,15 @@
-//! jailctl: the command-line client. `jailctl run` runs a script in a jail in-process.
+//! `jailctl run`: one script in a fresh jail, in-process.
 
+use crate::usage;
 use anyhow::Context;
-use clap::{Parser, Subcommand};
 use jaild::profile::{ByteSize, Language};
 use jaild::report::{Report, Status};
 use jaild::{Config, LimitOverrides, RunRequest, Supervisor};
 use std::io::Read;
 use std::path::PathBuf;
 
-#[derive(Parser)]
-#[command(name = "jailctl", version, about = "Run untrusted Python, JavaScript and TypeScript in a kernel jail")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-const RUN_EXIT_CODES: &str = "\
-Exit status:
-  0   ok                  the script finished and returned a result
-  1   runtime_error       the script raised or exited non-zero
-  2   usage error         jailctl itself was called wrongly
-  3   timeout             wall time limit reached
-  4   cpu_limit           CPU time limit reached
-  5   memory_limit        memory limit reached (the kernel's OOM killer)
-  6   pids_limit          process/thread limit reached
-  7   output_limit        stdout, stderr or result over its limit
-  8   security_violation  the script made a syscall its profile denies
-  9   rejected            never started: bad input, too large, unknown profile
-  10  internal_error      the jail could not be set up (the message says what)";
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run one script in a fresh jail and print its report.
-    #[command(after_help = RUN_EXIT_CODES)]
-    Run(RunArgs),
-}
-
 #[derive(clap::Args)]
-struct RunArgs {
+pub struct RunArgs {
     /// Script file, or - for standard input.
     file: PathBuf,
     /// python, javascript or typescript (default: from the file's extension).
@@ -69,42 +41,7 @@ struct RunArgs {
     profiles_dir: Option<PathBuf>,
 }
 
-/// A mistake in how jailctl was called (exit status 2), as opposed to a failure to run.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct UsageError(String);
-
-fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
-}
-
-fn main() {
-    // Printing to a closed pipe (`jailctl run x.py | head -1`) ends jailctl quietly, as for
-    // any Unix tool, instead of a panic.
-    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("JAILD_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
-    let code = match cli.command {
-        Command::Run(args) => match run(args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("jailctl: {e:#}");
-                if e.downcast_ref::<UsageError>().is_some() {
-                    2
-                } else {
-                    Status::InternalError.exit_code()
-                }
-            }
-        },
-    };
-    std::process::exit(code);
-}
-
-fn run(args: RunArgs) -> anyhow::Result<i32> {
+pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     let language = match &args.lang {
         Some(l) => Some(Language::parse(l).ok_or_else(|| usage(format!("--lang {l:?}: use python, javascript or typescript")))?),
         None if args.file.as_os_str() == "-" => None,
