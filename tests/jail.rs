@@ -1966,3 +1966,65 @@ fn open_files_are_limited_by_the_profile() {
     // closed the job fd), so exactly 60 more; then EMFILE (24).
     assert_eq!(r.result, serde_json::json!([60, 24]), "{}", show(&r));
 }
+
+#[test]
+fn a_cancelled_run_is_killed_at_once_and_reported_cancelled() {
+    require_jails!();
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancel = AtomicBool::new(false);
+    let started = AtomicBool::new(false);
+    let on_start = || started.store(true, Ordering::SeqCst);
+    let t0 = std::time::Instant::now();
+    let report = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            cancel.store(true, Ordering::SeqCst);
+        });
+        let hooks = jaild::RunHooks { cancel: Some(&cancel), started: Some(&on_start), output: None };
+        supervisor().run_with(
+            jaild::RunRequest {
+                id: Some(unique_id("cancel")),
+                language: Some(jaild::profile::Language::Python),
+                code: b"while True:\n    pass\n".to_vec(),
+                ..Default::default()
+            },
+            &hooks,
+        )
+    });
+    assert_no_leftovers(&report);
+    assert!(started.load(Ordering::SeqCst));
+    assert_eq!(report.status, jaild::report::Status::Cancelled, "{}", show(&report));
+    assert!(t0.elapsed() < std::time::Duration::from_millis(1300), "cancel took {:?}", t0.elapsed());
+}
+
+#[test]
+fn output_is_streamed_as_it_comes_within_the_caps() {
+    require_jails!();
+    use std::sync::Mutex;
+    let chunks: Mutex<Vec<(jaild::Stream, Vec<u8>, std::time::Instant)>> = Mutex::new(Vec::new());
+    let on_output = |s: jaild::Stream, b: &[u8]| chunks.lock().unwrap().push((s, b.to_vec(), std::time::Instant::now()));
+    let hooks = jaild::RunHooks { output: Some(&on_output), ..Default::default() };
+    let code = "import sys, time\nprint('first', flush=True)\nprint('err', file=sys.stderr, flush=True)\ntime.sleep(0.4)\nprint('second', flush=True)\nprint('x' * (2 << 20))\n";
+    let report = supervisor().run_with(
+        jaild::RunRequest {
+            id: Some(unique_id("stream")),
+            language: Some(jaild::profile::Language::Python),
+            code: code.as_bytes().to_vec(),
+            ..Default::default()
+        },
+        &hooks,
+    );
+    assert_no_leftovers(&report);
+    let finished = std::time::Instant::now();
+    assert_eq!(report.status, jaild::report::Status::OutputLimit, "{}", show(&report));
+    let chunks = chunks.into_inner().unwrap();
+    let stdout: Vec<u8> = chunks.iter().filter(|c| c.0 == jaild::Stream::Stdout).flat_map(|c| c.1.clone()).collect();
+    let stderr: Vec<u8> = chunks.iter().filter(|c| c.0 == jaild::Stream::Stderr).flat_map(|c| c.1.clone()).collect();
+    // The stream carries exactly what the report keeps, no more than the cap.
+    assert_eq!(stdout, report.stdout.as_bytes());
+    assert_eq!(stderr, report.stderr.as_bytes());
+    assert_eq!(stdout.len(), 1 << 20);
+    // The first line arrived while the script was still sleeping.
+    let first = chunks.iter().find(|c| c.1.starts_with(b"first")).expect("first line streamed");
+    assert!(finished.duration_since(first.2) >= std::time::Duration::from_millis(300), "not streamed: {:?}", finished.duration_since(first.2));
+}

@@ -16,7 +16,7 @@ pub mod run;
 pub mod seccomp;
 mod sys;
 
-pub use run::{LimitOverrides, RunRequest};
+pub use run::{LimitOverrides, RunHooks, RunRequest, Stream};
 
 use std::path::{Path, PathBuf};
 

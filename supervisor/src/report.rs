@@ -15,6 +15,8 @@ pub enum Status {
     SecurityViolation,
     Rejected,
     InternalError,
+    /// Stopped on request (the API's cancel), the jail killed.
+    Cancelled,
 }
 
 impl Status {
@@ -31,6 +33,7 @@ impl Status {
             Status::SecurityViolation => 8,
             Status::Rejected => 9,
             Status::InternalError => 10,
+            Status::Cancelled => 11,
         }
     }
 
@@ -46,10 +49,11 @@ impl Status {
             Status::SecurityViolation => "security_violation",
             Status::Rejected => "rejected",
             Status::InternalError => "internal_error",
+            Status::Cancelled => "cancelled",
         }
     }
 
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Ok,
         Status::RuntimeError,
         Status::Timeout,
@@ -60,6 +64,7 @@ impl Status {
         Status::SecurityViolation,
         Status::Rejected,
         Status::InternalError,
+        Status::Cancelled,
     ];
 }
 
@@ -158,6 +163,7 @@ pub struct Report {
 /// Why the supervisor stopped a run before it ended by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
+    Cancelled,
     Timeout,
     CpuLimit,
     PidsLimit,
@@ -181,12 +187,16 @@ pub struct Evidence {
     pub signal: Option<i32>,
 }
 
-/// Picks the status. Order: a jail that never started is an internal error; a denied syscall
+/// Picks the status. Order: a jail that never started is an internal error; a run stopped on
+/// request is cancelled, whatever it was doing; a denied syscall
 /// makes the run a security violation (the profile says which denials are routine); then the
 /// kernel's resource evidence, then the supervisor's own stops, then how the script ended.
 pub fn verdict(e: &Evidence) -> Status {
     if e.setup_failure.is_some() {
         return Status::InternalError;
+    }
+    if e.stopped == Some(Stop::Cancelled) {
+        return Status::Cancelled;
     }
     if e.loud_violations > 0 {
         return Status::SecurityViolation;

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Per-run limits, each only as tight as or tighter than the profile's.
@@ -47,6 +48,27 @@ pub struct RunRequest {
     /// Input as JSON text (null when absent).
     pub input: Option<String>,
     pub limits: LimitOverrides,
+}
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a caller follows and steers a run in progress (the daemon's cancel and event stream).
+#[derive(Default)]
+pub struct RunHooks<'a> {
+    /// Once true, the jail is killed (within the watch loop's 50 ms tick) and the run reported
+    /// as cancelled.
+    pub cancel: Option<&'a AtomicBool>,
+    /// The script's output as it arrives, only what fits in the caps (the report keeps the
+    /// same bytes).
+    pub output: Option<&'a (dyn Fn(Stream, &[u8]) + Sync)>,
+    /// Called once the jail has been told to start the script.
+    pub started: Option<&'a (dyn Fn() + Sync)>,
 }
 
 /// Parts of a jail made ahead, in parallel with validation.
@@ -95,8 +117,15 @@ fn valid_run_id(id: &str) -> bool {
 
 impl Supervisor {
     /// Runs one script and returns its report. Never panics on bad input; every path ends in
-    /// a report.
+    /// a report. Blocks until the run is over: the calling thread is the jail's parent (its
+    /// exit would kill the jail through the parent-death signal), so it must not be one that
+    /// ends while the run goes on.
     pub fn run(&self, request: RunRequest) -> Report {
+        self.run_with(request, &RunHooks::default())
+    }
+
+    /// [`Supervisor::run`], followed and steerable through `hooks`.
+    pub fn run_with(&self, request: RunRequest, hooks: &RunHooks<'_>) -> Report {
         let started = Instant::now();
         let mut report = Report {
             id: request.id.clone().unwrap_or_else(new_run_id),
@@ -162,7 +191,7 @@ impl Supervisor {
                         version: prepared.interpreter.manifest.version.clone(),
                         sha256: prepared.interpreter_sha256.clone(),
                     });
-                    self.execute(&prepared, parts, &mut report);
+                    self.execute(&prepared, parts, hooks, &mut report);
                 }
             }
         }
@@ -273,7 +302,7 @@ impl Supervisor {
         })
     }
 
-    fn execute(&self, p: &Prepared, parts: Parts, report: &mut Report) {
+    fn execute(&self, p: &Prepared, parts: Parts, hooks: &RunHooks<'_>, report: &mut Report) {
         let mut plan = plan::build(&p.profile, &p.interpreter.manifest, &p.limits, self.landlock_abi);
         report.enforcement = Enforcement {
             cgroup: Some(match self.cgroups.version() {
@@ -309,7 +338,7 @@ impl Supervisor {
             report.message = Some(format!("cgroup: {e}"));
             return;
         }
-        let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, report);
+        let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, hooks, report);
         let t_destroy = Instant::now();
         if let Err(e) = cgroup.destroy() {
             tracing::warn!(run = %report.id, error = %e, "failed to remove the run's cgroup");
@@ -327,6 +356,7 @@ impl Supervisor {
         p: &Prepared,
         cgroup: &dyn RunCgroup,
         netns: OwnedFd,
+        hooks: &RunHooks<'_>,
         report: &mut Report,
     ) -> Result<(), String> {
         fn err(what: &'static str) -> impl Fn(Errno) -> String {
@@ -423,8 +453,11 @@ impl Supervisor {
         }
         nix::sys::socket::send(control.as_raw_fd(), &[GO], MsgFlags::MSG_NOSIGNAL).map_err(err("send go"))?;
         let start = Instant::now();
+        if let Some(started) = hooks.started {
+            started();
+        }
 
-        let watch = watch(&jail, cgroup, &p.profile, &p.limits, control, [stdout_r, stderr_r, result_r], start);
+        let watch = watch(&jail, cgroup, &p.profile, &p.limits, hooks, control, [stdout_r, stderr_r, result_r], start);
         // Everything of the script is dead now (watch killed the cgroup). jail-init is exiting
         // or killed; its exit tears the namespaces down, which the report does not wait for.
         jail.kill(cgroup);
@@ -566,6 +599,7 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
         }
         Status::InternalError => e.setup_failure.clone(),
         Status::Rejected => None,
+        Status::Cancelled => Some("cancelled on request; the jail was killed".into()),
     }
 }
 
@@ -654,15 +688,17 @@ impl Capture {
         Capture { data: Vec::new(), cap, total: 0, truncated: false }
     }
 
-    /// Returns false once the cap is exceeded.
-    fn push(&mut self, bytes: &[u8]) -> bool {
+    /// Keeps what fits under the cap and returns how many bytes that was; past the cap the
+    /// capture is marked truncated.
+    fn push(&mut self, bytes: &[u8]) -> usize {
         self.total += bytes.len() as u64;
         let room = self.cap.saturating_sub(self.data.len() as u64) as usize;
-        self.data.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let kept = bytes.len().min(room);
+        self.data.extend_from_slice(&bytes[..kept]);
         if bytes.len() > room {
             self.truncated = true;
         }
-        !self.truncated
+        kept
     }
 }
 
@@ -682,11 +718,13 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Watches a running jail until jail-init ends or the supervisor stops it: output with caps,
 /// records from jail-init, denied syscalls, wall time, CPU and process limits.
+#[allow(clippy::too_many_arguments)]
 fn watch(
     jail: &Jail,
     cgroup: &dyn RunCgroup,
     profile: &Profile,
     limits: &Limits,
+    hooks: &RunHooks<'_>,
     control: OwnedFd,
     pipes: [OwnedFd; 3],
     start: Instant,
@@ -722,6 +760,10 @@ fn watch(
     };
 
     while !exited {
+        if hooks.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            stop(&mut w, Stop::Cancelled, None);
+            break;
+        }
         let now = Instant::now();
         if now >= deadline {
             stop(&mut w, Stop::Timeout, None);
@@ -789,7 +831,7 @@ fn watch(
             if !is_ready {
                 continue;
             }
-            match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i)) {
+            match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i), stream_hook(hooks, i)) {
                 PipeState::Open | PipeState::Closed => {}
                 PipeState::Overflow => {
                     let (name, cap) = match i {
@@ -814,7 +856,7 @@ fn watch(
     let drain_deadline = Instant::now() + Duration::from_millis(500);
     for (i, pipe) in pipes.iter_mut().enumerate() {
         while pipe.is_some() && Instant::now() < drain_deadline {
-            match drain_pipe(pipe, &mut buf, capture(&mut w, i)) {
+            match drain_pipe(pipe, &mut buf, capture(&mut w, i), stream_hook(hooks, i)) {
                 PipeState::Open => std::thread::sleep(Duration::from_millis(1)),
                 PipeState::Closed => break,
                 PipeState::Overflow => {
@@ -843,7 +885,22 @@ enum PipeState {
     Overflow,
 }
 
-fn drain_pipe(pipe: &mut Option<OwnedFd>, buf: &mut [u8], cap: &mut Capture) -> PipeState {
+/// The output hook for pipe `i` (the result pipe is not streamed).
+fn stream_hook<'h>(hooks: &'h RunHooks<'_>, i: usize) -> Option<(Stream, &'h (dyn Fn(Stream, &[u8]) + Sync))> {
+    let stream = match i {
+        0 => Stream::Stdout,
+        1 => Stream::Stderr,
+        _ => return None,
+    };
+    hooks.output.map(|f| (stream, f))
+}
+
+fn drain_pipe(
+    pipe: &mut Option<OwnedFd>,
+    buf: &mut [u8],
+    cap: &mut Capture,
+    hook: Option<(Stream, &(dyn Fn(Stream, &[u8]) + Sync))>,
+) -> PipeState {
     let Some(fd) = pipe else { return PipeState::Closed };
     loop {
         match nix::unistd::read(&*fd, buf) {
@@ -852,7 +909,11 @@ fn drain_pipe(pipe: &mut Option<OwnedFd>, buf: &mut [u8], cap: &mut Capture) -> 
                 return PipeState::Closed;
             }
             Ok(n) => {
-                if !cap.push(&buf[..n]) {
+                let kept = cap.push(&buf[..n]);
+                if let (Some((stream, f)), true) = (hook, kept > 0) {
+                    f(stream, &buf[..kept]);
+                }
+                if cap.truncated {
                     return PipeState::Overflow;
                 }
             }

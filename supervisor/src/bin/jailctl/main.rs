@@ -26,7 +26,8 @@ Exit status:
   7   output_limit        stdout, stderr or result over its limit
   8   security_violation  the script made a syscall its profile denies
   9   rejected            never started: bad input, too large, unknown profile
-  10  internal_error      the jail could not be set up (the message says what)";
+  10  internal_error      the jail could not be set up (the message says what)
+  11  cancelled           stopped on request (through the daemon)";
 
 #[derive(Subcommand)]
 enum Command {
