@@ -59,7 +59,7 @@ pub enum Stream {
 }
 
 /// Receives output chunks as they arrive.
-pub type OutputHook = dyn Fn(Stream, &[u8]) + Sync;
+pub type OutputHook<'a> = dyn Fn(Stream, &[u8]) + Sync + 'a;
 
 /// How a caller follows and steers a run in progress (the daemon's cancel and event stream).
 #[derive(Default)]
@@ -69,7 +69,7 @@ pub struct RunHooks<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// The script's output as it arrives, only what fits in the caps (the report keeps the
     /// same bytes).
-    pub output: Option<&'a OutputHook>,
+    pub output: Option<&'a OutputHook<'a>>,
     /// Called once the jail has been told to start the script.
     pub started: Option<&'a (dyn Fn() + Sync)>,
 }
@@ -889,7 +889,7 @@ enum PipeState {
 }
 
 /// The output hook for pipe `i` (the result pipe is not streamed).
-fn stream_hook<'h>(hooks: &'h RunHooks<'_>, i: usize) -> Option<(Stream, &'h OutputHook)> {
+fn stream_hook<'h>(hooks: &RunHooks<'h>, i: usize) -> Option<(Stream, &'h OutputHook<'h>)> {
     let stream = match i {
         0 => Stream::Stdout,
         1 => Stream::Stderr,
@@ -902,7 +902,7 @@ fn drain_pipe(
     pipe: &mut Option<OwnedFd>,
     buf: &mut [u8],
     cap: &mut Capture,
-    hook: Option<(Stream, &OutputHook)>,
+    hook: Option<(Stream, &OutputHook<'_>)>,
 ) -> PipeState {
     let Some(fd) = pipe else { return PipeState::Closed };
     loop {
