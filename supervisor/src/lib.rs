@@ -8,6 +8,7 @@
 pub mod bpf;
 pub mod cache;
 pub mod cgroup;
+pub mod daemon;
 pub mod interpreter;
 pub mod plan;
 pub mod profile;

@@ -1,0 +1,3 @@
+//! The daemon: jaild serving runs over its Unix socket.
+
+pub mod store;
