@@ -1,0 +1,762 @@
+//! The HTTP API (/v1, JSON), as described in openapi/jaild.yaml. [`routes`] is the one table
+//! of what is served; the router is built from it and a test checks the OpenAPI file against it.
+#![forbid(unsafe_code)]
+
+use super::metrics::Metrics;
+use super::peer::{Peer, Policy, Rights};
+use super::runs::{new_run_id, Cancelled, Event, Runs, Submission, SubmitError};
+use super::store::{ListFilter, RunState, Store, StoredRun};
+use crate::profile::{self, ByteSize, Language, Limits};
+use crate::report::Status;
+use crate::run::{LimitOverrides, RunRequest};
+use crate::Supervisor;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the handlers share.
+pub struct App {
+    pub sup: Arc<Supervisor>,
+    pub runs: Arc<Runs>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub policy: Policy,
+    pub max_body: u64,
+    pub started: Instant,
+}
+
+type Shared = Arc<App>;
+
+/// Every route the daemon serves: method, path (axum syntax), handler.
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<Shared>)> {
+    vec![
+        (Method::POST, "/v1/runs", post(create_run)),
+        (Method::GET, "/v1/runs", get(list_runs)),
+        (Method::GET, "/v1/runs/{id}", get(get_run)),
+        (Method::DELETE, "/v1/runs/{id}", delete(cancel_run)),
+        (Method::GET, "/v1/runs/{id}/wait", get(wait_run)),
+        (Method::GET, "/v1/runs/{id}/events", get(run_events)),
+        (Method::GET, "/v1/profiles", get(list_profiles)),
+        (Method::GET, "/v1/profiles/{name}", get(get_profile)),
+        (Method::GET, "/v1/interpreters", get(list_interpreters)),
+        (Method::GET, "/v1/health", get(health)),
+        (Method::GET, "/metrics", get(metrics)),
+    ]
+}
+
+/// (method, path) of every route, for the OpenAPI sync test.
+pub fn route_table() -> Vec<(String, String)> {
+    routes().into_iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect()
+}
+
+pub fn router(app: Shared) -> Router {
+    let max_body = usize::try_from(app.max_body).unwrap_or(usize::MAX);
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, (_, path, handler)| r.route(path, handler))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path; the API is under /v1 (see openapi/jaild.yaml)") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it (a
+/// chunked body is cut off at the limit by DefaultBodyLimit), and logs every request.
+async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let peer = request.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0.uid);
+    let response = match declared {
+        Some(len) if len > app.max_body => too_large(len, app.max_body).into_response(),
+        _ => next.run(request).await,
+    };
+    tracing::debug!(%method, %path, caller = ?peer, status = response.status().as_u16(), "request");
+    response
+}
+
+fn too_large(len: u64, max: u64) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is {len} bytes; this daemon takes at most {max} (max_body)"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// An error reply: {"error": {"code", "message", "field"?}}.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+    }
+
+    fn field(mut self, field: impl Into<String>) -> ApiError {
+        self.field = Some(field.into());
+        self
+    }
+
+    fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {message}")).field(field)
+    }
+
+    fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    fn internal(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let mut response = json(self.status, &body);
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to encode the reply: {e}")).into_response(),
+    }
+}
+
+fn from_body_rejection(r: BytesRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the body is over this daemon's max_body")
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", r.body_text())
+    }
+}
+
+fn from_path_rejection(r: PathRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed", r.body_text())
+}
+
+fn from_query_rejection(r: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the query string: {}", r.body_text()))
+}
+
+/// Parses a JSON body, naming the field at fault (a dotted path) in the error.
+pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed", "the body must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let base = if path == "." { String::new() } else { path };
+                let named = ["unknown field `", "missing field `"].iter().find_map(|p| {
+                    let rest = &message[message.find(p)? + p.len()..];
+                    Some(rest[..rest.find('`')?].to_string())
+                });
+                let field = match (named, base.is_empty()) {
+                    (Some(n), true) => n,
+                    (Some(n), false) if !base.ends_with(&n) => format!("{base}.{n}"),
+                    (_, _) => base,
+                };
+                if field.is_empty() {
+                    ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body: {message}"))
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {message}")).field(field)
+                }
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not valid JSON: {message}")),
+        }
+    })?;
+    de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Query parameters, refusing any not in `known`.
+fn query(q: Result<Query<HashMap<String, String>>, QueryRejection>, known: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let Query(params) = q.map_err(from_query_rejection)?;
+    if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::invalid(unknown, format!("unknown query parameter; this path takes {}", known.join(", "))));
+    }
+    Ok(params)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Callers
+
+impl App {
+    fn admit(&self, peer: &Peer) -> Result<Rights, ApiError> {
+        self.policy.admit(peer).ok_or_else(|| {
+            tracing::info!(uid = peer.uid, gid = peer.gid, pid = peer.pid, "caller refused by the policy");
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("uid {} (gid {}) may not use jaild (see the caller policy in the daemon's config)", peer.uid, peer.gid))
+        })
+    }
+
+    fn profile_cache(&self) -> Option<std::path::PathBuf> {
+        self.sup.config.state_dir.as_ref().map(|d| d.join("cache"))
+    }
+
+    /// A stored run this caller may see.
+    async fn stored(&self, id: String, rights: &Rights) -> Result<StoredRun, ApiError> {
+        let store = self.store.clone();
+        let found = blocking(move || store.get(&id)).await?.map_err(ApiError::internal)?;
+        found.filter(|r| rights.sees(r.caller_uid)).ok_or_else(|| ApiError::not_found("no such run"))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))
+}
+
+fn valid_id(id: &str) -> Result<(), ApiError> {
+    if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("no such run"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/runs
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRun {
+    language: Option<String>,
+    interpreter: Option<String>,
+    profile: Option<String>,
+    code: String,
+    filename: Option<String>,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+    #[serde(default)]
+    limits: LimitOverrides,
+    #[serde(default)]
+    stdin: Option<serde_json::Value>,
+    #[serde(default)]
+    wait: bool,
+}
+
+/// Checks a request the way the library will (it checks again when the run starts), so that a
+/// bad one gets its 4xx now and nothing is queued.
+fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, String, Option<Language>, String, u64), ApiError> {
+    if c.stdin.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_supported",
+            "stdin: not supported yet (every script's stdin is /dev/null); pass data in `input`",
+        )
+        .field("stdin"));
+    }
+    let language = match &c.language {
+        Some(l) => Some(Language::parse(l).ok_or_else(|| ApiError::invalid("language", format!("{l:?} is not one of python, javascript, typescript")))?),
+        None => None,
+    };
+    let dir = &app.sup.config.profiles_dir;
+    let cache = app.profile_cache();
+    let name = match (&c.profile, language, &c.interpreter) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(l), _) => l.as_str().to_string(),
+        (None, None, Some(i)) => {
+            let users: Vec<String> = profile::list(dir)
+                .into_iter()
+                .filter(|n| profile::load_cached(dir, n, cache.as_deref()).is_ok_and(|p| interpreter_name(&p) == *i))
+                .collect();
+            match users.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(ApiError::invalid("interpreter", format!("no profile uses interpreter {i:?} (GET /v1/interpreters)"))),
+                many => return Err(ApiError::invalid("interpreter", format!("{i:?} is used by profiles {}; name the profile or the language", many.join(", ")))),
+            }
+        }
+        (None, None, None) => return Err(ApiError::invalid("language", "give a language (python, javascript, typescript), a profile or an interpreter")),
+    };
+    if !rights.may_use(&name) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("profile: uid {} may not use profile {name:?}", rights.uid)).field("profile"));
+    }
+    let profile = profile::load_cached(dir, &name, cache.as_deref()).map_err(|e| match e {
+        profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => ApiError::not_found(format!("profile: {e}")).field("profile"),
+        other => ApiError::internal(format!("profile {name}: {other}")),
+    })?;
+    if let Some(l) = language {
+        if l != profile.file.language {
+            return Err(ApiError::invalid("language", format!("profile {name} runs {}, not {}", profile.file.language.as_str(), l.as_str())));
+        }
+    }
+    if let Some(i) = &c.interpreter {
+        if *i != interpreter_name(&profile) {
+            return Err(ApiError::invalid("interpreter", format!("profile {name} runs interpreter {}, not {i}", interpreter_name(&profile))));
+        }
+    }
+    check_limits(&profile.file.limits, &c.limits)?;
+    let limits = &profile.file.limits;
+    if c.code.len() as u64 > limits.script.0 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("code: {} bytes exceed profile {name}'s script limit of {}", c.code.len(), limits.script),
+        )
+        .field("code"));
+    }
+    let input = match &c.input {
+        Some(v) => Some(serde_json::to_string(v).map_err(|e| ApiError::invalid("input", e))?),
+        None => None,
+    };
+    let input_size = input.as_ref().map_or(4, |i| i.len()) as u64;
+    if input_size > limits.input.0 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("input: {input_size} bytes exceed profile {name}'s input limit of {}", limits.input),
+        )
+        .field("input"));
+    }
+    if let Some(f) = &c.filename {
+        if f.is_empty() || f.len() > 255 || f.contains(['/', '\0', '\n']) {
+            return Err(ApiError::invalid("filename", "must be a plain file name (1-255 bytes, no '/', NUL or newline)"));
+        }
+    }
+    let request = RunRequest {
+        id: Some(new_run_id()),
+        profile: Some(name.clone()),
+        language,
+        filename: c.filename,
+        code: c.code.clone().into_bytes(),
+        input,
+        limits: c.limits,
+    };
+    Ok((request, name, language, c.code, input_size))
+}
+
+/// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
+/// too, as NAME@VERSION).
+pub fn interpreter_name(p: &profile::Profile) -> String {
+    let full = p.file.interpreter.to_string();
+    full.split('@').next().unwrap_or_default().to_string()
+}
+
+/// Limits may only be tightened (the library's rule and minimums).
+fn check_limits(l: &Limits, o: &LimitOverrides) -> Result<(), ApiError> {
+    fn check<T: PartialOrd + Copy + std::fmt::Display>(field: &str, profile: T, want: Option<T>, min: T) -> Result<(), ApiError> {
+        let field = format!("limits.{field}");
+        match want {
+            Some(v) if v > profile => Err(ApiError::invalid(&field, format!("{v} is looser than the profile's {profile}; a run may only tighten limits"))),
+            Some(v) if v < min => Err(ApiError::invalid(&field, format!("{v} is below the minimum {min}"))),
+            _ => Ok(()),
+        }
+    }
+    check("wall_time_ms", l.wall_time_ms, o.wall_time_ms, 10)?;
+    check("cpu_time_ms", l.cpu_time_ms, o.cpu_time_ms, 10)?;
+    check("memory", l.memory, o.memory, ByteSize(8 << 20))?;
+    check("pids", l.pids, o.pids, 1)?;
+    check("stdout", l.stdout, o.stdout, ByteSize(0))?;
+    check("stderr", l.stderr, o.stderr, ByteSize(0))?;
+    check("result", l.result, o.result, ByteSize(2))
+}
+
+async fn create_run(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    if app.runs.is_draining() {
+        return Err(shutting_down());
+    }
+    let body = body.map_err(from_body_rejection)?;
+    let create: CreateRun = parse_body(&body)?;
+    drop(body);
+    let wait = create.wait;
+    let this = app.clone();
+    let entry = blocking(move || {
+        let (request, profile, language, code, input_size) = validate(&this, &rights, create)?;
+        this.runs
+            .submit(Submission {
+                request,
+                caller_uid: peer.uid,
+                caller_gid: peer.gid,
+                caller_pid: peer.pid,
+                limits: rights.limits,
+                profile,
+                language: language.map(|l| l.as_str().to_string()),
+                code,
+                input_size,
+            })
+            .map_err(|e| match e {
+                SubmitError::Draining => shutting_down(),
+                SubmitError::QueueFull(_) => ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", e.to_string()) },
+                SubmitError::CallerQueueFull(_) => {
+                    ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "caller_queue_full", e.to_string()) }
+                }
+                SubmitError::Store(e) => ApiError::internal(format!("failed to record the run: {e}")),
+            })
+    })
+    .await??;
+    if wait {
+        let report = entry.done().await;
+        return Ok(json(StatusCode::OK, &*report));
+    }
+    let view = entry.view();
+    let mut response = json(StatusCode::ACCEPTED, &serde_json::json!({ "id": view.id, "state": view.state }));
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/runs/{}", view.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the daemon is shutting down and takes no new runs")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+async fn get_run(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let Path(id) = id.map_err(from_path_rejection)?;
+    valid_id(&id)?;
+    if let Some(entry) = app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
+        return Ok(json(StatusCode::OK, &entry.view()));
+    }
+    Ok(json(StatusCode::OK, &app.stored(id, &rights).await?))
+}
+
+async fn wait_run(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let Path(id) = id.map_err(from_path_rejection)?;
+    let params = query(q, &["timeout"])?;
+    let timeout = match params.get("timeout") {
+        None => 30.0,
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|t| (0.0..=300.0).contains(t))
+            .ok_or_else(|| ApiError::invalid("timeout", format!("{t:?} is not a number of seconds from 0 to 300")))?,
+    };
+    valid_id(&id)?;
+    if let Some(entry) = app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
+        let _ = tokio::time::timeout(Duration::from_secs_f64(timeout), entry.done()).await;
+        return Ok(json(StatusCode::OK, &entry.view()));
+    }
+    Ok(json(StatusCode::OK, &app.stored(id, &rights).await?))
+}
+
+async fn run_events(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let Path(id) = id.map_err(from_path_rejection)?;
+    valid_id(&id)?;
+    let body = match app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
+        Some(entry) => Body::from_stream(entry.events()),
+        None => {
+            let run = app.stored(id, &rights).await?;
+            let mut out = Vec::new();
+            match &run.report {
+                Some(report) => {
+                    if !report.stdout.is_empty() {
+                        out.extend(Event::Stdout { data: &report.stdout }.line());
+                    }
+                    if !report.stderr.is_empty() {
+                        out.extend(Event::Stderr { data: &report.stderr }.line());
+                    }
+                    out.extend(Event::Report { report }.line());
+                }
+                None => out.extend(Event::State { state: run.state }.line()),
+            }
+            Body::from(out)
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson"), (header::CACHE_CONTROL, "no-cache")], body).into_response())
+}
+
+async fn cancel_run(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let Path(id) = id.map_err(from_path_rejection)?;
+    valid_id(&id)?;
+    let runs = app.runs.clone();
+    let who = rights.clone();
+    let key = id.clone();
+    match blocking(move || runs.cancel(&key, |owner| who.sees(owner))).await? {
+        Cancelled::Dequeued(entry) => Ok(json(StatusCode::OK, &entry.view())),
+        Cancelled::Signalled(entry) => {
+            // The watch loop notices the flag within its 50 ms tick; the report follows once
+            // the cgroup is empty and removed.
+            if tokio::time::timeout(Duration::from_secs(5), entry.done()).await.is_err() {
+                tracing::warn!(run = %entry.id, "cancelled run has no report after 5 s");
+            }
+            Ok(json(StatusCode::OK, &entry.view()))
+        }
+        Cancelled::NotLive => {
+            let run = app.stored(id, &rights).await?;
+            Err(ApiError::new(StatusCode::CONFLICT, "already_finished", format!("run {} already ended ({})", run.id, run.state)))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RunSummary<'a> {
+    id: &'a str,
+    state: RunState,
+    caller_uid: u32,
+    profile: &'a str,
+    created_at: &'a str,
+    started_at: Option<&'a str>,
+    finished_at: Option<&'a str>,
+    status: Option<Status>,
+}
+
+async fn list_runs(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let params = query(q, &["status", "profile", "since", "limit"])?;
+    let status = match params.get("status") {
+        Some(s) => Some(
+            Status::ALL
+                .into_iter()
+                .find(|st| st.as_str() == s)
+                .ok_or_else(|| ApiError::invalid("status", format!("{s:?} is not a status ({})", Status::ALL.map(|s| s.as_str()).join(", "))))?,
+        ),
+        None => None,
+    };
+    let since = match params.get("since") {
+        Some(s) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| ApiError::invalid("since", format!("{s:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})")))?;
+            Some(s.clone())
+        }
+        None => None,
+    };
+    let limit = match params.get("limit") {
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::invalid("limit", format!("{l:?} is not a number from 1 to 1000")))?,
+        None => 50,
+    };
+    let filter = ListFilter {
+        status,
+        profile: params.get("profile").cloned(),
+        since,
+        limit,
+        caller_uid: if rights.admin { None } else { Some(rights.uid) },
+    };
+    let store = app.store.clone();
+    let runs = blocking(move || store.list(&filter)).await?.map_err(ApiError::internal)?;
+    let summaries: Vec<RunSummary> = runs
+        .iter()
+        .map(|r| RunSummary {
+            id: &r.id,
+            state: r.state,
+            caller_uid: r.caller_uid,
+            profile: &r.profile,
+            created_at: &r.created_at,
+            started_at: r.started_at.as_deref(),
+            finished_at: r.finished_at.as_deref(),
+            status: r.status,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &serde_json::json!({ "runs": summaries })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalog and service
+
+async fn list_profiles(State(app): State<Shared>, ConnectInfo(peer): ConnectInfo<Peer>) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let this = app.clone();
+    let profiles = blocking(move || {
+        let dir = &this.sup.config.profiles_dir;
+        let cache = this.profile_cache();
+        profile::list(dir)
+            .into_iter()
+            .filter(|n| rights.may_use(n))
+            .filter_map(|n| profile::load_cached(dir, &n, cache.as_deref()).ok())
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.file.name,
+                    "description": p.file.description,
+                    "language": p.file.language,
+                    "interpreter": p.file.interpreter,
+                    "limits": p.file.limits,
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "profiles": profiles })))
+}
+
+async fn get_profile(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let rights = app.admit(&peer)?;
+    let Path(name) = name.map_err(from_path_rejection)?;
+    if !rights.may_use(&name) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("uid {} may not use profile {name:?}", rights.uid)).field("profile"));
+    }
+    let this = app.clone();
+    let loaded = blocking(move || profile::load_cached(&this.sup.config.profiles_dir, &name, this.profile_cache().as_deref())).await?;
+    let p = loaded.map_err(|e| match e {
+        profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => ApiError::not_found(e.to_string()).field("profile"),
+        other => ApiError::internal(other),
+    })?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "name": p.file.name, "sha256": p.sha256, "seccomp_sha256": p.seccomp.sha256, "profile": p.file }),
+    ))
+}
+
+async fn list_interpreters(State(app): State<Shared>, ConnectInfo(peer): ConnectInfo<Peer>) -> Result<Response, ApiError> {
+    app.admit(&peer)?;
+    let this = app.clone();
+    let list = blocking(move || {
+        let dir = &this.sup.config.interpreters_dir;
+        crate::interpreter::list(dir)
+            .into_iter()
+            .filter_map(|n| crate::interpreter::load(dir, &n).ok())
+            .map(|i| {
+                let verified = i.verify(this.sup.config.state_dir.as_deref());
+                serde_json::json!({
+                    "name": i.manifest.name,
+                    "version": i.manifest.version,
+                    "languages": i.manifest.languages,
+                    "binary": i.manifest.binary,
+                    "sha256": i.manifest.sha256,
+                    "verified": verified.is_ok(),
+                    "error": verified.err().map(|e| e.to_string()),
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "interpreters": list })))
+}
+
+async fn health(State(app): State<Shared>) -> Response {
+    let (queued, running, queue_size, concurrency, draining) = app.runs.load();
+    let body = serde_json::json!({
+        "status": if draining { "draining" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "pid": std::process::id(),
+        "uptime_s": app.started.elapsed().as_secs(),
+        "cgroup": match app.sup.cgroup_version() {
+            crate::cgroup::CgroupVersion::V1 => "v1",
+            crate::cgroup::CgroupVersion::V2 => "v2",
+        },
+        "landlock_abi": app.sup.landlock_abi(),
+        "concurrency": concurrency,
+        "running": running,
+        "queued": queued,
+        "queue_size": queue_size,
+    });
+    json(if draining { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }, &body)
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.metrics.encode(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn err(body: &str) -> (StatusCode, &'static str, Option<String>) {
+        let e = parse_body::<CreateRun>(body.as_bytes()).unwrap_err();
+        (e.status, e.code, e.field)
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        assert_eq!(err("{"), (StatusCode::BAD_REQUEST, "malformed", None));
+        assert_eq!(err(""), (StatusCode::BAD_REQUEST, "malformed", None));
+        assert_eq!(err("{\"code\": \"x\"} trailing"), (StatusCode::BAD_REQUEST, "malformed", None));
+        assert_eq!(err("{}"), (StatusCode::BAD_REQUEST, "invalid", Some("code".into())));
+        assert_eq!(err("{\"code\": 5}"), (StatusCode::BAD_REQUEST, "invalid", Some("code".into())));
+        assert_eq!(err("{\"code\": \"\", \"cod\": 1}"), (StatusCode::BAD_REQUEST, "invalid", Some("cod".into())));
+        assert_eq!(err("{\"code\": \"\", \"limits\": {\"wall\": 1}}"), (StatusCode::BAD_REQUEST, "invalid", Some("limits.wall".into())));
+        assert_eq!(
+            err("{\"code\": \"\", \"limits\": {\"memory\": \"lots\"}}"),
+            (StatusCode::BAD_REQUEST, "invalid", Some("limits.memory".into()))
+        );
+        assert_eq!(err("{\"code\": \"\", \"wait\": \"yes\"}"), (StatusCode::BAD_REQUEST, "invalid", Some("wait".into())));
+        assert_eq!(err("[1]"), (StatusCode::BAD_REQUEST, "malformed", None));
+    }
+
+    #[test]
+    fn limits_only_tighten() {
+        let l: Limits = toml::from_str(
+            "wall_time_ms = 5000\ncpu_time_ms = 5000\ncpu_cores = 1.0\nmemory = \"128MiB\"\npids = 16\nstdout = \"1MiB\"\n\
+             stderr = \"1MiB\"\nresult = \"1MiB\"\nopen_files = 64\nfile_size = \"16MiB\"\nscript = \"1MiB\"\ninput = \"8MiB\"\n",
+        )
+        .unwrap();
+        assert!(check_limits(&l, &LimitOverrides { wall_time_ms: Some(100), ..Default::default() }).is_ok());
+        let e = check_limits(&l, &LimitOverrides { wall_time_ms: Some(6000), ..Default::default() }).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("limits.wall_time_ms"));
+        let e = check_limits(&l, &LimitOverrides { memory: Some(ByteSize(1 << 20)), ..Default::default() }).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("limits.memory"));
+    }
+}

@@ -1,0 +1,163 @@
+//! Prometheus metrics, served at /metrics in the OpenMetrics text format.
+#![forbid(unsafe_code)]
+
+use crate::report::Report;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    status: String,
+    profile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProfileLabels {
+    profile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CpuLabels {
+    profile: String,
+    mode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ViolationLabels {
+    syscall: String,
+    quiet: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    runs: Family<RunLabels, Counter>,
+    duration: HistogramFamily<ProfileLabels>,
+    queue_wait: Histogram,
+    cpu: Family<CpuLabels, Counter<f64, AtomicU64>>,
+    memory_peak: HistogramFamily<ProfileLabels>,
+    violations: Family<ViolationLabels, Counter>,
+    queue_depth: Gauge,
+    running: Gauge,
+}
+
+fn seconds_histogram() -> Histogram {
+    // 5 ms .. ~80 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+fn bytes_histogram() -> Histogram {
+    // 1 MiB .. 4 GiB.
+    Histogram::new(exponential_buckets(1_048_576.0, 2.0, 13))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("jaild");
+        let runs = Family::<RunLabels, Counter>::default();
+        registry.register("runs", "Runs ended, by status and profile", runs.clone());
+        let duration: HistogramFamily<ProfileLabels> = Family::new_with_constructor(seconds_histogram);
+        registry.register("run_duration_seconds", "Wall time of runs, from the jail's set-up to its report", duration.clone());
+        let queue_wait = seconds_histogram();
+        registry.register("queue_wait_seconds", "Time runs waited in the queue before they started", queue_wait.clone());
+        let cpu = Family::<CpuLabels, Counter<f64, AtomicU64>>::default();
+        registry.register("cpu_seconds", "CPU time used by jails (user and system), by profile", cpu.clone());
+        let memory_peak: HistogramFamily<ProfileLabels> = Family::new_with_constructor(bytes_histogram);
+        registry.register("memory_peak_bytes", "Peak memory of each run's cgroup", memory_peak.clone());
+        let violations = Family::<ViolationLabels, Counter>::default();
+        registry.register("violations", "Syscalls denied by seccomp, by name (quiet: a routine probe the profile expects)", violations.clone());
+        let queue_depth = Gauge::default();
+        registry.register("queue_depth", "Runs waiting to start", queue_depth.clone());
+        let running = Gauge::default();
+        registry.register("running_jobs", "Runs in progress", running.clone());
+        Metrics { registry, runs, duration, queue_wait, cpu, memory_peak, violations, queue_depth, running }
+    }
+
+    /// A run ended (with a report), after `queued` in the queue (None: it never left it).
+    pub fn run_ended(&self, report: &Report, profile: &str) {
+        let profile = profile.to_string();
+        self.runs.get_or_create(&RunLabels { status: report.status.as_str().to_string(), profile: profile.clone() }).inc();
+        if report.usage.cpu_user_ms > 0 || report.usage.cpu_system_ms > 0 || report.usage.memory_peak_bytes > 0 {
+            let labels = ProfileLabels { profile: profile.clone() };
+            self.duration.get_or_create(&labels).observe(report.usage.wall_ms as f64 / 1000.0);
+            self.memory_peak.get_or_create(&labels).observe(report.usage.memory_peak_bytes as f64);
+            self.cpu
+                .get_or_create(&CpuLabels { profile: profile.clone(), mode: "user" })
+                .inc_by(report.usage.cpu_user_ms as f64 / 1000.0);
+            self.cpu.get_or_create(&CpuLabels { profile, mode: "system" }).inc_by(report.usage.cpu_system_ms as f64 / 1000.0);
+        }
+        for v in report.violations.iter().filter(|v| v.kind == "syscall") {
+            let labels = ViolationLabels { syscall: v.detail.clone(), quiet: if v.quiet { "true" } else { "false" } };
+            self.violations.get_or_create(&labels).inc_by(v.count);
+        }
+    }
+
+    pub fn started(&self, waited: Duration) {
+        self.queue_wait.observe(waited.as_secs_f64());
+    }
+
+    pub fn set_load(&self, queued: usize, running: usize) {
+        self.queue_depth.set(queued as i64);
+        self.running.set(running as i64);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::warn!(error = %e, "failed to encode metrics");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_runs_by_status_and_profile() {
+        let m = Metrics::new();
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "id": "x", "status": "security_violation", "message": null, "exit_code": 0, "signal": null,
+            "result": null, "error": null, "stdout": "", "stderr": "", "stdout_truncated": false,
+            "stderr_truncated": false,
+            "violations": [{"kind": "syscall", "detail": "ptrace", "count": 2, "quiet": false}],
+            "usage": {"wall_ms": 20, "cpu_user_ms": 5, "cpu_system_ms": 3, "memory_peak_bytes": 1000000,
+                      "pids_peak": 1, "oom_kills": 0, "stdout_bytes": 0, "stderr_bytes": 0, "result_bytes": 0},
+            "profile": null, "interpreter": null,
+            "enforcement": {"cgroup": "v1", "landlock_abi": 6, "landlock_rights": [], "landlock_scopes": [],
+                            "seccomp": null, "namespaces": []},
+            "started_at": "", "finished_at": ""
+        }))
+        .unwrap();
+        m.run_ended(&report, "python");
+        m.started(Duration::from_millis(3));
+        m.set_load(4, 2);
+        let text = m.encode();
+        for needle in [
+            r#"jaild_runs_total{status="security_violation",profile="python"} 1"#,
+            r#"jaild_violations_total{syscall="ptrace",quiet="false"} 2"#,
+            "jaild_queue_depth 4",
+            "jaild_running_jobs 2",
+            "jaild_queue_wait_seconds_count 1",
+            r#"jaild_run_duration_seconds_count{profile="python"} 1"#,
+            r#"jaild_cpu_seconds_total{profile="python",mode="user"} 0.005"#,
+        ] {
+            assert!(text.contains(needle), "{needle} not in\n{text}");
+        }
+    }
+}
