@@ -826,6 +826,87 @@ fn start_up_refuses_a_broken_profile_naming_it() {
     assert!(err.contains(&format!("{}:2: key `concurency`", config.display())), "{err}");
 }
 
+#[test]
+fn socket_activation_and_sd_notify_without_systemd() {
+    require_jails!();
+    // What systemd does for jaild.socket + Type=notify: the listening socket on fd 3 with
+    // LISTEN_PID/LISTEN_FDS naming the service's pid, and a datagram socket in NOTIFY_SOCKET.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let socket = dir.join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let notify = std::os::unix::net::UnixDatagram::bind(dir.join("notify")).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let config = dir.join("jaild.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"{d}/not-this.sock\"\nstate_dir = \"{d}/state\"\nstore = \"{d}/h.db\"\nprofiles_dir = \"{r}/profiles\"\n\
+             interpreters_dir = \"{r}/interpreters\"\n",
+            d = dir.display(),
+            r = common::repo().display()
+        ),
+    )
+    .unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_jaild"))
+        .arg(&config)
+        .env("NOTIFY_SOCKET", dir.join("notify"))
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: dup2 and fcntl are async-signal-safe and touch only fds of the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let mut child = cmd.spawn().unwrap();
+    let guard = scopeguard(child.id());
+    let mut buf = [0u8; 256];
+    let mut recv = || {
+        let n = notify.recv(&mut buf).expect("a notification from jaild");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(recv(), "READY=1");
+    // Serving on the passed socket, and only there.
+    assert_eq!(request_raw(&socket, "GET", "/v1/health", None).status, 200);
+    assert!(!dir.join("not-this.sock").exists());
+    assert_eq!(recv(), "WATCHDOG=1");
+    assert_eq!(recv(), "WATCHDOG=1");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut got = recv();
+    while got == "WATCHDOG=1" {
+        got = recv();
+    }
+    assert_eq!(got, "STOPPING=1");
+    assert!(child.wait().unwrap().success());
+    // The socket belongs to systemd: jaild leaves its file alone.
+    assert!(socket.exists());
+    std::mem::forget(guard);
+}
+
+/// Kills the process on drop (a failed assertion must not leave a daemon behind).
+fn scopeguard(pid: u32) -> impl Drop {
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0 as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    Kill(pid)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Load: not part of the regular run.
 
