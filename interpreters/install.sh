@@ -218,8 +218,31 @@ verify_python() {
     log "python ${version}: OK (${py_bin}, sha256 ${have_sha})"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Data directories the shipped profiles mount read-only (profiles/python-data.toml)
+# ---------------------------------------------------------------------------------------------
+DATASETS_DIR="/var/lib/jaild/datasets"
+
+# setup_data_dirs: creates the datasets directory python-data mounts at /data/datasets (empty,
+# root-owned, 0755; an existing one and its contents are left alone). A profile refuses to load
+# when a data directory it names is missing. The jail reaches it as an unprivileged host uid, so
+# it and every directory above it must be searchable by others.
+setup_data_dirs() {
+    local dir
+    install -d -m 0755 -o root -g root "$DATASETS_DIR" || die "cannot create ${DATASETS_DIR}"
+    dir="$DATASETS_DIR"
+    while [[ "$dir" != / ]]; do
+        [[ "$(( 8#$(stat -c %a "$dir") & 1 ))" == 1 ]] ||
+            die "${dir} is not searchable by others (mode $(stat -c %a "$dir")): jails could not reach ${DATASETS_DIR}" \
+                "chmod o+x ${dir}, or point profiles/python-data.toml at another directory"
+        dir="$(dirname "$dir")"
+    done
+    log "data: ${DATASETS_DIR} ready (mounted read-only at /data/datasets by the python-data profile)"
+}
+
 install_node
 verify_node
 install_python
 verify_python
-log "all interpreters installed and verified"
+setup_data_dirs
+log "all interpreters installed and verified; data directories ready"

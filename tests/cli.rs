@@ -427,7 +427,7 @@ fn json_report_has_every_field_with_its_type() {
     let p = &v["profile"];
     assert_eq!(p["name"], "python");
     assert!(is_sha256(&p["sha256"]), "profile.sha256: {}", p["sha256"]);
-    assert_eq!(p["sha256"], jaild::interpreter::sha256_file(&repo().join("profiles/python.toml")).unwrap().as_str());
+    assert_eq!(p["sha256"], jaild::profile::load(&repo().join("profiles"), "python").unwrap().sha256.as_str(), "the resolved profile's digest");
 
     let i = &v["interpreter"];
     let manifest = jaild::interpreter::load(&repo().join("interpreters"), "python3.11").unwrap().manifest;
@@ -474,8 +474,8 @@ fn profiles_dir_copy_is_used() {
     let path = dir.path().join("python.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("wall_time_ms = 5000 ", "wall_time_ms = 4000 ", 1)).unwrap();
-    let sha = jaild::interpreter::sha256_file(&path).unwrap();
-    assert_ne!(sha, jaild::interpreter::sha256_file(&repo().join("profiles/python.toml")).unwrap());
+    let sha = jaild::profile::load(dir.path(), "python").unwrap().sha256;
+    assert_ne!(sha, jaild::profile::load(&repo().join("profiles"), "python").unwrap().sha256);
 
     let out = jailctl(
         &["run", "examples/fib.py", "--input", r#"{"n": 10}"#, "--json", "--profiles-dir", dir.path().to_str().unwrap()],

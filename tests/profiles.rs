@@ -13,6 +13,7 @@ use jaild::report::Status;
 use jaild::seccomp::{self, Action, PolicyError};
 use jaild::{LimitOverrides, Supervisor};
 use std::path::{Path, PathBuf};
+use sha2::Digest;
 use std::str::FromStr;
 
 const PROFILES: [&str; 3] = ["python", "javascript", "typescript"];
@@ -95,13 +96,13 @@ fn assert_invalid(e: &ProfileError, path: &Path, line: usize, field: &str) {
 #[test]
 fn shipped_profiles_load_with_compiled_policies() {
     let dir = repo().join("profiles");
-    assert_eq!(profile::list(&dir), vec!["javascript", "python", "typescript"]);
+    assert_eq!(profile::list(&dir), vec!["javascript", "python", "python-data", "typescript"]);
     for name in PROFILES {
         let p = profile::load(&dir, name).unwrap_or_else(|e| panic!("shipped profile {name}: {e}"));
         assert_eq!(p.name(), name);
         assert_eq!(p.file.language.as_str(), name);
         assert_eq!(p.path, dir.join(format!("{name}.toml")));
-        assert_eq!(p.sha256, interpreter::sha256_file(&p.path).unwrap(), "profile digest is the file's");
+        assert_eq!(p.sha256, hex::encode(sha2::Sha256::digest(p.resolved_toml())), "profile digest is the resolved profile's");
         assert!(!p.seccomp.program.is_empty(), "{name}: empty BPF program");
         assert!(p.seccomp.program.len() <= 4096, "{name}: BPF program too long");
         assert_eq!(p.seccomp.default_errno, libc::EPERM, "{name}: default denial");
@@ -222,7 +223,7 @@ fn unknown_field_names_file_line_and_field() {
 fn unknown_top_level_field_is_refused() {
     let s = seeded();
     let path = s.profiles.join("javascript.toml");
-    let text = edit(&path, "interpreter = \"node24\"\n", "interpreter = \"node24\"\nnetwork_mode = \"host\"\n");
+    let text = edit(&path, "language = \"javascript\"\n", "language = \"javascript\"\nnetwork_mode = \"host\"\n");
     let line = line_of(&text, "network_mode = ");
     let e = load_err(&s.profiles, "javascript");
     assert_names(&e.to_string(), &path, line, "network_mode");
@@ -415,7 +416,7 @@ fn unknown_profile_lists_the_known_ones() {
     match profile::load(&s.profiles, "ruby") {
         Err(ProfileError::Unknown { name, known }) => {
             assert_eq!(name, "ruby");
-            assert_eq!(known, "javascript, python, typescript");
+            assert_eq!(known, "javascript, python, python-data, typescript");
         }
         other => panic!("expected Unknown, got {other:?}"),
     }

@@ -25,6 +25,48 @@ pub enum InterpreterError {
              the binary changed since it was pinned (a package upgrade?). Review it, then re-pin by \
              setting sha256 = \"{actual}\" in {manifest}, or reinstall the pinned version with interpreters/install.sh")]
     DigestMismatch { name: String, binary: PathBuf, expected: String, actual: String, manifest: PathBuf },
+    #[error("interpreter {name}@{wanted}: {manifest} pins version {pinned}, not {wanted}")]
+    VersionMismatch { name: String, wanted: String, pinned: String, manifest: PathBuf },
+    #[error("interpreter {name}: failed to run {binary} --version")]
+    RunVersion { name: String, binary: PathBuf, #[source] source: std::io::Error },
+    #[error("interpreter {name}: {binary} reports version {reported}, but {manifest} says {pinned}; nothing was changed. \
+             Review the upgrade, then run `jailctl interpreters pin {name} --accept-version` to pin both the digest and the version \
+             (and update every profile's interpreter = \"{name}@...\")")]
+    VersionChanged { name: String, binary: PathBuf, reported: String, pinned: String, manifest: PathBuf },
+    #[error("failed to rewrite {path}")]
+    Write { path: PathBuf, #[source] source: std::io::Error },
+    #[error("{path}: no top-level line `{key} = \"...\"` to rewrite")]
+    NoLine { path: PathBuf, key: String },
+}
+
+/// What names an interpreter: a manifest name ("python3.11"), or a profile's reference
+/// ("python3.11@3.11.2"), whose version the manifest must pin.
+pub trait ManifestRef {
+    fn manifest_name(&self) -> &str;
+    fn pinned_version(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl ManifestRef for str {
+    fn manifest_name(&self) -> &str {
+        self
+    }
+}
+
+impl ManifestRef for String {
+    fn manifest_name(&self) -> &str {
+        self
+    }
+}
+
+impl ManifestRef for crate::profile::InterpreterRef {
+    fn manifest_name(&self) -> &str {
+        &self.name
+    }
+    fn pinned_version(&self) -> Option<&str> {
+        Some(&self.version)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +107,10 @@ pub struct Interpreter {
     pub path: PathBuf,
 }
 
-pub fn load(dir: &Path, name: &str) -> Result<Interpreter, InterpreterError> {
+/// Loads `dir/NAME.toml`; for a `name@version` reference, refused unless the manifest pins
+/// exactly that version.
+pub fn load<R: ManifestRef + ?Sized>(dir: &Path, reference: &R) -> Result<Interpreter, InterpreterError> {
+    let name = reference.manifest_name();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) || name.starts_with('.') {
         return Err(InterpreterError::Unknown { name: name.to_string(), path: dir.join(name) });
     }
@@ -89,6 +134,11 @@ pub fn load(dir: &Path, name: &str) -> Result<Interpreter, InterpreterError> {
     for p in std::iter::once(&manifest.binary).chain(std::iter::once(&manifest.loader)).chain(manifest.mounts.iter().map(|m| &m.path)) {
         if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             return Err(bad(format!("{} must be an absolute path without '..'", p.display())));
+        }
+    }
+    if let Some(wanted) = reference.pinned_version() {
+        if wanted != manifest.version {
+            return Err(InterpreterError::VersionMismatch { name: name.to_string(), wanted: wanted.to_string(), pinned: manifest.version, manifest: path });
         }
     }
     Ok(Interpreter { manifest, path })
@@ -156,6 +206,215 @@ impl Interpreter {
     }
 }
 
+/// The version a binary reports for `BINARY --version` ("Python 3.11.2", "v24.21.0"): the first
+/// word that starts with a digit, after an optional "v". Run with an empty environment, as
+/// nobody (uid/gid 65534) when called as root, for at most 10 seconds: the binary may be one
+/// that no longer matches its pin.
+pub fn reported_version(binary: &Path) -> std::io::Result<String> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(binary);
+    cmd.arg("--version")
+        .env_clear()
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if nix::unistd::geteuid().is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    let mut child = cmd.spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait()?.is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "--version did not finish within 10 s"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    text.split_whitespace()
+        .map(|w| w.strip_prefix('v').unwrap_or(w))
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("no version in the output {:?}", text.trim())))
+}
+
+/// The state of one installed interpreter against its manifest (`jailctl interpreters verify`).
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub manifest: PathBuf,
+    pub binary: PathBuf,
+    pub pinned_sha256: String,
+    /// None when the binary cannot be read.
+    pub actual_sha256: Option<String>,
+    pub pinned_version: String,
+    pub reported_version: Option<String>,
+    /// Number of paths (loader and mounts) the jail binds.
+    pub paths: usize,
+    /// Everything that does not match, in words.
+    pub problems: Vec<String>,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Interpreter {
+    /// Checks the installed interpreter against its manifest, reading the binary afresh (no
+    /// cache): its sha256, the version it reports, and that every path the jail binds exists.
+    /// The contents of the libraries and the standard library are not digested.
+    pub fn check(&self) -> Check {
+        let m = &self.manifest;
+        let mut problems = Vec::new();
+        let actual = match sha256_file(&m.binary) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                problems.push(format!("binary {} cannot be read ({e}); install it with: {}", m.binary.display(), m.install));
+                None
+            }
+        };
+        if let Some(a) = &actual {
+            if !a.eq_ignore_ascii_case(&m.sha256) {
+                problems.push(format!("binary {} has sha256 {a}, the manifest pins {}", m.binary.display(), m.sha256));
+            }
+        }
+        let reported = if actual.is_some() {
+            match reported_version(&m.binary) {
+                Ok(v) => {
+                    if v != m.version {
+                        problems.push(format!("binary reports version {v}, the manifest says {}", m.version));
+                    }
+                    Some(v)
+                }
+                Err(e) => {
+                    problems.push(format!("{} --version failed: {e}", m.binary.display()));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut paths = 0;
+        for p in std::iter::once(&m.loader).chain(m.mounts.iter().map(|m| &m.path)) {
+            paths += 1;
+            if !p.exists() {
+                problems.push(format!("{} (bound into the jail) does not exist", p.display()));
+            }
+        }
+        Check {
+            name: m.name.clone(),
+            manifest: self.path.clone(),
+            binary: m.binary.clone(),
+            pinned_sha256: m.sha256.clone(),
+            actual_sha256: actual,
+            pinned_version: m.version.clone(),
+            reported_version: reported,
+            paths,
+            problems,
+        }
+    }
+
+    /// Records the digest of the installed binary in the manifest (`jailctl interpreters pin`),
+    /// editing the one `sha256 = "..."` line in place (comments and layout stay). Refused, with
+    /// nothing written, when the binary reports another version than the manifest's, unless
+    /// `accept_version`: then the `version` line is rewritten too.
+    pub fn pin(&self, accept_version: bool) -> Result<Pinned, InterpreterError> {
+        let m = &self.manifest;
+        let missing = |source| InterpreterError::Missing { name: m.name.clone(), binary: m.binary.clone(), install: m.install.clone(), source };
+        let new_sha = sha256_file(&m.binary).map_err(missing)?;
+        let reported = reported_version(&m.binary).map_err(|source| InterpreterError::RunVersion { name: m.name.clone(), binary: m.binary.clone(), source })?;
+        if reported != m.version && !accept_version {
+            return Err(InterpreterError::VersionChanged {
+                name: m.name.clone(),
+                binary: m.binary.clone(),
+                reported,
+                pinned: m.version.clone(),
+                manifest: self.path.clone(),
+            });
+        }
+        let text = std::fs::read_to_string(&self.path).map_err(|source| InterpreterError::Read { path: self.path.clone(), source })?;
+        let mut new_text = set_top_level_string(&text, "sha256", &new_sha).ok_or_else(|| InterpreterError::NoLine { path: self.path.clone(), key: "sha256".into() })?;
+        let version_changed = reported != m.version;
+        if version_changed {
+            new_text = set_top_level_string(&new_text, "version", &reported).ok_or_else(|| InterpreterError::NoLine { path: self.path.clone(), key: "version".into() })?;
+        }
+        let digest_changed = !new_sha.eq_ignore_ascii_case(&m.sha256);
+        if new_text != text {
+            write_in_place(&self.path, &new_text).map_err(|source| InterpreterError::Write { path: self.path.clone(), source })?;
+        }
+        Ok(Pinned {
+            old_sha256: m.sha256.clone(),
+            new_sha256: new_sha,
+            manifest_version: m.version.clone(),
+            reported_version: reported,
+            digest_changed,
+            version_changed,
+        })
+    }
+}
+
+/// What `pin` found and wrote.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub old_sha256: String,
+    pub new_sha256: String,
+    /// The version the manifest said before.
+    pub manifest_version: String,
+    pub reported_version: String,
+    pub digest_changed: bool,
+    /// The manifest's version was rewritten (only with `accept_version`).
+    pub version_changed: bool,
+}
+
+/// `text` with the string value of the top-level `key = "..."` line replaced (whatever follows
+/// the closing quote, such as a comment, stays); None when there is no such line.
+fn set_top_level_string(text: &str, key: &str, value: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut done = false;
+    let mut top_level = true;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            top_level = false;
+        }
+        if top_level && !done {
+            if let Some(rest) = trimmed.strip_prefix(key) {
+                let rest = rest.trim_start();
+                if let Some(after_eq) = rest.strip_prefix('=') {
+                    let after_eq = after_eq.trim_start();
+                    if let Some(inner) = after_eq.strip_prefix('"') {
+                        if let Some(close) = inner.find('"') {
+                            let indent = &line[..line.len() - trimmed.len()];
+                            out.push_str(&format!("{indent}{key} = \"{value}\"{}", &inner[close + 1..]));
+                            done = true;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        out.push_str(line);
+    }
+    done.then_some(out)
+}
+
+/// Replaces `path` by `text` atomically (a temporary file in the same directory, renamed),
+/// keeping its permissions.
+fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
+    let perms = std::fs::metadata(path)?.permissions();
+    let tmp = path.with_extension(format!("toml.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::set_permissions(&tmp, perms)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 fn store_cache(path: &Path, cache: &BTreeMap<PathBuf, CacheEntry>) {
     let write = || -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
@@ -191,6 +450,15 @@ mod tests {
             },
             path: "t.toml".into(),
         }
+    }
+
+    #[test]
+    fn rewrites_only_the_top_level_line() {
+        let text = "# c\nsha256 = \"aa\"   # pinned\nversion = \"1\"\n[[mount]]\nsha256 = \"x\"\n";
+        let out = set_top_level_string(text, "sha256", "bb").unwrap();
+        assert_eq!(out, "# c\nsha256 = \"bb\"   # pinned\nversion = \"1\"\n[[mount]]\nsha256 = \"x\"\n");
+        assert!(set_top_level_string("[t]\nsha256 = \"a\"\n", "sha256", "b").is_none());
+        assert!(set_top_level_string("sha256_x = \"a\"\n", "sha256", "b").is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cgroup;
 pub mod daemon;
 pub mod interpreter;
+pub mod oci_seccomp;
 pub mod plan;
 pub mod profile;
 pub mod report;

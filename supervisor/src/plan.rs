@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 /// host ids).
 pub const SCRIPT_ID: u32 = 1000;
 
+/// Where jail-init builds the jail's new root, in its own mount namespace: host paths below it
+/// are hidden from it, so a profile cannot bind them.
+pub const STAGING: &str = "/tmp";
+
 /// Where the runner lives inside the jail (read-only, outside the script's scratch).
 pub const RUNNER_DIR: &str = "/jaild";
 
@@ -74,6 +78,12 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
         mounts.push(Mount::Bind { src: r.path.clone(), dst: at.clone(), exec: false, dev: false, writable: false });
         rules.push(ro_rule(&at, false));
     }
+    // Data directories: read-only, noexec, at /data/NAME; Landlock grants reading only.
+    for d in &profile.file.filesystem.data {
+        let at = d.jail_path();
+        mounts.push(Mount::Bind { src: d.path.clone(), dst: at.clone(), exec: false, dev: false, writable: false });
+        rules.push(ro_rule(&at, false));
+    }
 
     // A minimal /dev.
     mounts.push(Mount::Dir { dst: "/dev".into(), mode: 0o755 });
@@ -131,7 +141,7 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
 
     Plan {
         hostname: "jail".into(),
-        staging: "/tmp".into(),
+        staging: STAGING.into(),
         root_size_bytes: 1 << 20,
         mounts,
         rlimits: rlimits(limits),

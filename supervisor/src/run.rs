@@ -1,7 +1,7 @@
 //! The life of one run, from request to report.
 
 use crate::cgroup::{CgroupLimits, RunCgroup};
-use crate::interpreter::{self, Interpreter};
+use crate::interpreter::Interpreter;
 use crate::plan;
 use crate::profile::{self, ByteSize, Language, Limits, Profile};
 use crate::report::{
@@ -263,7 +263,8 @@ impl Supervisor {
             });
         }
 
-        let interpreter = interpreter::load(&self.config.interpreters_dir, &profile.file.interpreter)
+        let interpreter = profile
+            .interpreter(&self.config.interpreters_dir)
             .map_err(|e| Rejection { status: Status::InternalError, message: e.to_string() })?;
         if !interpreter.manifest.languages.contains(&profile.file.language) {
             return Err(Rejection {

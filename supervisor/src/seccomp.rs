@@ -8,6 +8,7 @@
 
 use jail_init::plan::SockFilter;
 use crate::bpf;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -29,35 +30,39 @@ pub enum PolicyError {
     Compile { path: PathBuf, message: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "jaild seccomp policy")]
 pub struct PolicyFile {
+    /// Format version of this file; this jaild reads 1.
     pub schema: u32,
     /// The interpreter manifest the allowlist was derived for.
     pub interpreter: String,
+    /// What the policy lets a script ask of the kernel, in one sentence.
     pub description: String,
     pub default: DefaultAction,
     #[serde(default)]
     pub syscall: Vec<SyscallEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultAction {
     /// Errno every syscall outside the allowlist gets; each one is reported.
     pub errno: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Allow,
     Errno,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyscallEntry {
+    /// The x86_64 syscall name.
     pub name: String,
     pub action: Action,
     /// For `errno`: which errno (default: the policy's default).
@@ -69,19 +74,22 @@ pub struct SyscallEntry {
     /// alternatives.
     #[serde(default)]
     pub args: Vec<ArgCondition>,
+    /// Why the interpreter needs it (for `allow`), or why it is denied.
     pub comment: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArgCondition {
+    /// Argument 0..=5.
     pub index: u8,
     pub op: Op,
     pub value: u64,
+    /// For `masked_eq`: the argument ANDed with `mask` must equal `value`.
     pub mask: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Eq,
@@ -122,6 +130,16 @@ impl SeccompPolicy {
 /// Errno by name ("EPERM", "ENOSYS", ...).
 pub fn errno_from_name(name: &str) -> Option<i32> {
     (1..4096).find(|n| syscalls::Errno::new(*n).name() == Some(name))
+}
+
+/// The JSON Schema of a policy file (profiles/schema/seccomp.schema.json), generated from
+/// [`PolicyFile`].
+pub fn json_schema() -> serde_json::Value {
+    let mut root = schemars::schema_for!(PolicyFile).to_value();
+    if let Some(obj) = root.as_object_mut() {
+        obj.insert("$id".into(), "https://jaild.invalid/schema/seccomp.schema.json".into());
+    }
+    root
 }
 
 fn line_of_entry(source: &str, index: usize) -> usize {
