@@ -5,6 +5,7 @@
 //! namespaces, stream output with caps, enforce time, answer denied syscalls, read usage back
 //! and return a [`report::Report`], whatever happened.
 
+pub mod audit;
 pub mod bpf;
 pub mod cache;
 pub mod cgroup;
