@@ -17,6 +17,7 @@ pub mod profile;
 pub mod report;
 pub mod run;
 pub mod seccomp;
+pub mod verify;
 mod sys;
 
 pub use run::{LimitOverrides, RunHooks, RunRequest, Stream};
