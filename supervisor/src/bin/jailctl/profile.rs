@@ -2,6 +2,9 @@
 //!
 //! One variant and one match arm per subcommand; each subcommand is a function of its own.
 
+#[path = "profile_audit.rs"]
+mod audit_cmds;
+
 use crate::usage;
 use jaild::profile::{self, Profile, ProfileError};
 use jaild::{oci_seccomp, Config};
@@ -18,6 +21,14 @@ pub enum ProfileCmd {
     },
     /// Convert an OCI / Docker seccomp profile (JSON) into this project's policy format.
     ImportSeccomp(ImportSeccompArgs),
+    /// Everything a profile allows, and what it cannot do, in plain words.
+    Explain(audit_cmds::ExplainArgs),
+    /// Every grant added or removed and every limit changed between two profiles.
+    Diff(audit_cmds::DiffArgs),
+    /// Dangerous grants, with severity, file and line; fails on high findings.
+    Lint(audit_cmds::LintArgs),
+    /// Proves each claim of a profile in real jails: declared versus observed.
+    Verify(audit_cmds::VerifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -39,6 +50,10 @@ pub fn main(cmd: ProfileCmd) -> anyhow::Result<i32> {
         ProfileCmd::List => list(&config),
         ProfileCmd::Show { name } => show(&config, &name),
         ProfileCmd::ImportSeccomp(args) => import_seccomp(&config, args),
+        ProfileCmd::Explain(args) => audit_cmds::explain(args),
+        ProfileCmd::Diff(args) => audit_cmds::diff(args),
+        ProfileCmd::Lint(args) => audit_cmds::lint(args),
+        ProfileCmd::Verify(args) => audit_cmds::verify(args),
     }
 }
 
