@@ -1,8 +1,11 @@
-//! jailctl: the command-line client. `jailctl run` runs a script in a jail in-process.
+//! jailctl: the command-line client. `jailctl run` runs a script in a jail, through jaild when
+//! its socket is there and in-process otherwise; the other run commands talk to jaild.
 
+mod client;
 mod interpreters;
 mod profile;
 mod run;
+mod runs;
 
 use clap::{Parser, Subcommand};
 use jaild::report::Status;
@@ -26,14 +29,38 @@ Exit status:
   7   output_limit        stdout, stderr or result over its limit
   8   security_violation  the script made a syscall its profile denies
   9   rejected            never started: bad input, too large, unknown profile
-  10  internal_error      the jail could not be set up (the message says what)
-  11  cancelled           stopped on request (through the daemon)";
+  10  internal_error      the jail could not be set up (the message says what), or jaild
+                          could not take the run (not reachable, queue full, shutting down)
+  11  cancelled           stopped on request (through the daemon; Ctrl-C cancels a run in jaild)
+Through jaild, a request it refuses (a bad field, a profile not allowed) is 9 as well.";
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one script in a fresh jail and print its report.
+    /// Run one script in a fresh jail and print its report: through jaild when its socket is
+    /// there, in-process otherwise.
     #[command(after_help = RUN_EXIT_CODES)]
     Run(run::RunArgs),
+    /// Queue a script in jaild and print its run id, without waiting.
+    #[command(after_help = runs::SUBMIT_EXIT_CODES)]
+    Submit(runs::SubmitArgs),
+    /// Show a run's state, and its report once it has one.
+    #[command(after_help = runs::COMMAND_EXIT_CODES)]
+    Status(runs::IdArgs),
+    /// Wait for a run to end and print its report.
+    #[command(after_help = runs::WAIT_EXIT_CODES)]
+    Wait(runs::WaitArgs),
+    /// Cancel a run: taken off the queue, or its jail killed.
+    #[command(after_help = runs::COMMAND_EXIT_CODES)]
+    Cancel(runs::IdArgs),
+    /// A run's stdout and stderr (-f: as they come), then its exit status.
+    #[command(after_help = runs::WAIT_EXIT_CODES)]
+    Logs(runs::LogsArgs),
+    /// The runs jaild has recorded, newest first.
+    #[command(after_help = runs::COMMAND_EXIT_CODES)]
+    History(runs::HistoryArgs),
+    /// Whether jaild is serving, and its load.
+    #[command(after_help = runs::COMMAND_EXIT_CODES)]
+    Health(runs::DaemonArgs),
     /// List, show, explain, diff, lint and verify profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
@@ -63,6 +90,13 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Submit(args) => runs::submit(args),
+        Command::Status(args) => runs::status(args),
+        Command::Wait(args) => runs::wait(args),
+        Command::Cancel(args) => runs::cancel(args),
+        Command::Logs(args) => runs::logs(args),
+        Command::History(args) => runs::history(args),
+        Command::Health(args) => runs::health(args),
         Command::Profile(cmd) => profile::main(cmd),
         Command::Interpreters(cmd) => interpreters::main(cmd),
     };
