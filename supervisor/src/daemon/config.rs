@@ -40,8 +40,8 @@ pub struct DaemonConfig {
     pub jail_init: Option<PathBuf>,
     /// Writable state: the digest and profile caches.
     pub state_dir: PathBuf,
-    /// The run history database. Default: /var/lib/jaild/history.db.
-    pub store: PathBuf,
+    /// The run history database. Default: history.db in `state_dir` (/var/lib/jaild/history.db).
+    pub store: Option<PathBuf>,
     /// Keep each run's code in the history (otherwise its sha256 and size only).
     pub keep_code: bool,
     /// Runs older than this many days are pruned from the history (hourly); 0 keeps all.
@@ -69,7 +69,7 @@ impl Default for DaemonConfig {
             interpreters_dir: None,
             jail_init: None,
             state_dir: PathBuf::from("/var/lib/jaild"),
-            store: PathBuf::from("/var/lib/jaild/history.db"),
+            store: None,
             keep_code: false,
             retention_days: 30,
             concurrency: 0,
@@ -174,7 +174,8 @@ impl DaemonConfig {
             key: section.map_or(key.to_string(), |s| format!("{s}.{key}")),
             message,
         };
-        for (key, p) in [("socket", &self.socket), ("state_dir", &self.state_dir), ("store", &self.store)] {
+        let store = self.store_path();
+        for (key, p) in [("socket", &self.socket), ("state_dir", &self.state_dir), ("store", &store)] {
             if !p.is_absolute() {
                 return Err(bad(None, key, format!("{} must be an absolute path", p.display())));
             }
@@ -211,6 +212,11 @@ impl DaemonConfig {
             }
         }
         Ok(())
+    }
+
+    /// Where the run history is.
+    pub fn store_path(&self) -> PathBuf {
+        self.store.clone().unwrap_or_else(|| self.state_dir.join("history.db"))
     }
 
     /// Runs at once: `concurrency`, or the number of cores.
@@ -263,7 +269,9 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c.socket, Path::new(DEFAULT_SOCKET));
         assert_eq!(c.callers.allow_uids, [0]);
-        assert_eq!(c.store, Path::new("/var/lib/jaild/history.db"));
+        assert_eq!(c.store_path(), Path::new("/var/lib/jaild/history.db"));
+        let c = parse("state_dir = \"/srv/jaild\"").unwrap();
+        assert_eq!(c.store_path(), Path::new("/srv/jaild/history.db"));
         assert!(!c.keep_code);
         assert!(c.concurrency() >= 1);
         assert_eq!(c.max_body, ByteSize(16 << 20));

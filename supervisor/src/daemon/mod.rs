@@ -84,7 +84,7 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
         "host checks passed"
     );
 
-    let store = store::Store::open(&config.store, config.keep_code)?;
+    let store = store::Store::open(&config.store_path(), config.keep_code)?;
     let interrupted = store.mark_interrupted()?;
     if interrupted > 0 {
         tracing::warn!(count = interrupted, "runs queued or running when the daemon last stopped are marked interrupted");
