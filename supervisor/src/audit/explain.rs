@@ -212,21 +212,24 @@ fn exec_section(out: &mut String, s: &Subject) {
     item(out, 2, "elsewhere", 12, "every other mount is noexec, scratch included: a file the script writes can never be executed or mapped as code");
 }
 
-/// Sentences shared by the ends of all comments.
+/// The longest ending all comments share that starts a sentence or a clause (after ". " or
+/// "; "): what the entries of one syscall say in common.
 fn common_tail(comments: &[String]) -> String {
-    if comments.len() < 2 {
-        return String::new();
-    }
-    let split: Vec<Vec<&str>> = comments.iter().map(|c| c.split(". ").collect()).collect();
-    let mut tail: Vec<&str> = Vec::new();
-    for i in 1.. {
-        let Some(candidate) = split[0].len().checked_sub(i).map(|k| split[0][k]) else { break };
-        if i >= split[0].len() || split.iter().any(|v| v.len() < i + 1 || v[v.len() - i] != candidate) {
-            break;
+    let Some(first) = comments.first().filter(|_| comments.len() > 1) else { return String::new() };
+    let boundaries = first.match_indices(". ").chain(first.match_indices("; ")).map(|(i, sep)| i + sep.len());
+    let mut best: Option<usize> = None;
+    for b in boundaries {
+        let tail = &first[b..];
+        if !tail.is_empty() && comments.iter().all(|c| c.ends_with(tail)) && best.is_none_or(|x| b < x) {
+            best = Some(b);
         }
-        tail.insert(0, candidate);
     }
-    tail.join(". ")
+    best.map(|b| first[b..].to_string()).unwrap_or_default()
+}
+
+fn capitalize_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn syscall_section(out: &mut String, s: &Subject) {
@@ -269,13 +272,13 @@ fn syscall_section(out: &mut String, s: &Subject) {
                     let tail = common_tail(&r.comments);
                     item(out, 4, &r.name, 18, &alternatives_words(&r.name, alts));
                     for c in &r.comments {
-                        let own = c.strip_suffix(&tail).unwrap_or(c).trim_end().trim_end_matches('.');
+                        let own = c.strip_suffix(&tail).unwrap_or(c).trim_end().trim_end_matches(['.', ';']);
                         if !own.is_empty() {
                             item(out, 4, "", 18, &format!("· {own}"));
                         }
                     }
                     if !tail.is_empty() {
-                        item(out, 4, "", 18, &tail);
+                        item(out, 4, "", 18, &capitalize_first(&tail));
                     }
                 }
                 Verdict::Deny { errno, quiet } => {
@@ -524,5 +527,19 @@ fn cannot_section(out: &mut String, s: &Subject) {
     if !more.is_empty() {
         out.push_str("  - use dangerous options of allowed calls\n      ");
         wrap(out, 6, 6, &format!("the syscall filter denies {}", more.join(", ")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_endings_of_comments() {
+        let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(common_tail(&c(&["A: one; every other option is denied", "B: two; every other option is denied"])), "every other option is denied");
+        assert_eq!(common_tail(&c(&["A: x. Only these pass", "B: y. Only these pass"])), "Only these pass");
+        assert_eq!(common_tail(&c(&["A: x", "B: y"])), "");
+        assert_eq!(common_tail(&c(&["single. entry"])), "");
     }
 }

@@ -1333,6 +1333,19 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_without_headings_is_grouped_by_the_table() {
+        let src = "schema = 1\ninterpreter = \"t\"\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n\n[[syscall]]\nname = \"mmap\"\naction = \"allow\"\ncomment = \"m\"\n\n[[syscall]]\nname = \"openat\"\naction = \"allow\"\ncomment = \"o\"\n\n[[syscall]]\nname = \"kill\"\naction = \"allow\"\ncomment = \"k\"\n\n[[syscall]]\nname = \"uname\"\naction = \"allow\"\ncomment = \"u\"\n";
+        let file: crate::seccomp::PolicyFile = toml::from_str(src).unwrap();
+        let policy = crate::seccomp::compile_policy(file, Path::new("t.toml"), src, String::new()).unwrap();
+        let view = PolicyView::new(&policy, src);
+        let group = |name: &str| view.groups[view.rule(name).unwrap().group].title.clone();
+        assert_eq!((group("mmap"), group("openat"), group("kill"), group("uname")), ("Memory".into(), "File I/O".into(), "Signals".into(), "Processes and threads".into()));
+        assert_eq!(view.rule("kill").unwrap().line, 17);
+        assert_eq!(view.declared(sysno("kill").unwrap(), &[0; 6]), Declared::Allow);
+        assert_eq!(view.declared(sysno("ptrace").unwrap(), &[0; 6]), Declared::Deny { errno: "EPERM".into(), quiet: false });
+    }
+
+    #[test]
     fn conditions_in_words() {
         let eq = |index, value| ArgCondition { index, op: Op::Eq, value, mask: None };
         let alts = |conds: Vec<ArgCondition>| conds.into_iter().map(|c| Alternative { conditions: vec![c], note: None }).collect::<Vec<_>>();
