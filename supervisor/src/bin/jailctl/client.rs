@@ -169,8 +169,10 @@ impl Client {
     /// up waiting ([`ClientError::Interrupted`]).
     pub fn run_to_end(&self, request: &Value, on_cancel: &dyn Fn(&str)) -> Result<Run, ClientError> {
         self.rt.block_on(async {
-            let (accepted, _): (Accepted, Value) = self.json_async(Method::POST, "/v1/runs", Some(request)).await?;
+            // Listening before the run exists: a Ctrl-C while it is being submitted cancels it
+            // as soon as its id is known, instead of leaving it behind.
             let mut signals = Signals::new()?;
+            let (accepted, _): (Accepted, Value) = self.json_async(Method::POST, "/v1/runs", Some(request)).await?;
             let mut cancelled = false;
             loop {
                 let wait_path = format!("/v1/runs/{}/wait?timeout=30", accepted.id);
