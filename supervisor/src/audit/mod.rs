@@ -83,8 +83,9 @@ impl Subject {
         &self.profile.seccomp.program
     }
 
+    /// The seccomp policy file (the original of a staged copy).
     pub fn policy_path(&self) -> PathBuf {
-        self.profile.seccomp.path.clone()
+        self.policy.path.clone()
     }
 }
 
@@ -115,7 +116,15 @@ pub fn load(config: &Config, spec: &str) -> Result<Subject, AuditError> {
     };
     let name = table.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let referenced = referenced_files(&table);
+    // The files it refers to, and those the profile it extends refers to (one level).
+    let mut referenced = referenced_files(&table);
+    for rel in referenced.clone().iter().filter(|r| r.extension().is_some_and(|x| x == "toml") && r.parent() == Some(Path::new(""))) {
+        let beside = parent.join(rel);
+        let from = if beside.is_file() { beside } else { config.profiles_dir.join(rel) };
+        if let Some(t) = std::fs::read_to_string(&from).ok().and_then(|text| toml::from_str::<toml::Table>(&text).ok()) {
+            referenced.extend(referenced_files(&t).into_iter().filter(|r| !referenced.contains(r)).collect::<Vec<_>>());
+        }
+    }
     let all_beside = referenced.iter().all(|r| parent.join(r).is_file());
     if stem == name && all_beside {
         let profile = profile::load_file(&parent, &path)?;
@@ -124,12 +133,15 @@ pub fn load(config: &Config, spec: &str) -> Result<Subject, AuditError> {
     // Stage: the file under its declared name, and the files it refers to, from beside it or
     // from the profiles directory.
     let staging = StagingDir::new().map_err(|source| AuditError::Stage { path: path.clone(), source })?;
-    let stage = |from: &Path, rel: &Path| -> Result<(), AuditError> {
+    let mut staging = staging;
+    let mut stage = |from: &Path, rel: &Path| -> Result<(), AuditError> {
         let to = staging.path().join(rel);
         if let Some(dir) = to.parent() {
             std::fs::create_dir_all(dir).map_err(|source| AuditError::Stage { path: from.to_path_buf(), source })?;
         }
-        std::fs::copy(from, &to).map(|_| ()).map_err(|source| AuditError::Stage { path: from.to_path_buf(), source })
+        std::fs::copy(from, &to).map_err(|source| AuditError::Stage { path: from.to_path_buf(), source })?;
+        staging.1.push((to, std::fs::canonicalize(from).unwrap_or_else(|_| from.to_path_buf())));
+        Ok(())
     };
     let file_name = if name.is_empty() || name.contains('/') { stem.to_string() } else { name.clone() };
     let staged = PathBuf::from(format!("{file_name}.toml"));
@@ -162,11 +174,13 @@ fn unreachable_parse(path: &Path) -> AuditError {
 /// `extends` points into the parent file; a default, to the nearest table that was written.
 pub fn origin(s: &Subject, key: &str) -> (PathBuf, usize) {
     let (path, line) = s.profile.origins.of(key);
-    // The user's name for a staged copy.
+    // The user's names for staged copies.
     if path == s.profile.path {
-        (s.source_path.clone(), line)
-    } else {
-        (path, line)
+        return (s.source_path.clone(), line);
+    }
+    match s._staging.as_ref().and_then(|st| st.original_of(&path)) {
+        Some(original) => (original.to_path_buf(), line),
+        None => (path, line),
     }
 }
 
@@ -206,7 +220,10 @@ fn finish(
     let profile_source = std::fs::read_to_string(&profile.path).map_err(|source| AuditError::Read { path: profile.path.clone(), source })?;
     let policy_source = std::fs::read_to_string(&profile.seccomp.path)
         .map_err(|source| AuditError::Read { path: profile.seccomp.path.clone(), source })?;
-    let policy = PolicyView::new(&profile.seccomp, &policy_source);
+    let mut policy = PolicyView::new(&profile.seccomp, &policy_source);
+    if let Some(original) = staging.as_ref().and_then(|st| st.original_of(&profile.seccomp.path)) {
+        policy.path = original.to_path_buf();
+    }
     Ok(Subject {
         label: label.to_string(),
         source_path,
@@ -225,7 +242,7 @@ fn finish(
 
 /// A directory under the system's temp dir, removed with everything in it on drop.
 #[derive(Debug)]
-pub struct StagingDir(PathBuf);
+pub struct StagingDir(PathBuf, Vec<(PathBuf, PathBuf)>);
 
 impl StagingDir {
     pub fn new() -> std::io::Result<StagingDir> {
@@ -234,11 +251,16 @@ impl StagingDir {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("jaild-audit-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir(&dir)?;
-        Ok(StagingDir(dir))
+        Ok(StagingDir(dir, Vec::new()))
     }
 
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// The file a staged copy was made from.
+    pub fn original_of(&self, staged: &Path) -> Option<&Path> {
+        self.1.iter().find(|(s, _)| s == staged).map(|(_, o)| o.as_path())
     }
 }
 
