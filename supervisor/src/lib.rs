@@ -41,12 +41,17 @@ pub struct Config {
 pub const DEFAULT_HOST_ID_BASE: u32 = 200_000;
 
 impl Config {
-    /// Defaults: the source tree's profiles/ and interpreters/ when run from a checkout, else
-    /// /etc/jaild; jail-init next to the running binary; state in /var/lib/jaild.
+    /// Defaults: the source tree's profiles/ and interpreters/ when the running binary was
+    /// built in (and runs from) a checkout, else /etc/jaild; jail-init next to the running
+    /// binary; state in /var/lib/jaild. An installed binary never reads the checkout it was
+    /// built from.
     pub fn discover() -> Config {
         let tree = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
+        let exe = std::env::current_exe().unwrap_or_default();
+        let from_checkout = tree.as_ref().is_some_and(|t| exe.starts_with(t.join("target")) || exe.starts_with(t));
         let pick = |sub: &str, installed: &str| {
             tree.as_ref()
+                .filter(|_| from_checkout)
                 .map(|t| t.join(sub))
                 .filter(|p| p.is_dir())
                 .unwrap_or_else(|| PathBuf::from(installed))

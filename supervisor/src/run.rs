@@ -491,10 +491,11 @@ impl Supervisor {
         report.stderr_truncated = watch.stderr.truncated;
         report.exit_code = watch.exit_code;
         report.signal = watch.signal;
+        let (cpu_user_ms, cpu_system_ms) = split_cpu_ms(usage.cpu_user_ns, usage.cpu_system_ns, usage.cpu_total_ns);
         report.usage = Usage {
             wall_ms: 0,
-            cpu_user_ms: usage.cpu_user_ns / 1_000_000,
-            cpu_system_ms: usage.cpu_system_ns / 1_000_000,
+            cpu_user_ms,
+            cpu_system_ms,
             memory_peak_bytes: usage.memory_peak_bytes,
             pids_peak: usage.pids_peak,
             oom_kills: usage.oom_kills,
@@ -542,6 +543,16 @@ impl Supervisor {
         write("uid_map", map.clone())?;
         write("gid_map", map)
     }
+}
+
+/// User and system CPU in ms, adding up to the precise total. The kernel's user/system split is
+/// sampled (per tick on cgroup v1), the total is exact: the split is scaled onto the total, so
+/// the two never add up to less than the CPU the limit was checked against.
+fn split_cpu_ms(user_ns: u64, system_ns: u64, total_ns: u64) -> (u64, u64) {
+    let total_ms = total_ns.max(user_ns + system_ns) / 1_000_000;
+    let split = user_ns + system_ns;
+    let user_ms = if split == 0 { total_ms } else { ((u128::from(user_ns) * u128::from(total_ms)) / u128::from(split)) as u64 };
+    (user_ms, total_ms - user_ms)
 }
 
 fn tighten(profile: &Limits, o: &LimitOverrides) -> Result<Limits, Rejection> {
@@ -985,5 +996,20 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, violations: &mut 
             Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
             Err(_) => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_cpu_ms;
+
+    #[test]
+    fn cpu_split_adds_up_to_the_exact_total() {
+        // Sampled split below the exact total: scaled onto it.
+        assert_eq!(split_cpu_ms(200_000_000, 90_000_000, 300_400_000), (206, 94));
+        let (u, s) = split_cpu_ms(1, 1, 299_999_999);
+        assert_eq!(u + s, 299);
+        assert_eq!(split_cpu_ms(0, 0, 5_000_000), (5, 0));
+        assert_eq!(split_cpu_ms(3_000_000, 0, 0), (3, 0));
     }
 }
