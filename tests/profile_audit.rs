@@ -316,6 +316,16 @@ fn diff_of_a_profile_with_itself_is_empty_and_exits_0() {
     std::fs::copy(profiles.join("python.toml"), &other).unwrap();
     let out = jailctl(&profiles, &["profile", "diff", "profiles/python.toml", other.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // A profile that extends another, saved elsewhere: the parent and its policy are found in
+    // the profiles directory, and findings name the real files.
+    let data = dir.path().join("python-data-new.toml");
+    std::fs::copy(profiles.join("python-data.toml"), &data).unwrap();
+    let out = jailctl(&profiles, &["profile", "diff", "python-data", data.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let s = audit::load(&config(), data.to_str().unwrap()).unwrap();
+    assert_eq!(s.policy_path(), std::fs::canonicalize(profiles.join("seccomp/python.toml")).unwrap());
+    let (file, _) = audit::origin(&s, "limits.memory");
+    assert_eq!(file, std::fs::canonicalize(profiles.join("python.toml")).unwrap(), "an inherited value points into the parent");
 }
 
 #[test]
