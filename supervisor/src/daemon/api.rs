@@ -300,8 +300,11 @@ fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, Str
                 .into_iter()
                 .filter(|n| profile::load_cached(dir, n, cache.as_deref()).is_ok_and(|p| interpreter_name(&p) == *i))
                 .collect();
+            // Several: the one named after its language (python3.11 → python), if that is one.
+            let named: Vec<&String> = users.iter().filter(|n| Language::parse(n).is_some_and(|l| l.as_str() == n.as_str())).collect();
             match users.as_slice() {
                 [one] => one.clone(),
+                [_, _, ..] if named.len() == 1 => named[0].clone(),
                 [] => return Err(ApiError::invalid("interpreter", format!("no profile uses interpreter {i:?} (GET /v1/interpreters)"))),
                 many => return Err(ApiError::invalid("interpreter", format!("{i:?} is used by profiles {}; name the profile or the language", many.join(", ")))),
             }
