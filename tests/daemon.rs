@@ -163,12 +163,13 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\nstore = \"{dir}/history.db\"\n\
+                "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\n{store}\
                  profiles_dir = \"{repo}/profiles\"\ninterpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n\
                  [callers]\n{allow}{callers}\n",
                 dir = dir.display(),
                 repo = repo.display(),
                 allow = if callers.contains("allow_uids") { "" } else { "allow_uids = [0]\n" },
+                store = if top.contains("store =") { String::new() } else { format!("store = \"{}/history.db\"\n", dir.display()) },
             ),
         )
         .unwrap();
@@ -793,6 +794,40 @@ fn sigterm_drains_running_jobs_then_cancels_them() {
     let n = get(&queued);
     assert_eq!((n.state.as_str(), n.status), ("cancelled", Some(Status::Cancelled)));
     assert!(n.report.unwrap().message.unwrap().contains("shut down"));
+}
+
+#[test]
+fn old_runs_are_pruned_by_retention() {
+    require_jails!();
+    // A history with one run from long ago, written before the daemon starts.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("old.db");
+    {
+        use jaild::daemon::store::{NewRun, RunState, Store};
+        let store = Store::open(&db, false).unwrap();
+        let old = NewRun {
+            id: "ancient".into(),
+            caller_uid: 0,
+            caller_gid: 0,
+            caller_pid: 1,
+            profile: "python".into(),
+            language: Some("python".into()),
+            code_sha256: "0".repeat(64),
+            code_size: 1,
+            code: None,
+            input_size: 4,
+            created_at: "2001-01-01T00:00:00Z".into(),
+        };
+        store.insert_queued(&old).unwrap();
+        let report: Report = serde_yaml::from_value(openapi()["components"]["examples"]["Report"]["value"].clone()).unwrap();
+        store.finish("ancient", RunState::Finished, &report).unwrap();
+    }
+    let d = Daemon::start(&format!("store = \"{}\"\nretention_days = 30", db.display()), "");
+    assert_eq!(d.get("/v1/runs/ancient").status, 404);
+    assert!(d.log().contains("pruned old runs"), "{}", d.log());
+    // New runs are kept.
+    let r = d.run_sync(py("result = 1"));
+    assert_eq!(d.get(&format!("/v1/runs/{}", r.id)).status, 200);
 }
 
 #[test]
