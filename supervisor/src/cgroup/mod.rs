@@ -836,9 +836,14 @@ pub(crate) mod fakefs {
     }
 
     /// Writes `files` (name, contents) into `dir`.
+    /// Writes each file whole, through a rename: a reader (the code under test, polling on
+    /// another thread) sees the old or the new content, as with the kernel's cgroup files,
+    /// never a truncated one.
     pub(crate) fn write_files(dir: &Path, files: &[(&str, &str)]) {
         for (name, contents) in files {
-            std::fs::write(dir.join(name), contents).unwrap();
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, contents).unwrap();
+            std::fs::rename(&tmp, dir.join(name)).unwrap();
         }
     }
 }

@@ -791,8 +791,13 @@ mod tests {
     ) -> thread::JoinHandle<std::process::ExitStatus> {
         thread::spawn(move || {
             if via_cgroup_kill {
+                // Until cgroup.kill says "1" (or the child was killed another way, as the
+                // fallback without cgroup.kill does).
                 let deadline = Instant::now() + Duration::from_secs(5);
-                while read(&dir.join("cgroup.kill")) != "1" && Instant::now() < deadline {
+                while read(&dir.join("cgroup.kill")).trim() != "1"
+                    && matches!(child.try_wait(), Ok(None))
+                    && Instant::now() < deadline
+                {
                     thread::sleep(Duration::from_millis(5));
                 }
                 let _ = child.kill();
