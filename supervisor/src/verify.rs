@@ -1233,6 +1233,15 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
     stage(&s, staging.path())?;
     let mut probe_config = config.clone();
     probe_config.profiles_dir = staging.path().to_path_buf();
+    // The supervisor's caches are keyed by file path: the staged copy's would be left behind
+    // in the state directory by every verify. Its own state dir goes with the staging dir.
+    // Interpreter digests are keyed by the binary, not the profile: reuse them (hashing a
+    // 100 MB Node binary again costs seconds).
+    let state = staging.path().join("state");
+    if let Some(digests) = config.state_dir.as_ref().map(|d| d.join("digests.json")).filter(|p| p.is_file()) {
+        let _ = std::fs::create_dir_all(&state).and_then(|()| std::fs::copy(&digests, state.join("digests.json")));
+    }
+    probe_config.state_dir = Some(state);
     let probe_subject = audit::load(&probe_config, s.name())?;
     if let Some(what) = weakened(&s, &probe_subject) {
         return Err(VerifyError::Weakened { profile: s.name().to_string(), what });
