@@ -179,6 +179,9 @@ struct Obs {
     main: Option<Report>,
     results: serde_json::Map<String, Value>,
     edges: BTreeMap<&'static str, Report>,
+    /// The runs that made raw syscalls, and which run made which call.
+    syscall_runs: Vec<Report>,
+    syscall_run_of: BTreeMap<String, usize>,
 }
 
 impl Obs {
@@ -189,6 +192,14 @@ impl Obs {
     /// The denied call with this detail, from the main run's report.
     fn violation(&self, detail: &str) -> Option<&crate::report::Violation> {
         self.main.as_ref()?.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail)
+    }
+
+    /// The denied call with this detail, from the report of the run that made call `id`.
+    fn violation_of(&self, id: &str, detail: &str) -> Option<&crate::report::Violation> {
+        match self.syscall_run_of.get(id) {
+            Some(&run) => self.syscall_runs.get(run)?.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail),
+            None => self.violation(detail),
+        }
     }
 
     fn missing(&self) -> String {
@@ -266,8 +277,8 @@ struct Builder<'a> {
     s: &'a Subject,
     python: bool,
     probes: Vec<Value>,
-    /// Raw syscalls, made in one batch (each in a child that may die of it).
-    syscalls: Vec<Value>,
+    /// Raw syscalls (with the detail their denial is reported under), made in batches.
+    syscalls: Vec<(Value, String)>,
     claims: Vec<Pending>,
     /// (purpose, input, limits) of the edge runs.
     edges: Vec<(&'static str, Value, LimitOverrides)>,
@@ -283,7 +294,8 @@ impl<'a> Builder<'a> {
 
     fn syscall_probe(&mut self, nr: u32, args: [u64; 6]) -> String {
         let id = format!("s{}", self.syscalls.len());
-        self.syscalls.push(json!({"id": id, "nr": nr, "args": args}));
+        let detail = crate::seccomp::describe(i64::from(nr), &args).1;
+        self.syscalls.push((json!({"id": id, "nr": nr, "args": args}), detail));
         id
     }
 
@@ -414,7 +426,9 @@ fn filesystem_claims(b: &mut Builder) {
                     json!({"op": "write", "path": dst}),
                 );
             }
-            Mount::Bind { src, dst, dev: false, writable, .. } => {
+            Mount::Bind { src, dst, dev: false, .. } => {
+                // Binds are read-only mounts by construction.
+                let writable = &false;
                 let secrets = exposed_secrets(src);
                 let baseline = secrets.iter().all(|(_, sev, _)| *sev < Severity::Medium);
                 let what = audit::mount_comment(s, dst).map(|c| c.split(&[';', '('][..]).next().unwrap_or("").trim().to_string()).unwrap_or_default();
@@ -439,7 +453,9 @@ fn filesystem_claims(b: &mut Builder) {
                     json!({"op": "write", "path": dst}),
                 );
             }
-            Mount::Bind { dst, dev: true, writable, .. } => {
+            Mount::Bind { dst, dev: true, .. } => {
+                // A device bind is a read-only mount; writing the device itself is Landlock's call.
+                let writable = &(audit::rights_at(&s.plan, dst) & access::WRITE_FILE != 0);
                 b.access(
                     "filesystem",
                     format!("may {}write {}", if *writable { "" } else { "not " }, dst.display()),
@@ -726,7 +742,7 @@ fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: O
             }
             Some(r) => {
                 let got = r["err"].as_str().unwrap_or("none");
-                match o.violation(detail) {
+                match o.violation_of(id, detail) {
                     Some(v) => {
                         let errno_ok = errno.is_empty() || got == errno;
                         let text = format!("{static_text}; live: {got}, reported as \"{detail}\"{}", if v.quiet { " (quietly)" } else { "" });
@@ -1175,6 +1191,25 @@ fn skipped_edge(too_big: bool, over: &Option<String>, ceiling: String) -> (Strin
 // ---------------------------------------------------------------------------------------------
 // Staging the probe profile and running
 
+/// How many raw syscalls one run makes at most.
+const SYSCALL_BATCH: usize = 48;
+
+/// Splits the raw syscalls into batches in which no two calls are reported under the same
+/// detail (so a denial in a report names exactly one call).
+fn syscall_batches(calls: Vec<(Value, String)>) -> Vec<Vec<Value>> {
+    let mut batches: Vec<(Vec<Value>, BTreeSet<String>)> = Vec::new();
+    for (call, detail) in calls {
+        match batches.iter_mut().find(|(b, details)| b.len() < SYSCALL_BATCH && !details.contains(&detail)) {
+            Some((b, details)) => {
+                b.push(call);
+                details.insert(detail);
+            }
+            None => batches.push((vec![call], BTreeSet::from([detail]))),
+        }
+    }
+    batches.into_iter().map(|(b, _)| b).collect()
+}
+
 /// Copies the profile (and the files it refers to) to `dir`, with the language policy's
 /// blocked modules emptied. Nothing else changes; [`verify`] checks that.
 fn stage(s: &Subject, dir: &Path) -> Result<(), VerifyError> {
@@ -1257,11 +1292,8 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
     identity_claims(&mut b);
     syscall_claims(&mut b);
     limit_claims(&mut b);
-    if !b.syscalls.is_empty() {
-        let calls = std::mem::take(&mut b.syscalls);
-        b.probe(json!({"op": "syscalls", "calls": calls}));
-    }
-    let Builder { probes, claims, edges, .. } = b;
+    let Builder { probes, claims, edges, syscalls, .. } = b;
+    let batches = syscall_batches(syscalls);
 
     let code = if python { PYTHON_PROBE } else { JS_PROBE };
     let run = |input: &Value, limits: LimitOverrides| -> Report {
@@ -1279,21 +1311,25 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
     let main = run(&json!({"mode": "probes", "probes": probes}), LimitOverrides::default());
     runs.push(RunInfo { purpose: format!("{} probes", probes.len()), status: main.status, wall_ms: main.usage.wall_ms, message: main.message.clone() });
     let mut results = main.result.as_object().cloned().unwrap_or_default();
-    // The syscall batch answers for each of its calls.
-    let batch: Vec<Value> = results.values().filter(|r| r.get("results").is_some() || r.get("unsupported").is_some()).cloned().collect();
-    for r in batch {
-        match r.get("results").and_then(Value::as_object) {
-            Some(each) => results.extend(each.clone()),
-            None => {
-                for call in probes.iter().filter(|p| p["op"] == "syscalls").flat_map(|p| p["calls"].as_array().cloned().unwrap_or_default()) {
-                    if let Some(id) = call["id"].as_str() {
-                        results.insert(id.to_string(), json!({"unsupported": true}));
-                    }
+    // Raw syscalls in batches, each batch a run of its own: every denial in a batch reads
+    // differently in its report, and a batch stays far below any cap on distinct denials.
+    let mut syscall_runs = Vec::new();
+    let mut syscall_run_of = BTreeMap::new();
+    for (i, batch) in batches.iter().enumerate() {
+        let r = run(&json!({"mode": "probes", "probes": [{"id": "syscalls", "op": "syscalls", "calls": batch}]}), LimitOverrides::default());
+        runs.push(RunInfo { purpose: format!("{} syscalls", batch.len()), status: r.status, wall_ms: r.usage.wall_ms, message: None });
+        let answers = r.result.get("syscalls").and_then(|b| b.get("results")).and_then(Value::as_object).cloned().unwrap_or_default();
+        for call in batch {
+            if let Some(id) = call["id"].as_str() {
+                syscall_run_of.insert(id.to_string(), i);
+                if let Some(answer) = answers.get(id) {
+                    results.insert(id.to_string(), answer.clone());
                 }
             }
         }
+        syscall_runs.push(r);
     }
-    let mut obs = Obs { python, main: Some(main), results, edges: BTreeMap::new() };
+    let mut obs = Obs { python, main: Some(main), results, edges: BTreeMap::new(), syscall_runs, syscall_run_of };
     // The interpreter's own memory, measured on the stdout run, sizes the memory-under run.
     let mut baseline_peak = if python { 16 << 20 } else { 64 << 20 };
     for (purpose, input, limits) in edges {
@@ -1382,6 +1418,21 @@ mod tests {
         assert_eq!(judge_access(true, false, false, true), (Outcome::Exceeds, false));
         assert_eq!(judge_access(true, true, false, false), (Outcome::Fail, false));
         assert_eq!(judge_access(true, false, true, false), (Outcome::Pass, false));
+    }
+
+    #[test]
+    fn syscall_batches_keep_details_apart() {
+        let call = |d: &str| (json!({"d": d}), d.to_string());
+        let mut calls = vec![call("fcntl"), call("fcntl"), call("madvise")];
+        calls.extend((0..100).map(|i| call(&format!("x{i}"))));
+        let batches = syscall_batches(calls);
+        assert!(batches.iter().all(|b| b.len() <= SYSCALL_BATCH));
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 103);
+        for b in &batches {
+            let ds: Vec<&str> = b.iter().filter_map(|c| c["d"].as_str()).collect();
+            let unique: BTreeSet<&str> = ds.iter().copied().collect();
+            assert_eq!(unique.len(), ds.len(), "{ds:?}");
+        }
     }
 
     #[test]
