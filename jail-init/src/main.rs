@@ -147,8 +147,8 @@ fn build_root(plan: &Plan) -> Step {
 
     for m in &plan.mounts {
         match m {
-            Mount::Bind { src, dst, exec, dev, writable } => {
-                bind(src, &inside(root, dst), *exec, *dev, *writable)?
+            Mount::Bind { src, dst, exec, dev } => {
+                bind(src, &inside(root, dst), *exec, *dev)?
             }
             Mount::Tmpfs { dst, size_bytes, inodes, mode, uid, gid } => {
                 let target = inside(root, dst);
@@ -206,10 +206,10 @@ fn build_root(plan: &Plan) -> Step {
     Ok(())
 }
 
-/// A read-only (unless `writable`), nosuid, non-recursive bind mount. The flags the source mount
+/// A read-only, nosuid, non-recursive bind mount. The flags the source mount
 /// already has that a user namespace may not clear (nodev, noexec, atime flags) are kept, or the
 /// remount would fail with EPERM.
-fn bind(src: &Path, target: &Path, exec: bool, dev: bool, writable: bool) -> Step {
+fn bind(src: &Path, target: &Path, exec: bool, dev: bool) -> Step {
     let is_dir = std::fs::metadata(src).map_err(io_fail("bind_source", src.display().to_string()))?.is_dir();
     if is_dir {
         mkdir_all(target, "bind_target")?;
@@ -228,10 +228,7 @@ fn bind(src: &Path, target: &Path, exec: bool, dev: bool, writable: bool) -> Ste
         .map_err(fail("bind", src.display().to_string()))?;
 
     let existing = statvfs(target).map_err(fail("bind_statvfs", src.display().to_string()))?.flags();
-    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID;
-    if !writable {
-        flags |= MsFlags::MS_RDONLY;
-    }
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_RDONLY;
     if !dev || existing.contains(FsFlags::ST_NODEV) {
         flags |= MsFlags::MS_NODEV;
     }

@@ -44,6 +44,8 @@ pub struct Plan {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Mount {
     /// Read-only bind mount of a host file or directory (not recursive: submounts stay out).
+    /// Always read-only, device nodes included: writing to a device does not need a writable
+    /// mount, while changing its timestamps or mode would (and would change the host's node).
     Bind {
         src: PathBuf,
         dst: PathBuf,
@@ -51,8 +53,6 @@ pub enum Mount {
         exec: bool,
         /// Device nodes (only for the minimal /dev); otherwise nodev.
         dev: bool,
-        /// Writable bind (only device nodes such as /dev/null).
-        writable: bool,
     },
     /// A size-limited tmpfs.
     Tmpfs {

@@ -20,6 +20,8 @@ pub const RUNNER_DIR: &str = "/jaild";
 pub const PYTHON_RUNNER: &str = include_str!("../runners/python.py");
 pub const NODE_RUNNER: &str = include_str!("../runners/node.cjs");
 
+/// The minimal /dev: each node, and whether the script may open it for writing (Landlock; the
+/// binds themselves are all read-only).
 const DEVICES: [(&str, bool); 5] =
     [("null", true), ("zero", true), ("full", true), ("random", false), ("urandom", false)];
 
@@ -66,22 +68,22 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
 
     // The interpreter and its loader: the only files the script may execute.
     for path in [&interp.binary, &interp.loader] {
-        mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: true, dev: false, writable: false });
+        mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: true, dev: false });
         rules.push(ro_rule(path, true));
     }
     for m in interp.mounts.iter().filter(|m| m.path != interp.binary && m.path != interp.loader) {
-        mounts.push(Mount::Bind { src: m.path.clone(), dst: m.path.clone(), exec: m.exec, dev: false, writable: false });
+        mounts.push(Mount::Bind { src: m.path.clone(), dst: m.path.clone(), exec: m.exec, dev: false });
         rules.push(ro_rule(&m.path, false));
     }
     for r in &profile.file.filesystem.read_only {
         let at = r.at.clone().unwrap_or_else(|| r.path.clone());
-        mounts.push(Mount::Bind { src: r.path.clone(), dst: at.clone(), exec: false, dev: false, writable: false });
+        mounts.push(Mount::Bind { src: r.path.clone(), dst: at.clone(), exec: false, dev: false });
         rules.push(ro_rule(&at, false));
     }
     // Data directories: read-only, noexec, at /data/NAME; Landlock grants reading only.
     for d in &profile.file.filesystem.data {
         let at = d.jail_path();
-        mounts.push(Mount::Bind { src: d.path.clone(), dst: at.clone(), exec: false, dev: false, writable: false });
+        mounts.push(Mount::Bind { src: d.path.clone(), dst: at.clone(), exec: false, dev: false });
         rules.push(ro_rule(&at, false));
     }
 
@@ -89,7 +91,7 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
     mounts.push(Mount::Dir { dst: "/dev".into(), mode: 0o755 });
     for (name, writable) in DEVICES {
         let path = PathBuf::from("/dev").join(name);
-        mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: false, dev: true, writable });
+        mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: false, dev: true });
         let rights = if writable {
             access::READ_FILE | access::WRITE_FILE | access::TRUNCATE
         } else {
@@ -163,7 +165,10 @@ fn rlimits(l: &Limits) -> Vec<Rlimit> {
     // the whole cgroup and this is the backstop.
     let cpu_s = l.cpu_time_ms.div_ceil(1000) + 1;
     vec![
-        both(libc::RLIMIT_CORE, 0),
+        // 1, not 0: with a pipe core_pattern (systemd-coredump, apport) the kernel ignores the
+        // limit and starts the helper as root on the host, except for the special value 1;
+        // and 1 byte is below the smallest ELF core, so no file is written either.
+        both(libc::RLIMIT_CORE, 1),
         Rlimit { resource: libc::RLIMIT_CPU, soft: cpu_s, hard: cpu_s + 1 },
         both(libc::RLIMIT_NOFILE, l.open_files),
         both(libc::RLIMIT_FSIZE, l.file_size.0),

@@ -164,6 +164,8 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     Cancelled,
+    /// Too many denied syscalls (the verdict is security_violation).
+    DenialFlood,
     Timeout,
     CpuLimit,
     PidsLimit,

@@ -475,7 +475,7 @@ impl Supervisor {
             pids_limit_hits: usage.pids_limit_hits,
             cpu_used_ns: usage.cpu_total_ns,
             cpu_limit_ns: p.limits.cpu_time_ms * 1_000_000,
-            loud_violations: watch.violations.iter().filter(|v| !v.quiet).map(|v| v.count).sum(),
+            loud_violations: watch.denials.loud,
             runner_ok: None,
             exit_code: watch.exit_code,
             signal: watch.signal,
@@ -503,7 +503,7 @@ impl Supervisor {
             stderr_bytes: watch.stderr.total,
             result_bytes: watch.result.total,
         };
-        let mut violations = watch.violations;
+        let mut violations = watch.denials;
 
         if !watch.result.truncated && !watch.result.data.is_empty() {
             match serde_json::from_slice::<RunnerResult>(&watch.result.data) {
@@ -512,7 +512,7 @@ impl Supervisor {
                     report.result = r.result;
                     report.error = r.error;
                     for v in r.violations {
-                        violations.push(Violation { kind: v.kind, detail: v.detail, count: 1, quiet: false });
+                        violations.record(&v.kind, v.detail, false);
                     }
                 }
                 Err(e) => {
@@ -524,7 +524,7 @@ impl Supervisor {
                 }
             }
         }
-        report.violations = merge(violations);
+        report.violations = violations.into_vec();
         report.status = verdict(&evidence);
         report.message = message_for(report.status, &evidence, &p.limits, report, &watch.stop_detail);
         Ok(())
@@ -579,15 +579,52 @@ fn tighten(profile: &Limits, o: &LimitOverrides) -> Result<Limits, Rejection> {
     Ok(l)
 }
 
-fn merge(violations: Vec<Violation>) -> Vec<Violation> {
-    let mut merged: BTreeMap<(String, String), Violation> = BTreeMap::new();
-    for v in violations {
-        merged
-            .entry((v.kind.clone(), v.detail.clone()))
-            .and_modify(|m| m.count += v.count)
-            .or_insert(v);
+/// Distinct denials itemized in a report; the rest are counted in one entry per kind.
+const MAX_DISTINCT_DENIALS: usize = 64;
+/// Loud denials after which the run is stopped: its verdict is security_violation from the
+/// first one, and answering a flood costs the supervisor CPU that no cgroup counts.
+const MAX_LOUD_DENIALS: u64 = 1000;
+
+/// What the jail refused, merged as it arrives, with a bounded number of distinct entries so a
+/// script cannot grow the report (or the supervisor's memory) by varying its denied calls.
+#[derive(Default)]
+struct Denials {
+    items: BTreeMap<(String, String), Violation>,
+    /// Per kind and syscall name: denials past the distinct-entry cap (count, and whether all
+    /// were quiet). Bounded by the number of syscall names.
+    overflow: BTreeMap<(String, String), (u64, bool)>,
+    loud: u64,
+}
+
+impl Denials {
+    fn record(&mut self, kind: &str, detail: String, quiet: bool) {
+        if !quiet {
+            self.loud += 1;
+        }
+        let key = (kind.to_string(), detail);
+        if let Some(v) = self.items.get_mut(&key) {
+            v.count += 1;
+            v.quiet &= quiet;
+        } else if self.items.len() < MAX_DISTINCT_DENIALS {
+            let (kind, detail) = key.clone();
+            self.items.insert(key, Violation { kind, detail, count: 1, quiet });
+        } else {
+            let (kind, detail) = key;
+            let name = detail.split('(').next().unwrap_or_default().to_string();
+            let o = self.overflow.entry((kind, name)).or_insert((0, true));
+            o.0 += 1;
+            o.1 &= quiet;
+        }
     }
-    merged.into_values().collect()
+
+    fn into_vec(self) -> Vec<Violation> {
+        let mut out: Vec<Violation> = self.items.into_values().collect();
+        for ((kind, name), (count, quiet)) in self.overflow {
+            // "ioctl(…)": more denials of this call with arguments not itemized one by one.
+            out.push(Violation { kind, detail: format!("{name}(…)"), count, quiet });
+        }
+        out
+    }
 }
 
 fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_detail: &Option<String>) -> Option<String> {
@@ -609,7 +646,8 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
         Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
         Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
         Status::SecurityViolation => {
-            let denied: Vec<&str> = violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).collect();
+            let denied: Vec<&str> =
+                violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
             Some(format!("denied: {}", denied.join(", ")))
         }
         Status::InternalError => e.setup_failure.clone(),
@@ -721,7 +759,7 @@ struct Watched {
     stdout: Capture,
     stderr: Capture,
     result: Capture,
-    violations: Vec<Violation>,
+    denials: Denials,
     setup_failure: Option<String>,
     stopped: Option<Stop>,
     stop_detail: Option<String>,
@@ -748,7 +786,7 @@ fn watch(
         stdout: Capture::new(limits.stdout.0),
         stderr: Capture::new(limits.stderr.0),
         result: Capture::new(limits.result.0),
-        violations: Vec::new(),
+        denials: Denials::default(),
         setup_failure: None,
         stopped: None,
         stop_detail: None,
@@ -837,8 +875,13 @@ fn watch(
         }
         if listener_ready {
             if let Some(l) = &listener {
-                if !answer_notifications(l, profile, &mut w.violations) {
+                if !answer_notifications(l, profile, &mut w.denials) {
                     listener = None;
+                }
+                if w.denials.loud >= MAX_LOUD_DENIALS {
+                    let detail = format!("stopped after {MAX_LOUD_DENIALS} denied syscalls");
+                    stop(&mut w, Stop::DenialFlood, Some(detail));
+                    break;
                 }
             }
         }
@@ -968,10 +1011,11 @@ fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedF
     }
 }
 
-/// Answers every pending notification with the policy's errno and records it. Returns false
-/// when the listener is finished (no process uses the filter any more).
-fn answer_notifications(listener: &OwnedFd, profile: &Profile, violations: &mut Vec<Violation>) -> bool {
-    loop {
+/// Answers the pending notifications (at most a batch, so that a flood cannot keep the watch
+/// loop from its deadlines) with the policy's errno and records them. Returns false when the
+/// listener is finished (no process uses the filter any more).
+fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Denials) -> bool {
+    for _ in 0..256 {
         let mut pfd = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
         match poll(&mut pfd, PollTimeout::ZERO) {
             Ok(0) => return true,
@@ -991,17 +1035,34 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, violations: &mut 
                 tracing::debug!(syscall = %detail, pid = n.pid, quiet = denial.quiet, "denied syscall");
                 // ENOENT: the task died before the answer; nothing to do.
                 let _ = sys::notif_deny(listener.as_fd(), n.id, denial.errno);
-                violations.push(Violation { kind: "syscall".into(), detail, count: 1, quiet: denial.quiet });
+                denials.record("syscall", detail, denial.quiet);
             }
             Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
             Err(_) => return false,
         }
     }
+    true
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_cpu_ms;
+    use super::{split_cpu_ms, Denials, MAX_DISTINCT_DENIALS};
+
+    #[test]
+    fn denials_are_merged_and_bounded_with_exact_counts() {
+        let mut d = Denials::default();
+        for i in 0..10_000u32 {
+            d.record("syscall", format!("ioctl({i:#x})"), false);
+            d.record("syscall", "clone3".into(), true);
+        }
+        assert_eq!(d.loud, 10_000);
+        let v = d.into_vec();
+        assert!(v.len() <= MAX_DISTINCT_DENIALS + 2, "{}", v.len());
+        assert_eq!(v.iter().map(|x| x.count).sum::<u64>(), 20_000);
+        let rest = v.iter().find(|x| x.detail == "ioctl(…)").expect("an entry for the rest");
+        assert!(!rest.quiet);
+        assert!(v.iter().any(|x| x.detail == "clone3" && x.quiet && x.count == 10_000));
+    }
 
     #[test]
     fn cpu_split_adds_up_to_the_exact_total() {

