@@ -160,6 +160,46 @@ pub struct Report {
     pub finished_at: String,
 }
 
+/// The current time as RFC 3339 (UTC), as reports carry it.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl Report {
+    /// A report with nothing in it yet but the run's id, a status and a message: the start of
+    /// every run's report, and the whole report of one that never started.
+    pub fn new(id: String, status: Status, message: Option<String>) -> Report {
+        let now = now_rfc3339();
+        Report {
+            id,
+            status,
+            message,
+            exit_code: None,
+            signal: None,
+            result: serde_json::Value::Null,
+            error: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            violations: Vec::new(),
+            usage: Usage::default(),
+            profile: None,
+            interpreter: None,
+            enforcement: Enforcement {
+                cgroup: None,
+                landlock_abi: None,
+                landlock_rights: Vec::new(),
+                landlock_scopes: Vec::new(),
+                seccomp: None,
+                namespaces: Vec::new(),
+            },
+            started_at: now.clone(),
+            finished_at: now,
+        }
+    }
+}
+
 /// Why the supervisor stopped a run before it ended by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {

@@ -5,7 +5,7 @@ use crate::interpreter::Interpreter;
 use crate::plan;
 use crate::profile::{self, ByteSize, Language, Limits, Profile};
 use crate::report::{
-    verdict, Enforcement, Evidence, InterpreterInfo, ProfileInfo, Report, ScriptError, Status, Stop, Usage, Violation,
+    now_rfc3339, verdict, Enforcement, Evidence, InterpreterInfo, ProfileInfo, Report, ScriptError, Status, Stop, Usage, Violation,
 };
 use crate::sys;
 use crate::Supervisor;
@@ -98,13 +98,8 @@ struct Prepared {
     job: Vec<u8>,
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-fn new_run_id() -> String {
+/// A new run id: 16 random hex digits.
+pub fn new_run_id() -> String {
     let mut bytes = [0u8; 8];
     let random = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
     if random.is_err() {
@@ -130,33 +125,7 @@ impl Supervisor {
     /// [`Supervisor::run`], followed and steerable through `hooks`.
     pub fn run_with(&self, request: RunRequest, hooks: &RunHooks<'_>) -> Report {
         let started = Instant::now();
-        let mut report = Report {
-            id: request.id.clone().unwrap_or_else(new_run_id),
-            status: Status::InternalError,
-            message: None,
-            exit_code: None,
-            signal: None,
-            result: serde_json::Value::Null,
-            error: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            violations: Vec::new(),
-            usage: Usage::default(),
-            profile: None,
-            interpreter: None,
-            enforcement: Enforcement {
-                cgroup: None,
-                landlock_abi: None,
-                landlock_rights: Vec::new(),
-                landlock_scopes: Vec::new(),
-                seccomp: None,
-                namespaces: Vec::new(),
-            },
-            started_at: now_rfc3339(),
-            finished_at: String::new(),
-        };
+        let mut report = Report::new(request.id.clone().unwrap_or_else(new_run_id), Status::InternalError, None);
         if !valid_run_id(&report.id) {
             let id = std::mem::replace(&mut report.id, new_run_id());
             report.status = Status::Rejected;

@@ -38,10 +38,10 @@ pub fn clone_jail(flags: libc::c_ulong, exec: &ChildExec<'_>) -> Result<(i32, Ow
     }
     let mut pidfd: libc::c_int = -1;
     let all = flags | libc::CLONE_PIDFD as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: raw clone without CLONE_VM and with a NULL stack behaves like fork: the child
-    // gets a copy of the address space. `pidfd` is a valid, writable int for CLONE_PIDFD (it is
-    // the parent_tid argument on x86_64). The child runs only `child_exec`, which calls
-    // async-signal-safe functions on memory prepared before the clone and never returns.
+    // The child runs only `child_exec`, which calls async-signal-safe functions on memory
+    // prepared before the clone and never returns. `pidfd` is the parent_tid argument on x86_64.
+    // SAFETY: raw clone without CLONE_VM and a NULL stack is fork: the child gets a copy of the
+    // address space; `pidfd` is a valid, writable int for CLONE_PIDFD.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone,

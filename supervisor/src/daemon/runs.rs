@@ -7,7 +7,7 @@
 use super::metrics::Metrics;
 use super::queue::{CallerId, CallerLimits, FairQueue, Refusal};
 use super::store::{NewRun, RunState, Store, StoredRun};
-use crate::report::{Enforcement, Report, Status, Usage};
+use crate::report::{Report, Status};
 use crate::run::{RunHooks, RunRequest, Stream};
 use crate::Supervisor;
 use serde::Serialize;
@@ -17,19 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
+pub use crate::report::now_rfc3339;
 
-/// A new run id: 16 random hex digits.
-pub fn new_run_id() -> String {
-    let mut bytes = [0u8; 8];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        bytes = (nanos as u64).to_le_bytes();
-    }
-    hex::encode(bytes)
-}
+pub use crate::run::new_run_id;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock leaves plain bookkeeping behind, still usable.
@@ -475,34 +465,7 @@ impl Runs {
 
 /// The report of a run that never started (cancelled while queued, or a failure around it).
 pub fn unstarted_report(id: &str, status: Status, message: &str) -> Report {
-    let now = now_rfc3339();
-    Report {
-        id: id.to_string(),
-        status,
-        message: Some(message.to_string()),
-        exit_code: None,
-        signal: None,
-        result: serde_json::Value::Null,
-        error: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_truncated: false,
-        stderr_truncated: false,
-        violations: Vec::new(),
-        usage: Usage::default(),
-        profile: None,
-        interpreter: None,
-        enforcement: Enforcement {
-            cgroup: None,
-            landlock_abi: None,
-            landlock_rights: Vec::new(),
-            landlock_scopes: Vec::new(),
-            seccomp: None,
-            namespaces: Vec::new(),
-        },
-        started_at: now.clone(),
-        finished_at: now,
-    }
+    Report::new(id.to_string(), status, Some(message.to_string()))
 }
 
 #[cfg(test)]
