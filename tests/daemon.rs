@@ -1027,3 +1027,115 @@ fn load_many_runs_from_concurrent_clients() {
         .sum();
     assert_eq!(ok as usize, n + 4);
 }
+
+/// VmRSS of a process in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Children of `pid` that are zombies (exited, not reaped).
+fn zombie_children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        // pid (comm) state ppid ...: the fields after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let mut fields = rest.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse::<i32>().ok()));
+        if state == Some("Z") && ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// The soak test of issue 5: many runs mixed across verdicts through one daemon, then the
+/// numbers that show nothing accumulates: the daemon's fds, run cgroups, jail mounts, zombies,
+/// and its RSS. Not part of the regular run (JAILD_SOAK_N, default 10,000):
+///
+///     JAILD_SOAK_N=10000 cargo test --release --test daemon -- --ignored soak --nocapture
+#[test]
+#[ignore = "soak test: cargo test --release --test daemon -- --ignored soak --nocapture (JAILD_SOAK_N runs, default 10000)"]
+fn soak_mixed_verdicts_leave_nothing_behind() {
+    require_jails!();
+    let n: usize = std::env::var("JAILD_SOAK_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let clients = 4;
+    // Each kind of run and the status it must end with (limits tightened so that each is quick).
+    let kinds: Vec<(Value, Status)> = vec![
+        (json!({"language": "python", "code": "result = input * 2", "input": 21}), Status::Ok),
+        (json!({"language": "javascript", "code": "return input + 1", "input": 41}), Status::Ok),
+        (json!({"language": "python", "code": "raise ValueError('x')"}), Status::RuntimeError),
+        (json!({"language": "python", "code": "import time\ntime.sleep(5)", "limits": {"wall_time_ms": 150}}), Status::Timeout),
+        (json!({"language": "python", "code": "b = []\nwhile True: b.append(bytearray(4 << 20))", "limits": {"memory": "32MiB"}}), Status::MemoryLimit),
+        (json!({"language": "python", "code": "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", "limits": {"pids": 4}}), Status::PidsLimit),
+        (json!({"language": "python", "code": "while True: print('x' * 65536)", "limits": {"stdout": "64KiB"}}), Status::OutputLimit),
+        (json!({"language": "python", "code": "import os\ntry: os.chroot('/tmp')\nexcept OSError: pass"}), Status::SecurityViolation),
+        (json!({"language": "python", "code": "x", "profile": "nosuch"}), Status::Rejected),
+    ];
+    let d = Daemon::start("queue_size = 64", "");
+    for _ in 0..4 {
+        d.run_sync(py("result = 0"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (fds_before, rss_before) = (fd_count(d.pid()), rss_kib(d.pid()));
+    let t = Instant::now();
+    let counts: Vec<HashMap<String, usize>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let (d, kinds) = (&d, &kinds);
+                s.spawn(move || {
+                    let mut seen: HashMap<String, usize> = HashMap::new();
+                    for i in (c..n).step_by(clients) {
+                        let (body, want) = &kinds[i % kinds.len()];
+                        let mut body = body.clone();
+                        body["wait"] = json!(true);
+                        let r = d.post(&body);
+                        if *want == Status::Rejected {
+                            assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
+                        } else {
+                            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                            let report: Report = serde_json::from_slice(&r.body).unwrap();
+                            assert_eq!(report.status, *want, "{}", common::show(&report));
+                        }
+                        *seen.entry(want.to_string()).or_default() += 1;
+                    }
+                    seen
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = t.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let (fds_after, rss_after) = (fd_count(d.pid()), rss_kib(d.pid()));
+    let cgroups = cgroups_named(&format!("run.{}.", d.pid()));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(" jaild ")).count();
+    let zombies = zombie_children(d.pid());
+    let procs = d.jail_processes();
+    let mut total: HashMap<String, usize> = HashMap::new();
+    for c in counts {
+        for (k, v) in c {
+            *total.entry(k).or_default() += v;
+        }
+    }
+    eprintln!(
+        "SOAK: {n} runs in {elapsed:.1?} ({:.1} runs/s), by status {total:?}; daemon fds {fds_before} -> {fds_after}, \
+         RSS {rss_before} KiB -> {rss_after} KiB; leftover cgroups {}, jail mounts {mounts}, zombies {}, jail processes {}",
+        n as f64 / elapsed.as_secs_f64(),
+        cgroups.len(),
+        zombies.len(),
+        procs.len(),
+    );
+    assert!(cgroups.is_empty(), "{cgroups:?}");
+    assert_eq!(mounts, 0);
+    assert!(zombies.is_empty(), "zombie children of the daemon: {zombies:?}");
+    assert!(procs.is_empty(), "{procs:?}");
+    assert!(fds_after <= fds_before + 2, "the daemon's fds grew from {fds_before} to {fds_after}");
+    // Flat: allocator caches may grow a little at first; a leak per run would grow with n.
+    assert!(rss_after <= rss_before + 32 * 1024, "the daemon's RSS grew from {rss_before} KiB to {rss_after} KiB");
+}
