@@ -2028,3 +2028,68 @@ fn output_is_streamed_as_it_comes_within_the_caps() {
     let first = chunks.iter().find(|c| c.1.starts_with(b"first")).expect("first line streamed");
     assert!(finished.duration_since(first.2) >= std::time::Duration::from_millis(300), "not streamed: {:?}", finished.duration_since(first.2));
 }
+
+/// jail-init killed from outside in the middle of a run: the run ends at once as an internal
+/// error that says so, nothing of it is left, and the next run works.
+#[test]
+fn killing_jail_init_from_outside_ends_the_run_as_an_internal_error() {
+    require_jails!();
+    let id = unique_id("killinit");
+    let name = format!("run.{}.{id}", std::process::id());
+    // The run's cgroup directory, wherever the hierarchy puts it (v1: one per controller).
+    fn find(dir: &std::path::Path, name: &str, depth: u32) -> Option<std::path::PathBuf> {
+        if depth == 0 {
+            return None;
+        }
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let p = e.path();
+            if e.file_type().ok()?.is_dir() {
+                if e.file_name().to_str() == Some(name) {
+                    return Some(p);
+                }
+                if let Some(found) = find(&p, name, depth - 1) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    let killed = std::sync::atomic::AtomicBool::new(false);
+    let report = std::thread::scope(|s| {
+        let run = s.spawn(|| {
+            supervisor().run(jaild::RunRequest {
+                id: Some(id.clone()),
+                language: Some(jaild::profile::Language::Python),
+                code: b"import time\ntime.sleep(20)\n".to_vec(),
+                ..Default::default()
+            })
+        });
+        // This run's script is the one process in the run's pids cgroup; its parent is this
+        // run's jail-init (other tests' jails run alongside: only this one is touched).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline && !killed.load(std::sync::atomic::Ordering::SeqCst) {
+            let procs = find(std::path::Path::new("/sys/fs/cgroup"), &name, 6).map(|d| d.join("cgroup.procs"));
+            let script = procs
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default().split_whitespace().next().and_then(|p| p.parse::<i32>().ok());
+            let init = script.and_then(|p| {
+                let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
+                status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse::<i32>().ok())
+            });
+            if let Some(init) = init.filter(|p| *p > 1) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), nix::sys::signal::Signal::SIGKILL).unwrap();
+                killed.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        run.join().unwrap()
+    });
+    assert_no_leftovers(&report);
+    assert!(killed.into_inner(), "the run's jail-init was never found");
+    assert_eq!(report.status, jaild::report::Status::InternalError, "{}", show(&report));
+    assert!(report.message.as_deref().unwrap_or("").contains("jail-init"), "{}", show(&report));
+    assert!(report.usage.wall_ms < 5000, "{}", show(&report));
+    let next = run("python", "result = 1");
+    assert_eq!(next.status, jaild::report::Status::Ok, "{}", show(&next));
+}
