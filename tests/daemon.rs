@@ -709,6 +709,18 @@ fn every_error_status() {
     check(post(r#"{"code": "x", "language": "python", "profile": "javascript"}"#), 400, "invalid", Some("language"));
     check(post(r#"{"code": "x", "language": "python", "stdin": "data"}"#), 400, "not_supported", Some("stdin"));
     check(post(r#"{"code": "x", "language": "python", "filename": "../x.py"}"#), 400, "invalid", Some("filename"));
+    // The rest of issue 5's bad-input catalogue: invalid UTF-8, NUL bytes, deep nesting,
+    // negative and absurd limits.
+    let mut invalid_utf8 = br#"{"language": "python", "code": "x = '"#.to_vec();
+    invalid_utf8.extend_from_slice(&[0xff, 0xfe]);
+    invalid_utf8.extend_from_slice(br#"'"}"#);
+    check(request_raw(&d.socket, "POST", "/v1/runs", Some(&invalid_utf8)), 400, "malformed", None);
+    check(post(r#"{"code": "x = 1\u0000", "language": "python"}"#), 400, "invalid", Some("code"));
+    let deep = format!(r#"{{"code": "x", "language": "python", "input": {}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
+    check(post(&deep), 400, "malformed", None);
+    check(post(r#"{"code": "x", "language": "python", "limits": {"pids": -5}}"#), 400, "invalid", Some("limits.pids"));
+    check(post(r#"{"code": "x", "language": "python", "limits": {"cpu_time_ms": 1e30}}"#), 400, "invalid", Some("limits.cpu_time_ms"));
+    check(post(r#"{"code": "x", "language": "python", "limits": {"memory": "99999999999GiB"}}"#), 400, "invalid", Some("limits.memory"));
     check(d.get("/v1/runs?limit=0"), 400, "invalid", Some("limit"));
     check(d.get("/v1/runs?status=great"), 400, "invalid", Some("status"));
     check(d.get("/v1/runs?since=yesterday"), 400, "invalid", Some("since"));

@@ -338,6 +338,10 @@ fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, Str
         )
         .field("code"));
     }
+    // The library refuses it too, but only once the run is queued: refuse it here, as a 400.
+    if c.code.contains('\0') {
+        return Err(ApiError::invalid("code", "contains a NUL byte"));
+    }
     let input = match &c.input {
         Some(v) => Some(serde_json::to_string(v).map_err(|e| ApiError::invalid("input", e))?),
         None => None,
