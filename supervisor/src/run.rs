@@ -136,9 +136,7 @@ impl Supervisor {
             // together cost about as much as the validation.
             let (prepared, parts) = std::thread::scope(|scope| {
                 let parts = scope.spawn(|| self.make_parts(&report.id));
-                let t = Instant::now();
                 let prepared = self.prepare(&request);
-                tracing::debug!(us = t.elapsed().as_micros() as u64, "prepared");
                 let parts = parts.join().unwrap_or_else(|_| Err("the setup thread panicked".to_string()));
                 (prepared, parts)
             });
@@ -409,11 +407,10 @@ impl Supervisor {
         }
         drop(netns);
         let (pid, pidfd) = cloned.map_err(err("clone jail-init"))?;
-        tracing::debug!(run = %report.id, us = t_clone.elapsed().as_micros() as u64, "cloned");
         drop(sources);
         drop(attach);
         drop((stdin, stdout_w, stderr_w, result_w, plan_fd, job_fd, control_child));
-        tracing::debug!(run = %report.id, pid, cgroup = %cgroup.describe(), "jail spawned");
+        tracing::debug!(run = %report.id, pid, us = t_clone.elapsed().as_micros() as u64, cgroup = %cgroup.describe(), "jail spawned");
 
         let mut jail = Jail { pid, pidfd, reaped: false };
         let t_place = Instant::now();
