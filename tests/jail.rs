@@ -1860,6 +1860,8 @@ fn assert_enforcement(r: &Report, profile_name: &str, interpreter_name: &str) {
         for scope in ["abstract_unix_socket", "signal"] {
             assert!(e.landlock_scopes.iter().any(|x| x == scope), "{scope}: {}", show(r));
         }
+        assert_eq!(e.landlock_net, ["bind_tcp", "connect_tcp"], "{}", show(r));
+        assert!(e.landlock_covered.is_empty(), "every right is Landlock's own on this kernel: {}", show(r));
     }
     assert!(e.seccomp.is_some());
     for ns in ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"] {
@@ -2092,4 +2094,178 @@ fn killing_jail_init_from_outside_ends_the_run_as_an_internal_error() {
     assert!(report.usage.wall_ms < 5000, "{}", show(&report));
     let next = run("python", "result = 1");
     assert_eq!(next.status, jaild::report::Status::Ok, "{}", show(&next));
+}
+
+// ------------------------------------------------------------------------------------------
+// 17. older kernels: the rights newer than a profile's minimum Landlock ABI are covered by other
+// layers (profiles/README.md, "Older kernels"). Runs planned as on a Landlock ABI 2 kernel
+// (Debian 12's 6.1; tests/vm runs the same on that kernel for real).
+
+fn abi2(language: &str, code: &str) -> Report {
+    run_with(abi2_supervisor(), language, &dedent(code), None, LimitOverrides::default())
+}
+
+const COVERED_ON_ABI2: [&str; 6] =
+    ["truncate", "net_bind_tcp", "net_connect_tcp", "ioctl_dev", "scope_abstract_unix_socket", "scope_signal"];
+
+fn assert_abi2_enforcement(r: &Report) {
+    let e = &r.enforcement;
+    assert_eq!(e.landlock_abi, Some(2), "{}", show(r));
+    for right in ["execute", "write_file", "read_file", "read_dir", "make_reg", "refer"] {
+        assert!(e.landlock_rights.iter().any(|x| x == right), "{right} not handled: {}", show(r));
+    }
+    for right in ["truncate", "ioctl_dev"] {
+        assert!(!e.landlock_rights.iter().any(|x| x == right), "{right} is not an ABI 2 right: {}", show(r));
+    }
+    assert!(e.landlock_net.is_empty() && e.landlock_scopes.is_empty(), "{}", show(r));
+    let covered: Vec<&str> = e.landlock_covered.iter().map(|c| c.right.as_str()).collect();
+    assert_eq!(covered, COVERED_ON_ABI2, "{}", show(r));
+    for c in &e.landlock_covered {
+        assert!(!c.by.is_empty(), "{c:?}");
+    }
+}
+
+#[test]
+fn on_landlock_abi_2_truncate_signal_and_abstract_sockets_stay_denied() {
+    require_jails!();
+    // A datagram socket bound to an abstract name in the host's (this test's) network
+    // namespace: what scope_abstract_unix_socket guards on newer kernels.
+    let name = format!("jaild-abi2-{}", std::process::id());
+    let host = {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let s = std::os::unix::net::UnixDatagram::bind_addr(&addr).unwrap();
+        s.set_nonblocking(true).unwrap();
+        s
+    };
+    let r = abi2(
+        "python",
+        &format!(
+            r#"
+            import os, signal, socket
+            def attempt(f):
+                try:
+                    f()
+                    return "ok"
+                except OSError as e:
+                    return __import__("errno").errorcode[e.errno]
+            ro = os.open("/usr/lib/python3.11/os.py", os.O_RDONLY)
+            open("/tmp/scratch", "w").write("x" * 100)
+            d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            result = {{
+                "truncate_readonly_path": attempt(lambda: os.truncate("/usr/lib/python3.11/os.py", 0)),
+                "open_readonly_for_write": attempt(lambda: os.open("/usr/lib/python3.11/os.py", os.O_WRONLY | os.O_TRUNC)),
+                "ftruncate_readonly_fd": attempt(lambda: os.ftruncate(ro, 0)),
+                "truncate_scratch": attempt(lambda: os.truncate("/tmp/scratch", 10)),
+                "scratch_size": os.stat("/tmp/scratch").st_size,
+                "kill_pid1": attempt(lambda: os.kill(1, signal.SIGKILL)),
+                "sendto_host_abstract": attempt(lambda: d.sendto(b"escaped", "\0{name}")),
+            }}
+            "#
+        ),
+    );
+    assert_ok(&r);
+    assert_abi2_enforcement(&r);
+    let got = |k: &str| r.result[k].as_str().unwrap_or_default().to_string();
+    // Files outside scratch are read-only binds owned by ids unmapped in the jail (EACCES, or
+    // EROFS on kernels that check the mount first) and write_file (EACCES) keeps them from
+    // being opened for writing: together they stand in for the truncate right.
+    assert!(["EACCES", "EROFS"].contains(&got("truncate_readonly_path").as_str()), "{}", show(&r));
+    assert!(["EACCES", "EROFS"].contains(&got("open_readonly_for_write").as_str()), "{}", show(&r));
+    assert_eq!(got("ftruncate_readonly_fd"), "EINVAL", "{}", show(&r));
+    assert_eq!((got("truncate_scratch"), r.result["scratch_size"].as_u64()), ("ok".into(), Some(10)), "{}", show(&r));
+    // PID 1 is jail-init, another uid: the PID namespace and uids stand in for the signal scope.
+    assert_eq!(got("kill_pid1"), "EPERM", "{}", show(&r));
+    // The host's abstract name does not exist in the run's network namespace.
+    assert!(["ECONNREFUSED", "ENOENT"].contains(&got("sendto_host_abstract").as_str()), "{}", show(&r));
+    let mut buf = [0u8; 64];
+    assert!(host.recv(&mut buf).is_err(), "a datagram from the jail reached the host's abstract socket");
+}
+
+#[test]
+fn on_landlock_abi_2_device_ioctls_and_tcp_stay_denied_by_seccomp() {
+    require_jails!();
+    let r = abi2(
+        "python",
+        r#"
+        import fcntl, os, socket
+        def attempt(f):
+            try:
+                f()
+                return "ok"
+            except OSError as e:
+                return __import__("errno").errorcode[e.errno]
+        fd = os.open("/dev/null", os.O_RDWR)
+        result = {
+            "tiocsti": attempt(lambda: fcntl.ioctl(fd, 0x5412, b"x")),
+            "tcp": attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
+        }
+        "#,
+    );
+    assert_abi2_enforcement(&r);
+    assert_eq!(r.result["tiocsti"], "EPERM", "{}", show(&r));
+    assert_eq!(r.result["tcp"], "EPERM", "{}", show(&r));
+    assert_denied(&r, "ioctl(0x5412 TIOCSTI)");
+    assert_denied(&r, "socket(AF_INET)");
+}
+
+#[test]
+fn on_landlock_abi_2_javascript_runs_with_the_same_cover() {
+    require_jails!();
+    let r = abi2(
+        "javascript",
+        r#"
+        const fs = require("fs");
+        const attempt = (f) => { try { f(); return "ok"; } catch (e) { return e.code; } };
+        return {
+            truncate: attempt(() => fs.truncateSync(process.execPath, 0)),
+            kill: attempt(() => process.kill(1, "SIGKILL")),
+        };
+        "#,
+    );
+    assert_ok(&r);
+    assert_abi2_enforcement(&r);
+    // Node opens the file for writing first: write_file (Landlock ABI 1) refuses.
+    assert_eq!(r.result["truncate"], "EACCES", "{}", show(&r));
+    assert_eq!(r.result["kill"], "EPERM", "{}", show(&r));
+}
+
+/// A right newer than the kernel's ABI that no other layer of the profile covers refuses the
+/// run, naming it; the same profile runs where the kernel has the right.
+#[test]
+fn an_uncovered_right_on_an_older_kernel_refuses_the_run() {
+    require_jails!();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("profiles"), dir.path());
+    // ioctl allowed for any request number: only Landlock's ioctl_dev (ABI 5) limits it to
+    // non-device files.
+    let policy = dir.path().join("seccomp/python.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let kept: Vec<&str> = text.split("[[syscall]]").filter(|entry| !entry.contains("name = \"ioctl\"")).collect();
+    std::fs::write(&policy, format!("{}\n[[syscall]]\nname = \"ioctl\"\naction = \"allow\"\ncomment = \"any request\"\n", kept.join("[[syscall]]"))).unwrap();
+    let mut c = config();
+    c.profiles_dir = dir.path().to_path_buf();
+    let wide = Supervisor::new(c.clone()).expect("supervisor starts");
+    if wide.landlock_abi() >= 5 {
+        let r = run_with(&wide, "python", "result = 1", None, LimitOverrides::default());
+        assert_ok(&r);
+        assert!(r.enforcement.landlock_rights.iter().any(|x| x == "ioctl_dev"), "{}", show(&r));
+    }
+    let mut old = Supervisor::new(c).expect("supervisor starts");
+    old.limit_landlock_abi(4).unwrap();
+    let r = run_with(&old, "python", "result = 1", None, LimitOverrides::default());
+    assert_status(&r, Status::InternalError);
+    let m = r.message.as_deref().unwrap_or_default();
+    assert!(m.contains("Landlock ABI 4") && m.contains("ioctl_dev") && m.contains("without naming the request number"), "{}", show(&r));
+    assert!(r.stdout.is_empty() && r.exit_code.is_none() && r.enforcement.landlock_abi.is_none(), "nothing started: {}", show(&r));
+
+    // Below the profile's own minimum: refused, naming the missing rights.
+    let mut older = Supervisor::new(config()).expect("supervisor starts");
+    older.limit_landlock_abi(1).unwrap();
+    let r = run_with(&older, "python", "result = 1", None, LimitOverrides::default());
+    assert_status(&r, Status::InternalError);
+    let m = r.message.as_deref().unwrap_or_default();
+    assert!(m.contains("requires Landlock ABI 2") && m.contains("refer"), "{}", show(&r));
+    // Raising the ABI above the kernel's is refused.
+    assert!(older.limit_landlock_abi(99).is_err());
 }

@@ -224,7 +224,7 @@ fn dangerous_profile(profiles: &Path) {
     edit(&p, "pids = 16 ", "pids = 5000 ");
     edit(&p, "stdout = \"1MiB\"", "stdout = \"512MiB\"");
     edit(&p, "open_files = 64 ", "open_files = 4096 ");
-    edit(&p, "minimum_abi = 6", "minimum_abi = 3");
+    edit(&p, "minimum_abi = 2", "minimum_abi = 3");
     let text = std::fs::read_to_string(&p).unwrap();
     let text: String = text
         .lines()

@@ -371,7 +371,7 @@ fn unknown_landlock_abi_is_refused() {
     for abi in ["0", "9"] {
         let s = seeded();
         let path = s.profiles.join("python.toml");
-        let text = edit(&path, "minimum_abi = 6", &format!("minimum_abi = {abi}"));
+        let text = edit(&path, "minimum_abi = 2", &format!("minimum_abi = {abi}"));
         let e = load_err(&s.profiles, "python");
         assert_invalid(&e, &path, line_of(&text, "minimum_abi = "), "landlock.minimum_abi");
     }

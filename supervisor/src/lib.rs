@@ -144,6 +144,18 @@ impl Supervisor {
         self.landlock_abi
     }
 
+    /// Plans every run as on a kernel with Landlock ABI `abi` (lower than this kernel's): the
+    /// ruleset handles only that ABI's rights, and the profile's coverage rules for the rest
+    /// apply as on such a kernel (plan::landlock_coverage). For proving those rules on a newer
+    /// kernel; neither jaild nor jailctl offers it. Raising the ABI is refused.
+    pub fn limit_landlock_abi(&mut self, abi: u32) -> Result<(), String> {
+        if abi > self.landlock_abi {
+            return Err(format!("this kernel has Landlock ABI {}, cannot plan runs for ABI {abi}", self.landlock_abi));
+        }
+        self.landlock_abi = abi;
+        Ok(())
+    }
+
     pub fn cgroup_version(&self) -> cgroup::CgroupVersion {
         self.cgroups.version()
     }

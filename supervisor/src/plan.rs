@@ -3,6 +3,7 @@
 
 use crate::interpreter::Manifest;
 use crate::profile::{Language, Limits, Profile};
+use crate::report::CoveredRight;
 use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit};
 use std::path::{Path, PathBuf};
 
@@ -195,6 +196,93 @@ pub fn missing_landlock_rights(minimum_abi: u32, kernel_abi: u32) -> Vec<String>
         missing.insert(0, "landlock itself (not enabled in this kernel)".into());
     }
     missing
+}
+
+/// The newest Landlock ABI whose rights the jail uses (7 adds only audit-log flags).
+pub const LANDLOCK_ABI_FULL: u32 = 6;
+
+/// Whether `profile` may run on a kernel with Landlock ABI `kernel_abi`, and how.
+///
+/// Two kinds of rights, and the rule for each:
+/// * up to the profile's `minimum_abi`: hard requirements. A kernel below it refuses the run.
+/// * newer rights the kernel lacks: each must be covered by another layer of this profile's
+///   jail, checked here against the profile (not assumed); a right nothing covers refuses the
+///   run too, naming it. The covered ones are returned for the report.
+///
+/// Fail closed throughout: a profile never runs with less than it states.
+pub fn landlock_coverage(profile: &Profile, kernel_abi: u32) -> Result<Vec<CoveredRight>, String> {
+    let minimum = profile.file.landlock.minimum_abi;
+    if kernel_abi < minimum {
+        return Err(format!(
+            "profile {} requires Landlock ABI {minimum}, this kernel has ABI {kernel_abi}; missing: {}",
+            profile.name(),
+            missing_landlock_rights(minimum, kernel_abi).join(", ")
+        ));
+    }
+    let mut covered = Vec::new();
+    let mut uncovered = Vec::new();
+    let mut cover = |right: &str, by: Result<String, String>| match by {
+        Ok(by) => covered.push(CoveredRight { right: right.into(), by }),
+        Err(why) => uncovered.push(format!("{right} ({why})")),
+    };
+    if kernel_abi < 2 {
+        cover("refer", Ok("Landlock ABI 1 itself: it denies every link or rename into another directory".into()));
+    }
+    if kernel_abi < 3 {
+        cover(
+            "truncate",
+            Ok("read-only bind mounts of files owned by ids unmapped in the jail (truncate(2) outside scratch fails with EACCES or EROFS) and write_file (ftruncate needs a file open for writing, which Landlock grants only in scratch and on /dev/null, zero, full)".into()),
+        );
+    }
+    if kernel_abi < 4 {
+        let by = match profile.file.network.mode {
+            crate::profile::NetworkMode::None => Ok("the run's own empty network namespace (network.mode = \"none\"): no interface to bind or connect on".into()),
+        };
+        cover("net_bind_tcp", by.clone());
+        cover("net_connect_tcp", by);
+    }
+    if kernel_abi < 5 {
+        cover("ioctl_dev", seccomp_ioctl_cover(profile));
+    }
+    if kernel_abi < 6 {
+        cover(
+            "scope_abstract_unix_socket",
+            Ok("the run's own network namespace: abstract socket names are per network namespace, so no host or other run's socket is reachable".into()),
+        );
+        cover(
+            "scope_signal",
+            Ok("the PID namespace (only the jail's processes are visible) and the script's uid, which differs from jail-init's (kill(1) gets EPERM)".into()),
+        );
+    }
+    if !uncovered.is_empty() {
+        return Err(format!(
+            "profile {}: this kernel has Landlock ABI {kernel_abi} and nothing else in the profile enforces: {}",
+            profile.name(),
+            uncovered.join("; ")
+        ));
+    }
+    Ok(covered)
+}
+
+/// ioctl_dev is covered when the seccomp policy allows ioctl only for listed request numbers.
+fn seccomp_ioctl_cover(profile: &Profile) -> Result<String, String> {
+    use crate::seccomp::{Action, Op};
+    let mut requests = Vec::new();
+    for e in profile.seccomp.file.syscall.iter().filter(|e| e.name == "ioctl" && e.action == Action::Allow) {
+        match e.args.iter().find(|c| c.index == 1 && c.op == Op::Eq && c.mask.is_none()) {
+            Some(c) => requests.push(format!("{:#x}", c.value)),
+            None => {
+                return Err(format!(
+                    "the seccomp policy {} allows ioctl without naming the request number",
+                    profile.seccomp.path.display()
+                ))
+            }
+        }
+    }
+    if requests.is_empty() {
+        return Ok("seccomp: ioctl is denied".into());
+    }
+    Ok(format!("seccomp: ioctl is allowed only for the requests {}", requests.join(", ")))
 }
 
 #[cfg(test)]

@@ -132,9 +132,27 @@ pub struct Enforcement {
     /// The filesystem rights the Landlock ruleset handled (denied unless granted).
     pub landlock_rights: Vec<String>,
     pub landlock_scopes: Vec<String>,
+    /// The network rights the Landlock ruleset handled ("bind_tcp", "connect_tcp").
+    #[serde(default)]
+    pub landlock_net: Vec<String>,
+    /// Landlock rights this kernel does not have, each with the layer of the jail that enforced
+    /// the same rule instead (profiles/README.md, "Older kernels"). Empty on a kernel with
+    /// Landlock ABI 6 or newer.
+    #[serde(default)]
+    pub landlock_covered: Vec<CoveredRight>,
     /// "allowlist" with denials answered through user notification.
     pub seccomp: Option<String>,
     pub namespaces: Vec<String>,
+}
+
+/// A Landlock right the running kernel does not have, and the layer of the jail that enforces
+/// the same rule without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoveredRight {
+    /// The Landlock right, as in `landlock_rights` ("truncate", "ioctl_dev", "scope_signal"...).
+    pub right: String,
+    /// What enforces it instead.
+    pub by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +209,8 @@ impl Report {
                 landlock_abi: None,
                 landlock_rights: Vec::new(),
                 landlock_scopes: Vec::new(),
+                landlock_net: Vec::new(),
+                landlock_covered: Vec::new(),
                 seccomp: None,
                 namespaces: Vec::new(),
             },

@@ -96,6 +96,8 @@ struct Prepared {
     interpreter_sha256: String,
     limits: Limits,
     job: Vec<u8>,
+    /// Landlock rights this kernel lacks and what covers each (plan::landlock_coverage).
+    landlock_covered: Vec<crate::report::CoveredRight>,
 }
 
 /// A new run id: 16 random hex digits.
@@ -217,18 +219,8 @@ impl Supervisor {
             return Err(reject("filename", "must be a plain file name (1-255 bytes, no '/', NUL or newline)"));
         }
 
-        let minimum = profile.file.landlock.minimum_abi;
-        if self.landlock_abi < minimum {
-            return Err(Rejection {
-                status: Status::InternalError,
-                message: format!(
-                    "landlock: profile {} requires Landlock ABI {minimum}, this kernel has ABI {}; missing: {}",
-                    profile.name(),
-                    self.landlock_abi,
-                    plan::missing_landlock_rights(minimum, self.landlock_abi).join(", ")
-                ),
-            });
-        }
+        let landlock_covered = plan::landlock_coverage(&profile, self.landlock_abi)
+            .map_err(|message| Rejection { status: Status::InternalError, message: format!("landlock: {message}") })?;
 
         let interpreter = profile
             .interpreter(&self.config.interpreters_dir)
@@ -254,7 +246,7 @@ impl Supervisor {
             },
         });
         let job = serde_json::to_vec(&job).map_err(|e| Rejection { status: Status::InternalError, message: e.to_string() })?;
-        Ok(Prepared { profile, interpreter, interpreter_sha256, limits, job })
+        Ok(Prepared { profile, interpreter, interpreter_sha256, limits, job, landlock_covered })
     }
 
     /// The run's cgroup, without limits yet (nothing joins it before they are set), and a fresh
@@ -290,6 +282,12 @@ impl Supervisor {
             .filter(|(bit, _)| plan.landlock.scoped & bit != 0)
             .map(|(_, n)| n.to_string())
             .collect(),
+            landlock_net: [(jail_init::plan::access::NET_BIND_TCP, "bind_tcp"), (jail_init::plan::access::NET_CONNECT_TCP, "connect_tcp")]
+                .iter()
+                .filter(|(bit, _)| plan.landlock.handled_net & bit != 0)
+                .map(|(_, n)| n.to_string())
+                .collect(),
+            landlock_covered: p.landlock_covered.clone(),
             seccomp: Some("allowlist, denials answered by the supervisor (user notification)".into()),
             namespaces: ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"].iter().map(|s| s.to_string()).collect(),
         };

@@ -70,10 +70,15 @@ pub fn explain(s: &Subject) -> String {
     item(&mut out, 2, "language", key, &format!("{}, run by {} {} ({}; sha256 {} pinned, a changed binary is refused)", p.language.as_str(), m.name, m.version, m.binary.display(), m.sha256));
     item(&mut out, 2, "command", key, &s.plan.argv.join(" "));
     item(&mut out, 2, "seccomp", key, &format!("{} (sha256 {})", s.policy.path.display(), s.profile.seccomp.sha256));
-    let abi_note = if s.kernel_abi >= p.landlock.minimum_abi {
-        format!("ABI {} required, this kernel has {}", p.landlock.minimum_abi, s.kernel_abi)
-    } else {
-        format!("ABI {} required, this kernel has only {}: runs of this profile are refused here", p.landlock.minimum_abi, s.kernel_abi)
+    let abi_note = match crate::plan::landlock_coverage(&s.profile, s.kernel_abi) {
+        Ok(covered) if covered.is_empty() => format!("ABI {} required, this kernel has {}", p.landlock.minimum_abi, s.kernel_abi),
+        Ok(covered) => format!(
+            "ABI {} required, this kernel has {}; the rights it lacks are enforced by other layers: {}",
+            p.landlock.minimum_abi,
+            s.kernel_abi,
+            covered.iter().map(|c| format!("{} by {}", c.right, c.by)).collect::<Vec<_>>().join("; ")
+        ),
+        Err(e) => format!("{e}: runs of this profile are refused here"),
     };
     item(
         &mut out,
@@ -86,6 +91,17 @@ pub fn explain(s: &Subject) -> String {
         ),
     );
 
+    if p.landlock.minimum_abi < crate::plan::LANDLOCK_ABI_FULL {
+        let text = match crate::plan::landlock_coverage(&s.profile, p.landlock.minimum_abi) {
+            Ok(covered) => format!(
+                "on a kernel with only Landlock ABI {} (the minimum), the newer rights are enforced by: {}",
+                p.landlock.minimum_abi,
+                covered.iter().map(|c| format!("{} by {}", c.right, c.by)).collect::<Vec<_>>().join("; ")
+            ),
+            Err(e) => format!("on a kernel with only Landlock ABI {}: {e}; runs are refused there", p.landlock.minimum_abi),
+        };
+        item(&mut out, 2, "older kernels", key, &text);
+    }
     read_section(&mut out, s);
     write_section(&mut out, s);
     exec_section(&mut out, s);

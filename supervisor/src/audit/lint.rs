@@ -249,9 +249,10 @@ fn filesystem_findings(s: &Subject, out: &mut Vec<Finding>) {
             }
         }
     }
+    // On a kernel at the profile's minimum ABI, every newer right must be covered by another
+    // layer (plan::landlock_coverage); where one is not, such hosts refuse every run.
     let abi = s.profile.file.landlock.minimum_abi;
-    if abi < 6 {
-        let missing = crate::plan::missing_landlock_rights(6, abi);
+    if let Err(uncovered) = crate::plan::landlock_coverage(&s.profile, abi) {
         let (file, line) = super::origin(s, "landlock.minimum_abi");
         out.push(Finding {
             id: "landlock.abi".into(),
@@ -259,8 +260,8 @@ fn filesystem_findings(s: &Subject, out: &mut Vec<Finding>) {
             file,
             line,
             field: "landlock.minimum_abi".into(),
-            message: format!("minimum Landlock ABI {abi}: on older kernels runs go ahead without {}", missing.join(", ")),
-            why: "the jail's namespaces still cover signals, sockets and the network, but the Landlock layer behind them is thinner".into(),
+            message: format!("minimum Landlock ABI {abi} admits kernels on which this profile cannot run: {uncovered}"),
+            why: "a right newer than minimum_abi must be enforced by another layer where the kernel lacks it; otherwise those hosts refuse every run (fail closed), so minimum_abi promises more than the profile can keep".into(),
         });
     }
 }

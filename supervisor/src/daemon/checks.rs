@@ -45,13 +45,8 @@ pub fn host(sup: &Supervisor) -> HostReport {
                 continue;
             }
         };
-        let minimum = p.file.landlock.minimum_abi;
-        if sup.landlock_abi() < minimum {
-            r.problems.push(format!(
-                "profile {name} requires Landlock ABI {minimum}, this kernel has ABI {}; missing: {}",
-                sup.landlock_abi(),
-                plan::missing_landlock_rights(minimum, sup.landlock_abi()).join(", ")
-            ));
+        if let Err(e) = plan::landlock_coverage(&p, sup.landlock_abi()) {
+            r.problems.push(e);
         }
         let wanted = super::api::interpreter_name(&p);
         match verified.iter().find(|i| i.manifest.name == wanted) {
