@@ -617,6 +617,8 @@ mod tests {
                 landlock_abi: Some(6),
                 landlock_rights: vec![],
                 landlock_scopes: vec![],
+                landlock_net: vec![],
+                landlock_covered: vec![],
                 seccomp: Some("allowlist".to_owned()),
                 namespaces: vec!["user".to_owned()],
             },
