@@ -14,6 +14,7 @@
 #                           read-only) and ProtectKernelLogs= (/proc/kmsg) would
 #   SANDBOX_BOUNDING_SET    setpriv's --bounding-set (CapabilityBoundingSet=)
 #   SANDBOX_NNP             1: NoNewPrivileges=yes
+#   SANDBOX_LIMIT_CORE      LimitCORE= (bytes; soft and hard)
 set -euo pipefail
 
 # Nothing done here may reach the host's mount table.
@@ -78,6 +79,10 @@ done
 
 if [[ -n "${SANDBOX_DEVICES_CGROUP:-}" ]]; then
     echo $$ >"$SANDBOX_DEVICES_CGROUP/cgroup.procs"
+fi
+
+if [[ -n "${SANDBOX_LIMIT_CORE:-}" ]]; then
+    prlimit --pid $$ --core="$SANDBOX_LIMIT_CORE:$SANDBOX_LIMIT_CORE"
 fi
 
 args=()

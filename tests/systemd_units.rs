@@ -390,6 +390,9 @@ fn sandbox_env(unit: &Unit) -> Vec<(String, String)> {
         ("SANDBOX_PROTECT_SYSTEM".to_string(), service("ProtectSystem").unwrap_or_default().to_string()),
         ("SANDBOX_NNP".to_string(), if yes("NoNewPrivileges") { "1" } else { "0" }.to_string()),
     ];
+    if let Some(core) = service("LimitCORE") {
+        env.push(("SANDBOX_LIMIT_CORE".into(), core.to_string()));
+    }
     let mut rw: Vec<String> = unit.words("Service", "ReadWritePaths").iter().map(|p| p.trim_start_matches('-').to_string()).collect();
     rw.extend(unit.words("Service", "StateDirectory").iter().map(|d| format!("/var/lib/{d}")));
     env.push(("SANDBOX_RW".into(), rw.join(" ")));
@@ -484,6 +487,21 @@ fn jails_run_in_the_service_sandbox() {
             assert!(named, "{report:#}");
         }
     }
+}
+
+#[test]
+fn a_core_limit_below_the_jails_is_refused_by_name() {
+    // Jails set RLIMIT_CORE to 1 and cannot raise an inherited hard limit: a service with
+    // LimitCORE=0 (what this unit had until the VM suite ran it under systemd) fails every run,
+    // and the report must say which limit and where to fix it. The shipped unit's LimitCORE=1
+    // is what jails_run_in_the_service_sandbox runs with.
+    require_jails!();
+    assert_eq!(Unit::load("jaild.service").one("Service", "LimitCORE"), Some("1"));
+    let env = vec![("SANDBOX_LIMIT_CORE".to_string(), "0".to_string())];
+    let (code, report) = jail_in_sandbox(&env, None, "python", "result = 1", &[]);
+    assert_eq!(code, 10, "{report:#}");
+    let message = report["message"].as_str().unwrap_or_default();
+    assert!(message.contains("setrlimit") && message.contains("RLIMIT_CORE") && message.contains("hard limit 0") && message.contains("jaild.service"), "{message}");
 }
 
 #[test]

@@ -311,10 +311,23 @@ fn setup_fds() -> Step {
 
 fn set_rlimits(plan: &Plan) -> Step {
     for r in &plan.rlimits {
-        let limit = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
         // nix's Resource enum cannot be built from a raw number; setrlimit(2) via prlimit.
-        nix::sys::resource::setrlimit(resource(r.resource)?, limit.rlim_cur, limit.rlim_max)
-            .map_err(fail("setrlimit", format!("resource {}", r.resource)))?;
+        let res = resource(r.resource)?;
+        // A jail can lower a limit, never raise one above the hard limit it inherited (that
+        // takes CAP_SYS_RESOURCE in the host's user namespace). Say so by name instead of a
+        // bare EPERM: the fix is in the supervisor's service (LimitCORE=, LimitNOFILE=...).
+        let (_, inherited_hard) = nix::sys::resource::getrlimit(res).map_err(fail("setrlimit", format!("getrlimit {res:?}")))?;
+        if r.hard > inherited_hard {
+            return Err(StepError {
+                step: "setrlimit",
+                errno: Errno::EPERM,
+                detail: format!(
+                    "{res:?}: the jail's limit {} is above the hard limit {inherited_hard} inherited from the supervisor, which a jail cannot raise; raise it for jaild (systemd: Limit*= in jaild.service)",
+                    r.hard
+                ),
+            });
+        }
+        nix::sys::resource::setrlimit(res, r.soft, r.hard).map_err(fail("setrlimit", format!("{res:?} {}/{}", r.soft, r.hard)))?;
     }
     Ok(())
 }

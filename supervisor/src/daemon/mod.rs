@@ -72,6 +72,7 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
     lib.state_dir = Some(config.state_dir.clone());
     lib.host_id_base = config.host_id_base;
     let sup = Supervisor::new(lib)?;
+    notifier.notify("STATUS=checking the host: profiles, interpreter digests, Landlock, user namespaces, cgroups");
     let report = checks::host(&sup);
     if !report.problems.is_empty() {
         return Err(DaemonError::Checks(report.problems));
@@ -170,7 +171,7 @@ async fn run(
         });
     }
 
-    notifier.notify("READY=1");
+    notifier.notify("READY=1\nSTATUS=serving");
     tracing::info!(concurrency, queue_size = config.queue_size, pid = std::process::id(), "jaild ready");
 
     let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
