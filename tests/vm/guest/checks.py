@@ -27,16 +27,18 @@ SRC = "/opt/jaild-src"
 RUN_UID = 201000  # the jails' script uid on the host (jaild's default host_id_base + 1000)
 INIT_UID = 200000
 
-# The shipped profiles give a script 5 s of wall time; an emulated CPU (TCG) starts Node with
-# TypeScript stripping in about that. The checks run each language under a local profile that
-# extends the shipped one and changes nothing but the wall clock, as an operator would add one.
+# The shipped profiles give a script 5 s of wall and CPU time; on an emulated CPU (TCG) Node with
+# TypeScript stripping needs about that to start. The checks run each language under a local
+# profile that extends the shipped one and changes nothing but those two limits, as an operator
+# would add one; the limit checks tighten them again per request.
 LONG_PROFILE = """schema = 1
 name = "{lang}-long"
-description = "The {lang} profile with a 60 s wall clock (the VM suite's emulated CPU)."
+description = "The {lang} profile with 60 s of wall and CPU time (the VM suite's emulated CPU)."
 extends = "{lang}"
 
 [limits]
 wall_time_ms = 60000
+cpu_time_ms = 60000
 """
 LANGUAGES = ("python", "javascript", "typescript")
 
