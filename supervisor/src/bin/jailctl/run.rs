@@ -322,4 +322,8 @@ pub fn print_summary(r: &Report) {
     if let Some(i) = &r.interpreter {
         println!("jail:    {} {}, cgroup {}, landlock ABI {}", i.name, i.version, r.enforcement.cgroup.as_deref().unwrap_or("-"), r.enforcement.landlock_abi.unwrap_or(0));
     }
+    // On a kernel older than Landlock ABI 6: which rights another layer enforced instead.
+    for c in &r.enforcement.landlock_covered {
+        println!("covered: landlock {} (not in this kernel) by {}", c.right, c.by);
+    }
 }
