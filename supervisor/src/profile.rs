@@ -450,8 +450,17 @@ impl Profile {
     /// version the profile asks for and runs the profile's language.
     pub fn interpreter(&self, interpreters_dir: &Path) -> Result<Interpreter, ProfileError> {
         let want = &self.file.interpreter;
-        let interp = interpreter::load(interpreters_dir, want.name.as_str())?;
         let (path, line) = self.origins.of("interpreter");
+        let interp = interpreter::load(interpreters_dir, want.name.as_str()).map_err(|e| match e {
+            // A name no manifest has is this file's mistake; a broken manifest is the manifest's.
+            InterpreterError::Unknown { .. } => ProfileError::Invalid {
+                path: path.clone(),
+                line,
+                field: "interpreter".into(),
+                message: format!("{e} (the manifests are {})", interpreter::list(interpreters_dir).join(", ")),
+            },
+            other => other.into(),
+        })?;
         if interp.manifest.version != want.version {
             return Err(ProfileError::Invalid {
                 path,

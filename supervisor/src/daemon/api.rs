@@ -167,9 +167,24 @@ struct ErrorDetail<'a> {
     field: Option<&'a str>,
 }
 
+/// At most `max` bytes of `s` (on a character boundary), saying how long it was: an error
+/// reply stays small whatever the request held (a 10 MB unknown key is echoed in part).
+fn bounded(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len()).into()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let message = bounded(&self.message, 1024);
+        let field = self.field.as_deref().map(|f| bounded(f, 256));
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &message, field: field.as_deref() } };
         let mut response = json(self.status, &body);
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -193,8 +208,10 @@ fn from_body_rejection(r: BytesRejection) -> ApiError {
     }
 }
 
-fn from_path_rejection(r: PathRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "malformed", r.body_text())
+/// A run id or profile name in the URL that does not decode (percent-encoded bytes that are
+/// not UTF-8): no run or profile has it.
+fn from_path_rejection(field: &str, r: PathRejection) -> ApiError {
+    ApiError::not_found(format!("{field}: {}", r.body_text())).field(field)
 }
 
 fn from_query_rejection(r: QueryRejection) -> ApiError {
@@ -559,7 +576,7 @@ async fn get_run(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
     if let Some(entry) = app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
         return Ok(json(StatusCode::OK, &entry.view()));
@@ -574,7 +591,7 @@ async fn wait_run(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     let params = query(q, &["timeout"])?;
     let timeout = match params.get("timeout") {
         None => 30.0,
@@ -598,7 +615,7 @@ async fn run_events(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
     let body = match app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
         Some(entry) => Body::from_stream(entry.events()),
@@ -629,7 +646,7 @@ async fn cancel_run(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
     let runs = app.runs.clone();
     let who = rights.clone();
@@ -754,7 +771,7 @@ async fn get_profile(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(name) = name.map_err(from_path_rejection)?;
+    let Path(name) = name.map_err(|r| from_path_rejection("profile", r))?;
     if !rights.may_use(&name) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("uid {} may not use profile {name:?}", rights.uid)).field("profile"));
     }
