@@ -113,9 +113,13 @@ struct RequestCase {
     #[serde(default)]
     chunked: bool,
     status: u16,
+    #[serde(default)]
     code: String,
     field: Option<String>,
+    #[serde(default)]
     says: String,
+    #[serde(default)]
+    http_layer: bool,
 }
 
 fn request_cases() -> Vec<RequestCase> {
@@ -146,7 +150,8 @@ fn send(socket: &Path, case: &RequestCase) -> Response {
         }
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
+    // A head jaild's HTTP layer refuses may be cut off while it is sent; its reply decides.
+    let _ = stream.write_all(head.as_bytes());
     let mut writer = stream.try_clone().unwrap();
     let chunked = case.chunked;
     let sender = std::thread::spawn(move || {
@@ -221,7 +226,12 @@ fn every_bad_request_gets_its_error_and_starts_nothing() {
     each_case(cases.iter().map(|c| (c.name.as_str(), c)), |name, case| {
         let r = send(&d.socket, case);
         let shown = String::from_utf8_lossy(&r.body[..r.body.len().min(2000)]).into_owned();
-        let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{name}: the reply is not JSON ({e}): {shown}"));
+        if case.http_layer {
+            assert_eq!(r.status, case.status, "{name}: {shown}");
+            assert_nothing_started(&d, name);
+            return;
+        }
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{name}: the reply ({} {:?}) is not JSON ({e}): {shown}", r.status, r.headers));
         let got = (r.status, v["error"]["code"].as_str(), v["error"]["field"].as_str());
         let field = case.field.as_deref().map(expand_text);
         assert_eq!(got, (case.status, Some(case.code.as_str()), field.as_deref()), "{name}: {shown}");
