@@ -58,7 +58,7 @@ fn expand(s: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
-        out.extend_from_slice(rest[..start].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..start]);
         let after = &rest[start + 2..];
         if let Some(spec) = after.strip_prefix("REPEAT ") {
             let (count, spec) = spec.split_once(' ').unwrap_or_else(|| panic!("bad REPEAT marker in {s:?}"));
