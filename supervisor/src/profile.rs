@@ -116,17 +116,24 @@ impl ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Str(String),
+        struct Size;
+        impl serde::de::Visitor<'_> for Size {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a size: a byte count such as 65536 or a string such as \"64KiB\" or \"128MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                u64::try_from(n).map(ByteSize).map_err(|_| E::custom(format!("{n} is negative; expected a size such as 65536, \"64KiB\" or \"128MiB\"")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(s).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(d) {
-            Ok(Raw::Int(n)) => Ok(ByteSize(n)),
-            Ok(Raw::Str(s)) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
-            Err(_) => Err(serde::de::Error::custom("expected a size: a byte count such as 65536 or a string such as \"64KiB\" or \"128MiB\"")),
-        }
+        // A missing field stays "missing field `memory`" (serde asks through deserialize_any).
+        d.deserialize_any(Size)
     }
 }
 
@@ -276,7 +283,7 @@ pub struct ProfileFile {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [limits] table")]
 pub struct Limits {
     /// Wall-clock time from start to kill (status timeout).
     pub wall_time_ms: u64,
@@ -312,7 +319,7 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [filesystem] table")]
 pub struct Filesystem {
     /// Working directory of the script; must be one of the tmpfs mounts.
     pub workdir: PathBuf,
@@ -328,7 +335,7 @@ pub struct Filesystem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [[filesystem.tmpfs]] entry: path, size, inodes")]
 pub struct TmpfsMount {
     /// Where the scratch tmpfs is mounted in the jail.
     pub path: PathBuf,
@@ -340,7 +347,7 @@ pub struct TmpfsMount {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [[filesystem.read_only]] entry: path, at, comment")]
 pub struct ReadOnlyPath {
     /// Host path.
     pub path: PathBuf,
@@ -352,7 +359,7 @@ pub struct ReadOnlyPath {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [[filesystem.data]] entry: name, path, comment")]
 pub struct DataDir {
     /// The directory's name in the jail: /data/NAME. Letters, digits, '-' and '_'.
     pub name: String,
@@ -370,7 +377,7 @@ impl DataDir {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [network] table: mode = \"none\"")]
 pub struct Network {
     /// Only "none" exists: an empty network namespace, no socket family but AF_UNIX.
     pub mode: NetworkMode,
@@ -383,14 +390,14 @@ pub enum NetworkMode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [seccomp] table: policy = \"seccomp/NAME.toml\"")]
 pub struct SeccompRef {
     /// Policy file, relative to the profiles directory.
     pub policy: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [landlock] table: minimum_abi")]
 pub struct LandlockPolicy {
     /// The lowest Landlock ABI whose rights this profile requires; on an older kernel the run is
     /// refused, naming the rights it lacks.
@@ -398,7 +405,7 @@ pub struct LandlockPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the [language_policy] table")]
 pub struct LanguagePolicy {
     /// Modules the runner refuses to import (a policy layer inside the jail, not the boundary).
     #[serde(default)]
@@ -443,8 +450,17 @@ impl Profile {
     /// version the profile asks for and runs the profile's language.
     pub fn interpreter(&self, interpreters_dir: &Path) -> Result<Interpreter, ProfileError> {
         let want = &self.file.interpreter;
-        let interp = interpreter::load(interpreters_dir, want.name.as_str())?;
         let (path, line) = self.origins.of("interpreter");
+        let interp = interpreter::load(interpreters_dir, want.name.as_str()).map_err(|e| match e {
+            // A name no manifest has is this file's mistake; a broken manifest is the manifest's.
+            InterpreterError::Unknown { .. } => ProfileError::Invalid {
+                path: path.clone(),
+                line,
+                field: "interpreter".into(),
+                message: format!("{e} (the manifests are {})", interpreter::list(interpreters_dir).join(", ")),
+            },
+            other => other.into(),
+        })?;
         if interp.manifest.version != want.version {
             return Err(ProfileError::Invalid {
                 path,
@@ -552,6 +568,26 @@ fn render(src: &Source, span: Option<std::ops::Range<usize>>, message: &str) -> 
     format!("line {line}, column {col}: {message}\n{:w$} |\n{line} | {text}", "")
 }
 
+/// The dotted field a deserialization error is about (`limits.pids`, `filesystem.tmpfs.size`,
+/// `limits.max_threads` for an unknown key): the keys toml records on the way down (shown as
+/// "in `a.b`" by an error without its source text), then the key an unknown, missing or
+/// duplicate field message names.
+fn deserialize_field(e: &toml::de::Error) -> Option<String> {
+    let shown = e.to_string();
+    let keys = shown.lines().rev().find_map(|l| l.strip_prefix("in `")?.strip_suffix('`')).unwrap_or_default();
+    let message = e.message();
+    let named = ["unknown field `", "missing field `", "duplicate field `"].iter().find_map(|p| {
+        let rest = &message[message.find(p)? + p.len()..];
+        Some(&rest[..rest.find('`')?])
+    });
+    let field = match named {
+        Some(n) if keys.is_empty() => n.to_string(),
+        Some(n) if keys != n && !keys.ends_with(&format!(".{n}")) => format!("{keys}.{n}"),
+        _ => keys.to_string(),
+    };
+    (!field.is_empty()).then_some(field)
+}
+
 /// The table header a line opens, if it is one: `[a.b]` or `[[a.b]]`, comments ignored.
 pub(crate) fn table_header(line: &str) -> Option<&str> {
     let t = line.split('#').next().unwrap_or("").trim();
@@ -634,7 +670,13 @@ pub fn load_file(dir: &Path, path: &Path) -> Result<Profile, ProfileError> {
 
 fn read_text(path: &Path) -> Result<String, ProfileError> {
     let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { path: path.to_path_buf(), source })?;
-    String::from_utf8(bytes).map_err(|_| ProfileError::Parse { path: path.to_path_buf(), message: "not UTF-8".into() })
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..bad];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = bad - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+        ProfileError::Parse { path: path.to_path_buf(), message: format!("line {line}, column {column}: not UTF-8 (byte 0x{:02x}); a profile is UTF-8 text", e.as_bytes()[bad]) }
+    })
 }
 
 fn parse_table<'a>(path: &Path, text: &'a str) -> Result<Spanned<DeTable<'a>>, ProfileError> {
@@ -776,7 +818,16 @@ fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result
     let file = ProfileFile::deserialize(toml::de::Deserializer::from(table.clone())).map_err(|e| {
         let span = e.span();
         let src = span.as_ref().map(|s| source_at(&sources, s.start)).unwrap_or(&sources[0]);
-        ProfileError::Parse { path: src.path.to_path_buf(), message: render(src, span, e.message().trim_end()) }
+        let message = e.message().trim_end();
+        match deserialize_field(&e) {
+            Some(field) => ProfileError::Invalid {
+                path: src.path.to_path_buf(),
+                line: span.map_or(1, |s| src.line_col(s.start).0),
+                field,
+                message: message.to_string(),
+            },
+            None => ProfileError::Parse { path: src.path.to_path_buf(), message: render(src, span, message) },
+        }
     })?;
     let mut at = BTreeMap::new();
     record(&mut at, &sources, "", table.get_ref());
@@ -784,7 +835,14 @@ fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result
 
     validate(&file, path, &origins)?;
     let seccomp_path = dir.join(&file.seccomp.policy);
-    let seccomp = seccomp::load_policy_cached(&seccomp_path, cache_dir)?;
+    let seccomp = seccomp::load_policy_cached(&seccomp_path, cache_dir).map_err(|e| match e {
+        // The policy's own mistakes name the policy file; one that is not there is this file's.
+        seccomp::PolicyError::Read { path: policy, source } => {
+            let (path, line) = origins.of("seccomp.policy");
+            ProfileError::Invalid { path, line, field: "seccomp.policy".into(), message: format!("{} cannot be read ({source})", policy.display()) }
+        }
+        other => other.into(),
+    })?;
     if seccomp.file.interpreter != file.interpreter.name {
         let (p, line) = origins.of("seccomp.policy");
         return Err(ProfileError::Invalid {
@@ -912,6 +970,13 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         if let Some(r) = fs.read_only.iter().find(|r| overlaps(&at, r.at.as_ref().unwrap_or(&r.path))) {
             return Err(invalid("name", format!("{} overlaps the read-only path {}", at.display(), r.at.as_ref().unwrap_or(&r.path).display())));
         }
+    }
+    let policy = &p.seccomp.policy;
+    if policy.as_os_str().is_empty() || !policy.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        return Err(invalid(
+            "seccomp.policy",
+            format!("{:?} must be a path inside the profiles directory, relative to it and without '..' (e.g. \"seccomp/python.toml\")", policy.display().to_string()),
+        ));
     }
     if p.landlock.minimum_abi == 0 || p.landlock.minimum_abi > 7 {
         return Err(invalid("landlock.minimum_abi", format!("{} is not a Landlock ABI this jaild knows (1..=7)", p.landlock.minimum_abi)));

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 /// Per-run limits, each only as tight as or tighter than the profile's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an object of limits, such as {\"wall_time_ms\": 1000, \"memory\": \"64MiB\"}")]
 pub struct LimitOverrides {
     pub wall_time_ms: Option<u64>,
     pub cpu_time_ms: Option<u64>,

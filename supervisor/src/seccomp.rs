@@ -177,11 +177,19 @@ pub fn load_policy(path: &Path) -> Result<SeccompPolicy, PolicyError> {
 
 pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: String) -> Result<SeccompPolicy, PolicyError> {
     if file.schema != SCHEMA {
-        return Err(PolicyError::Parse { path: path.to_path_buf(), message: format!("schema {} is not supported; this jaild reads schema {SCHEMA}", file.schema) });
+        let line = crate::profile::line_of(source, None, "schema");
+        return Err(PolicyError::Parse {
+            path: path.to_path_buf(),
+            message: format!("line {line}: schema {} is not supported; this jaild reads schema {SCHEMA}", file.schema),
+        });
     }
     let default_errno = errno_from_name(&file.default.errno).ok_or_else(|| PolicyError::Parse {
         path: path.to_path_buf(),
-        message: format!("default.errno {:?} is not an errno name such as \"EPERM\"", file.default.errno),
+        message: format!(
+            "line {}: default.errno {:?} is not an errno name such as \"EPERM\"",
+            crate::profile::line_of(source, Some("default"), "errno"),
+            file.default.errno
+        ),
     })?;
 
     let mut allow: BTreeMap<i64, Vec<Vec<ArgCondition>>> = BTreeMap::new();

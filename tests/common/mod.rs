@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: real jails on the real kernel.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod daemon;
+
 use jaild::report::Report;
 use jaild::{Config, LimitOverrides, RunRequest, Supervisor};
 use std::path::{Path, PathBuf};

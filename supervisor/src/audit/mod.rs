@@ -107,8 +107,15 @@ pub fn load(config: &Config, spec: &str) -> Result<Subject, AuditError> {
         return finish(config, spec, path, config.profiles_dir.clone(), profile, None);
     }
     let path = PathBuf::from(spec);
-    let text = std::fs::read_to_string(&path).map_err(|source| AuditError::Read { path: path.clone(), source })?;
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        // Not UTF-8: the loader says where.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(profile::load_file(&parent, &path).err().map(AuditError::from).unwrap_or_else(|| unreachable_parse(&path)))
+        }
+        Err(source) => return Err(AuditError::Read { path: path.clone(), source }),
+    };
     let table: toml::Table = match toml::from_str(&text) {
         Ok(t) => t,
         // Let the loader say what is wrong with it.

@@ -126,6 +126,32 @@ impl ApiError {
     fn internal(message: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
     }
+
+    /// The HTTP status of the reply.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The reply's `error.code` ("malformed", "invalid", "too_large", ...).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The reply's `error.field`: the dotted path of the field at fault, when one is.
+    pub fn field_name(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The reply's `error.message`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
 }
 
 #[derive(Serialize)]
@@ -141,9 +167,24 @@ struct ErrorDetail<'a> {
     field: Option<&'a str>,
 }
 
+/// At most `max` bytes of `s` (on a character boundary), saying how long it was: an error
+/// reply stays small whatever the request held (a 10 MB unknown key is echoed in part).
+fn bounded(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len()).into()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let message = bounded(&self.message, 1024);
+        let field = self.field.as_deref().map(|f| bounded(f, 256));
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &message, field: field.as_deref() } };
         let mut response = json(self.status, &body);
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -167,8 +208,10 @@ fn from_body_rejection(r: BytesRejection) -> ApiError {
     }
 }
 
-fn from_path_rejection(r: PathRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "malformed", r.body_text())
+/// A run id or profile name in the URL that does not decode (percent-encoded bytes that are
+/// not UTF-8): no run or profile has it.
+fn from_path_rejection(field: &str, r: PathRejection) -> ApiError {
+    ApiError::not_found(format!("{field}: {}", r.body_text())).field(field)
 }
 
 fn from_query_rejection(r: QueryRejection) -> ApiError {
@@ -176,26 +219,32 @@ fn from_query_rejection(r: QueryRejection) -> ApiError {
 }
 
 /// Parses a JSON body, naming the field at fault (a dotted path) in the error.
+///
+/// Errors of the JSON itself are `malformed`: with the top-level field whose value they broke
+/// in when there is one (invalid UTF-8 in `code`, `input` nested deeper than serde_json's limit of 128
+/// levels), without one when the body as a whole is at fault (not an object, cut short, text
+/// after it). Errors of a well-formed value are `invalid` and always name their field.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed", "the body must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = field_path(e.path());
         let inner = e.into_inner();
         let message = inner.to_string();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let base = if path == "." { String::new() } else { path };
-                let named = ["unknown field `", "missing field `"].iter().find_map(|p| {
+                let named = ["unknown field `", "missing field `", "duplicate field `"].iter().find_map(|p| {
                     let rest = &message[message.find(p)? + p.len()..];
                     Some(rest[..rest.find('`')?].to_string())
                 });
-                let field = match (named, base.is_empty()) {
-                    (Some(n), true) => n,
-                    (Some(n), false) if !base.ends_with(&n) => format!("{base}.{n}"),
-                    (_, _) => base,
+                // serde_path_to_error's path stops at the table an unknown or missing key is
+                // in (or has the key already as its last segment).
+                let field = match named {
+                    Some(n) if path.is_empty() => n,
+                    Some(n) if path != n && !path.ends_with(&format!(".{n}")) => format!("{path}.{n}"),
+                    _ => path,
                 };
                 if field.is_empty() {
                     ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body: {message}"))
@@ -203,11 +252,39 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {message}")).field(field)
                 }
             }
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not valid JSON: {message}")),
+            serde_json::error::Category::Eof => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body ends before the JSON does (cut short?): {message}"))
+            }
+            _ => {
+                let what = if message.starts_with("recursion limit exceeded") {
+                    format!("nested deeper than 128 levels ({message})")
+                } else {
+                    format!("not valid JSON: {message}")
+                };
+                // The top-level field whose value it broke in (all of `input` is one value).
+                match path.split('.').next().filter(|f| !f.is_empty()) {
+                    None => ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is {what}")),
+                    Some(field) => ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("{field}: {what}")).field(field),
+                }
+            }
         }
     })?;
     de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// The dotted field names of `path` down to the first array index or unknown segment:
+/// `limits.memory`, `input` for anything inside input's value.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    let mut names = Vec::new();
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Map { key } => names.push(key.as_str()),
+            serde_path_to_error::Segment::Enum { variant } => names.push(variant.as_str()),
+            serde_path_to_error::Segment::Seq { .. } | serde_path_to_error::Segment::Unknown => break,
+        }
+    }
+    names.join(".")
 }
 
 /// Query parameters, refusing any not in `known`.
@@ -237,8 +314,9 @@ impl App {
     /// A stored run this caller may see.
     async fn stored(&self, id: String, rights: &Rights) -> Result<StoredRun, ApiError> {
         let store = self.store.clone();
-        let found = blocking(move || store.get(&id)).await?.map_err(ApiError::internal)?;
-        found.filter(|r| rights.sees(r.caller_uid)).ok_or_else(|| ApiError::not_found("no such run"))
+        let key = id.clone();
+        let found = blocking(move || store.get(&key)).await?.map_err(ApiError::internal)?;
+        found.filter(|r| rights.sees(r.caller_uid)).ok_or_else(|| ApiError::not_found(format!("id: no such run {id:?}")).field("id"))
     }
 }
 
@@ -246,11 +324,15 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))
 }
 
+/// A run id from a URL: no run has one that is not 1-64 letters, digits, '-' and '_' (so none
+/// reaches the store, and a `..` is never a path).
 fn valid_id(id: &str) -> Result<(), ApiError> {
     if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         Ok(())
     } else {
-        Err(ApiError::not_found("no such run"))
+        let shown: String = id.chars().take(80).collect();
+        let more = if shown.len() < id.len() { format!("... ({} bytes)", id.len()) } else { String::new() };
+        Err(ApiError::not_found(format!("id: no such run: {shown:?}{more} is not a run id (1-64 letters, digits, '-' and '_')")).field("id"))
     }
 }
 
@@ -275,9 +357,40 @@ pub struct CreateRun {
     wait: bool,
 }
 
+/// What [`decode_run`] needs besides the body: where the profiles are, and what the caller may
+/// use.
+pub struct DecodeContext<'a> {
+    pub profiles_dir: &'a std::path::Path,
+    /// Compiled seccomp policies are cached here (the daemon's state dir/cache).
+    pub cache_dir: Option<&'a std::path::Path>,
+    pub rights: &'a Rights,
+}
+
+/// A POST /v1/runs body, decoded and checked: what is queued.
+#[derive(Debug)]
+pub struct DecodedRun {
+    pub request: RunRequest,
+    /// The profile the run resolved to.
+    pub profile: String,
+    pub language: Option<Language>,
+    pub code: String,
+    pub input_size: u64,
+    /// Reply with the report (200) rather than the id (202).
+    pub wait: bool,
+}
+
+/// Decodes and checks a POST /v1/runs body exactly as the handler does (the fuzz target
+/// `request_decode` calls it): an error is the reply the caller gets, and nothing has been
+/// queued, recorded or started.
+pub fn decode_run(body: &[u8], ctx: &DecodeContext<'_>) -> Result<DecodedRun, ApiError> {
+    let create: CreateRun = parse_body(body)?;
+    validate(ctx, create)
+}
+
 /// Checks a request the way the library will (it checks again when the run starts), so that a
 /// bad one gets its 4xx now and nothing is queued.
-fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, String, Option<Language>, String, u64), ApiError> {
+fn validate(ctx: &DecodeContext<'_>, c: CreateRun) -> Result<DecodedRun, ApiError> {
+    let rights = ctx.rights;
     if c.stdin.is_some() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -290,15 +403,15 @@ fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, Str
         Some(l) => Some(Language::parse(l).ok_or_else(|| ApiError::invalid("language", format!("{l:?} is not one of python, javascript, typescript")))?),
         None => None,
     };
-    let dir = &app.sup.config.profiles_dir;
-    let cache = app.profile_cache();
+    let dir = ctx.profiles_dir;
+    let cache = ctx.cache_dir;
     let name = match (&c.profile, language, &c.interpreter) {
         (Some(p), _, _) => p.clone(),
         (None, Some(l), _) => l.as_str().to_string(),
         (None, None, Some(i)) => {
             let users: Vec<String> = profile::list(dir)
                 .into_iter()
-                .filter(|n| profile::load_cached(dir, n, cache.as_deref()).is_ok_and(|p| interpreter_name(&p) == *i))
+                .filter(|n| profile::load_cached(dir, n, cache).is_ok_and(|p| interpreter_name(&p) == *i))
                 .collect();
             // Several: the one named after its language (python3.11 → python), if that is one.
             let named: Vec<&String> = users.iter().filter(|n| Language::parse(n).is_some_and(|l| l.as_str() == n.as_str())).collect();
@@ -314,7 +427,7 @@ fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, Str
     if !rights.may_use(&name) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("profile: uid {} may not use profile {name:?}", rights.uid)).field("profile"));
     }
-    let profile = profile::load_cached(dir, &name, cache.as_deref()).map_err(|e| match e {
+    let profile = profile::load_cached(dir, &name, cache).map_err(|e| match e {
         profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => ApiError::not_found(format!("profile: {e}")).field("profile"),
         other => ApiError::internal(format!("profile {name}: {other}")),
     })?;
@@ -369,7 +482,7 @@ fn validate(app: &App, rights: &Rights, c: CreateRun) -> Result<(RunRequest, Str
         input,
         limits: c.limits,
     };
-    Ok((request, name, language, c.code, input_size))
+    Ok(DecodedRun { request, profile: name, language, code: c.code, input_size, wait: c.wait })
 }
 
 /// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
@@ -408,23 +521,24 @@ async fn create_run(
         return Err(shutting_down());
     }
     let body = body.map_err(from_body_rejection)?;
-    let create: CreateRun = parse_body(&body)?;
-    drop(body);
-    let wait = create.wait;
     let this = app.clone();
-    let entry = blocking(move || {
-        let (request, profile, language, code, input_size) = validate(&this, &rights, create)?;
-        this.runs
+    let (entry, wait) = blocking(move || {
+        let cache = this.profile_cache();
+        let ctx = DecodeContext { profiles_dir: &this.sup.config.profiles_dir, cache_dir: cache.as_deref(), rights: &rights };
+        let run = decode_run(&body, &ctx)?;
+        drop(body);
+        let entry = this
+            .runs
             .submit(Submission {
-                request,
+                request: run.request,
                 caller_uid: peer.uid,
                 caller_gid: peer.gid,
                 caller_pid: peer.pid,
                 limits: rights.limits,
-                profile,
-                language: language.map(|l| l.as_str().to_string()),
-                code,
-                input_size,
+                profile: run.profile,
+                language: run.language.map(|l| l.as_str().to_string()),
+                code: run.code,
+                input_size: run.input_size,
             })
             .map_err(|e| match e {
                 SubmitError::Draining => shutting_down(),
@@ -433,7 +547,8 @@ async fn create_run(
                     ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "caller_queue_full", e.to_string()) }
                 }
                 SubmitError::Store(e) => ApiError::internal(format!("failed to record the run: {e}")),
-            })
+            })?;
+        Ok::<_, ApiError>((entry, run.wait))
     })
     .await??;
     if wait {
@@ -461,7 +576,7 @@ async fn get_run(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
     if let Some(entry) = app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
         return Ok(json(StatusCode::OK, &entry.view()));
@@ -476,7 +591,7 @@ async fn wait_run(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     let params = query(q, &["timeout"])?;
     let timeout = match params.get("timeout") {
         None => 30.0,
@@ -500,7 +615,7 @@ async fn run_events(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
     let body = match app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
         Some(entry) => Body::from_stream(entry.events()),
@@ -531,7 +646,7 @@ async fn cancel_run(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(from_path_rejection)?;
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
     let runs = app.runs.clone();
     let who = rights.clone();
@@ -656,7 +771,7 @@ async fn get_profile(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(name) = name.map_err(from_path_rejection)?;
+    let Path(name) = name.map_err(|r| from_path_rejection("profile", r))?;
     if !rights.may_use(&name) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("uid {} may not use profile {name:?}", rights.uid)).field("profile"));
     }
@@ -767,3 +882,4 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("limits.memory"));
     }
 }
+

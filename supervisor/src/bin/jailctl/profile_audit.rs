@@ -54,7 +54,14 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 }
 
 fn load(config: &Config, spec: &str) -> anyhow::Result<audit::Subject> {
-    audit::load(config, spec).map_err(|e| crate::usage(format!("profile {spec}: {e}")))
+    audit::load(config, spec).map_err(|e| {
+        // An I/O failure says why (no such file, a directory, permissions).
+        let why = match &e {
+            audit::AuditError::Read { source, .. } | audit::AuditError::Stage { source, .. } => format!(": {source}"),
+            _ => String::new(),
+        };
+        crate::usage(format!("profile {spec}: {e}{why}"))
+    })
 }
 
 fn all_or(config: &Config, given: Vec<String>) -> Vec<String> {
