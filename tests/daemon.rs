@@ -148,12 +148,21 @@ struct Daemon {
     config: PathBuf,
     /// The jails of this daemon run as host uids base and base + 1000.
     base: u32,
+    /// Shell commands run (as root) in a private mount namespace of the daemon's own before it
+    /// execs jaild there: the mounts of a fault test, invisible to the rest of the host.
+    prelude: Option<String>,
 }
 
 impl Daemon {
     /// A daemon with `top` added to the config's top-level keys and `callers` to [callers].
     fn start(top: &str, callers: &str) -> Daemon {
-        let tmp = tempfile::tempdir().unwrap();
+        Daemon::start_in(tempfile::tempdir().unwrap(), top, callers, None)
+    }
+
+    /// [`Daemon::start`] in the directory `tmp` (config, socket, log; the state directory is
+    /// `tmp/state`), with `prelude` run in the daemon's private mount namespace before jaild.
+    /// `top` may set `store` and `profiles_dir` itself.
+    fn start_in(tmp: tempfile::TempDir, top: &str, callers: &str, prelude: Option<String>) -> Daemon {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let dir = tmp.path().to_path_buf();
         let n = DAEMONS.fetch_add(1, Ordering::Relaxed);
@@ -163,24 +172,37 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\n{store}\
-                 profiles_dir = \"{repo}/profiles\"\ninterpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n\
+                "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\n{store}{profiles}\
+                 interpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n\
                  [callers]\n{allow}{callers}\n",
                 dir = dir.display(),
                 repo = repo.display(),
                 allow = if callers.contains("allow_uids") { "" } else { "allow_uids = [0]\n" },
                 store = if top.contains("store =") { String::new() } else { format!("store = \"{}/history.db\"\n", dir.display()) },
+                profiles =
+                    if top.contains("profiles_dir =") { String::new() } else { format!("profiles_dir = \"{}/profiles\"\n", repo.display()) },
             ),
         )
         .unwrap();
-        let mut d = Daemon { child: None, socket: dir.join("jaild.sock"), dir, _tmp: Some(tmp), config, base };
+        let mut d = Daemon { child: None, socket: dir.join("jaild.sock"), dir, _tmp: Some(tmp), config, base, prelude };
         d.spawn();
         d
     }
 
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("jaild.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_jaild"))
+        let mut cmd = match &self.prelude {
+            None => Command::new(env!("CARGO_BIN_EXE_jaild")),
+            Some(prelude) => {
+                // The shell execs jaild: the child's pid is the daemon's.
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-ec"])
+                    .arg(format!("{prelude}\nexec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_jaild"));
+                c
+            }
+        };
+        let child = cmd
             .arg("--config")
             .arg(&self.config)
             .env("JAILD_LOG", "info,jaild=debug")
@@ -953,6 +975,180 @@ fn scopeguard(pid: u32) -> impl Drop {
     }
     Kill(pid)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Faults (issue 5): a jail whose process tree blows its memory limit, a host whose /tmp and
+// jaild's state directory are full. (jaild killed mid-run:
+// a_restarted_daemon_keeps_history_and_marks_the_interrupted_run.)
+
+/// The memory cgroup of a process: its directory in the v1 memory hierarchy, else its v2 cgroup.
+fn memory_cgroup_of(pid: i32) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        controllers.split(',').any(|c| c == "memory").then(|| Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
+    });
+    v1.unwrap_or_else(|| {
+        let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))
+    })
+}
+
+/// The value of `key` in a cgroup file of `key value` lines; None once the file is gone.
+fn keyed_value(file: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// What the kernel counted against this memory cgroup itself, not its descendants: (OOM kills,
+/// times a charge hit its limit). v1: memory.oom_control's oom_kill and memory.failcnt (neither
+/// counts a child's events); v2: memory.events.local.
+fn own_memory_events(dir: &Path) -> Option<(u64, u64)> {
+    if dir.join("memory.oom_control").exists() {
+        let failcnt = std::fs::read_to_string(dir.join("memory.failcnt")).ok()?.trim().parse().ok()?;
+        Some((keyed_value(&dir.join("memory.oom_control"), "oom_kill")?, failcnt))
+    } else {
+        let events = dir.join("memory.events.local");
+        Some((keyed_value(&events, "oom_kill")?, keyed_value(&events, "max")?))
+    }
+}
+
+/// The memory cgroup of a run in progress and its memory limit.
+fn run_memory_cgroup(id: &str) -> Option<(PathBuf, u64)> {
+    cgroups_named(&format!(".{id}")).into_iter().find_map(|dir| {
+        let limit = ["memory.limit_in_bytes", "memory.max"].iter().find_map(|f| std::fs::read_to_string(dir.join(f)).ok())?;
+        Some((dir, limit.trim().parse().ok()?))
+    })
+}
+
+/// Four children of 24 MiB each, every one well under the run's 64 MiB: only the tree as a
+/// whole is over. The parent waits for them, says how each ended, and stays a while (for the
+/// test to look at the run's cgroup).
+const TREE_OVER_ITS_MEMORY: &str = r#"
+import os, time
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        held = [bytearray(b"\x01" * (1 << 20)) for _ in range(24)]
+        time.sleep(1)
+        os._exit(0)
+    kids.append(pid)
+ends = []
+for pid in kids:
+    _, st = os.waitpid(pid, 0)
+    ends.append(["signal", os.WTERMSIG(st)] if os.WIFSIGNALED(st) else ["exit", os.WEXITSTATUS(st)])
+print("children ended", flush=True)
+time.sleep(1.5)
+result = ends
+"#;
+
+#[test]
+fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_serves_other_runs() {
+    require_jails!();
+    const MIB: u64 = 1 << 20;
+    let mut d = Daemon::start("concurrency = 2", "");
+    let own = memory_cgroup_of(d.pid());
+    let own_before = own_memory_events(&own).unwrap();
+
+    // A run that runs all along, the OOM run beside it, and four runs queued behind the two.
+    let steady = d.submit(json!({
+        "language": "python",
+        "code": "import time\nprint('steady', flush=True)\ntime.sleep(3)\nresult = sum(range(input))",
+        "input": 1000,
+    }));
+    d.wait_for_state(&steady, "running");
+    let oom = d.submit(json!({ "language": "python", "code": TREE_OVER_ITS_MEMORY, "limits": { "memory": "64MiB" } }));
+    let queued: Vec<(String, u64)> = (0..4u64)
+        .map(|i| {
+            let body = if i % 2 == 0 {
+                json!({ "language": "python", "code": "print(f'q{input}')\nresult = input * 3", "input": i })
+            } else {
+                json!({ "language": "javascript", "code": "console.log('q' + input); return input * 3", "input": i })
+            };
+            (d.submit(body), i)
+        })
+        .collect();
+
+    // While the OOM run goes on: the kill is counted in its own memory cgroup, which sits below
+    // the daemon's and carries the run's limit; the other runs are running and queued.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (run_cgroup, limit, health, steady_state) = loop {
+        if let Some((dir, limit)) = run_memory_cgroup(&oom) {
+            if own_memory_events(&dir).is_some_and(|(kills, _)| kills >= 1) {
+                break (dir, limit, d.get("/v1/health").json(), d.state(&steady));
+            }
+        }
+        let state = d.state(&oom);
+        assert!(state == "queued" || state == "running", "the OOM run ended ({state}) before its cgroup showed an OOM kill: {}", d.wait(&oom));
+        assert!(Instant::now() < deadline, "no OOM kill in the run's cgroup after 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(run_cgroup.starts_with(&own) && run_cgroup != own, "the run's memory cgroup {} is not below the daemon's {}", run_cgroup.display(), own.display());
+    assert_eq!(limit, 64 * MIB, "the run's cgroup carries the run's limit");
+    assert_eq!(steady_state, "running");
+    assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(2), Some(4)), "{health}");
+
+    // The OOM run's report: memory_limit, from the cgroup's count, which is exactly the number
+    // of children that died of SIGKILL; the peak is at the limit; the parent's own output kept.
+    let run = d.wait(&oom);
+    let r: Report = serde_json::from_value(run["report"].clone()).unwrap();
+    assert_eq!(r.status, Status::MemoryLimit, "{}", common::show(&r));
+    let ends = r.result.as_array().unwrap_or_else(|| panic!("the parent outlived the OOM and returned how its children ended: {}", common::show(&r)));
+    assert_eq!(ends.len(), 4);
+    let killed: Vec<&Value> = ends.iter().filter(|e| e[0] == "signal").collect();
+    assert!(!killed.is_empty(), "no child was killed: {}", common::show(&r));
+    assert!(killed.iter().all(|e| e[1] == 9), "children are killed with SIGKILL, the OOM killer's signal: {ends:?}");
+    assert!(ends.iter().filter(|e| e[0] == "exit").all(|e| e[1] == 0), "{ends:?}");
+    assert_eq!(r.usage.oom_kills, killed.len() as u64, "every SIGKILL was an OOM kill counted in the run's cgroup: {}", common::show(&r));
+    let peak = r.usage.memory_peak_bytes;
+    assert!(peak <= 64 * MIB && peak >= 64 * MIB / 10 * 9, "peak {peak}: {}", common::show(&r));
+    assert_eq!(r.stdout, "children ended\n");
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("memory limit of 64MiB")), "{}", common::show(&r));
+
+    // The runs beside and behind it are untouched.
+    let s = d.wait(&steady);
+    assert_eq!((s["status"].as_str(), &s["report"]["result"], s["report"]["stdout"].as_str()), (Some("ok"), &json!(499_500), Some("steady\n")), "{s}");
+    for (id, i) in &queued {
+        let q = d.wait(id);
+        assert_eq!(q["status"], "ok", "{q}");
+        assert_eq!(q["report"]["result"], json!(i * 3), "{q}");
+        assert_eq!(q["report"]["stdout"], format!("q{i}\n"), "{q}");
+    }
+
+    // The daemon was not the one OOM-killed, nor was its cgroup charged over a limit: same
+    // process, healthy, and its own cgroup counted no OOM kill and no failed charge.
+    assert!(d.child.as_mut().unwrap().try_wait().unwrap().is_none(), "jaild died:\n{}", d.log());
+    assert_eq!(own_memory_events(&own).unwrap(), own_before, "the daemon's memory cgroup {} was charged over its limit", own.display());
+    eprintln!(
+        "TREE OOM: children {}, oom_kills {}, peak {peak} of {} bytes, in {}; the daemon's own cgroup {} (oom kills, failed charges) {own_before:?} before and after",
+        serde_json::to_string(ends).unwrap(),
+        r.usage.oom_kills,
+        64 * MIB,
+        run_cgroup.display(),
+        own.display()
+    );
+    let health = d.get("/v1/health");
+    assert_eq!(health.status, 200);
+    let health = health.json();
+    assert_eq!((health["status"].as_str(), health["pid"].as_i64()), (Some("ok"), Some(i64::from(d.pid()))), "{health}");
+    assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(0), Some(0)), "{health}");
+    // Nothing of any run is left, and the next run works.
+    for id in [&oom, &steady].into_iter().chain(queued.iter().map(|(id, _)| id)) {
+        assert!(cgroups_named(&format!(".{id}")).is_empty(), "run {id} left cgroups: {:?}", cgroups_named(&format!(".{id}")));
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !d.jail_processes().is_empty() {
+        assert!(Instant::now() < deadline, "jail processes left: {:?}", d.jail_processes());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(d.run_sync(py("result = 'after'")).result, json!("after"));
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(metrics.contains(r#"jaild_runs_total{status="memory_limit",profile="python"} 1"#), "{metrics}");
+}
+
+
 
 // ---------------------------------------------------------------------------------------------
 // Load: not part of the regular run.
