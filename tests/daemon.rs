@@ -1149,6 +1149,249 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
 }
 
 
+/// Free bytes (for an unprivileged writer) of the filesystem holding `path`.
+fn free_bytes(path: &Path) -> u64 {
+    let s = nix::sys::statvfs::statvfs(path).unwrap();
+    s.blocks_available() as u64 * s.fragment_size() as u64
+}
+
+/// Writes zeros to `path` until its filesystem is full.
+fn fill(path: &Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    loop {
+        match f.write(&chunk) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    assert_eq!(free_bytes(path.parent().unwrap()), 0);
+}
+
+fn file_names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+/// Every file under `dir`, recursively, as paths relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(files_under(&e.path()).into_iter().map(|f| format!("{name}/{f}")));
+        } else {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The run history as it is on disk in `state` (a directory the test reaches through
+/// /proc/PID/root): its database and WAL copied out and opened. (SQLite resolves symbolic links
+/// in a path, /proc/PID/root included, so it cannot open the file where it is.)
+fn history_on_disk(state: &Path) -> (tempfile::TempDir, jaild::daemon::store::Store) {
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["history.db", "history.db-wal"] {
+        if state.join(name).exists() {
+            std::fs::copy(state.join(name), copy.path().join(name)).unwrap();
+        }
+    }
+    let store = jaild::daemon::store::Store::open(&copy.path().join("history.db"), false).unwrap();
+    (copy, store)
+}
+
+/// `jailctl ARGS` against a daemon's socket: (exit code, stdout, stderr).
+fn jailctl_at(socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jailctl"))
+        .args(args)
+        .arg("--socket")
+        .arg(socket)
+        .env_remove("JAILD_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.code().unwrap_or_else(|| panic!("jailctl {args:?} died: {:?}\n{stderr}", out.status)), stdout, stderr)
+}
+
+/// The host's /tmp is full from the start and jaild's state directory (history store, caches)
+/// fills up while runs are in flight. Both are tmpfs mounts in the daemon's own mount namespace
+/// (`unshare --mount`), so nothing else on the host sees them; the test reaches them through
+/// /proc/PID/root.
+#[test]
+fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recovers() {
+    require_jails!();
+    // The test's own files are outside /tmp, which the daemon sees full.
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::create_dir(dir.join("state")).unwrap();
+    common::copy_dir(&common::repo().join("profiles"), &dir.join("profiles"));
+    let prelude = format!(
+        "mount -t tmpfs -o size=256k,mode=1777 jaild-test-host-tmp /tmp\n\
+         dd if=/dev/zero of=/tmp/filler bs=4k 2>/dev/null || true\n\
+         mount -t tmpfs -o size=4m,mode=0700 jaild-test-state '{state}'\n\
+         export TMPDIR=/tmp",
+        state = dir.join("state").display()
+    );
+    let top = format!("concurrency = 1\nstore = \"{d}/state/history.db\"\nprofiles_dir = \"{d}/profiles\"", d = dir.display());
+    let mut d = Daemon::start_in(tmp, &top, "", Some(prelude));
+    let root = PathBuf::from(format!("/proc/{}/root", d.pid()));
+    let host_tmp = root.join("tmp");
+    let state = root.join(dir.strip_prefix("/").unwrap()).join("state");
+
+    // 1. The host's /tmp is full: jaild needs none of it, and a jail's /tmp is its own.
+    assert_eq!(free_bytes(&host_tmp), 0);
+    let r = d.run_sync(py("import os\nwith open('/tmp/big', 'wb') as f: f.write(b'x' * (1 << 20))\nresult = os.path.getsize('/tmp/big')"));
+    assert_eq!((r.status, &r.result), (Status::Ok, &json!(1 << 20)), "{}", common::show(&r));
+    let r = d.run_sync(json!({
+        "language": "javascript",
+        "code": "const fs = require('fs'); fs.writeFileSync('/tmp/big', Buffer.alloc(1 << 20, 120)); return fs.statSync('/tmp/big').size;",
+    }));
+    assert_eq!((r.status, &r.result), (Status::Ok, &json!(1 << 20)), "{}", common::show(&r));
+    assert_eq!(file_names(&host_tmp), BTreeSet::from(["filler".to_string()]), "something wrote to the host's /tmp");
+
+    // 2. Two runs in flight (one running, one queued) when the state directory fills up.
+    let slow = d.submit(py("import time\nprint('before', flush=True)\ntime.sleep(1.5)\nprint('after')\nresult = 'kept'"));
+    d.wait_for_state(&slow, "running");
+    let next = d.submit(json!({ "language": "python", "code": "result = input + 1", "input": 41 }));
+    assert_eq!(d.state(&next), "queued");
+    fill(&state.join("filler"));
+    // The seccomp policy changes, so its compiled form must be cached anew: it cannot be.
+    let policy = dir.join("profiles/seccomp/python.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\n# edited while jaild's state directory is full\n")).unwrap();
+
+    // 3. A new run cannot be recorded: refused at once, saying why, and never started.
+    let t = Instant::now();
+    let refused = d.post(&json!({ "language": "python", "code": "result = 1", "wait": true }));
+    assert!(t.elapsed() < Duration::from_secs(10), "the refusal took {:?}", t.elapsed());
+    assert_eq!((refused.status, refused.error_code().as_str()), (507, "history_unwritable"), "{}", String::from_utf8_lossy(&refused.body));
+    let message = refused.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("database or disk is full") && message.contains("history.db"), "{message}");
+    std::fs::write(dir.join("one.py"), "result = 1\n").unwrap();
+    let (code, _, stderr) = jailctl_at(&d.socket, &["run", dir.join("one.py").to_str().unwrap()]);
+    assert!(stderr.contains("database or disk is full"), "{stderr}");
+    assert_eq!(code, Status::InternalError.exit_code(), "{stderr}");
+
+    // 4. The runs in flight end normally; their reports are served although the history could
+    // not take them: wait, GET, events, the list, and jailctl wait (which must not spin).
+    let s = d.wait(&slow);
+    assert_eq!((s["state"].as_str(), s["status"].as_str()), (Some("finished"), Some("ok")), "{s}");
+    assert_eq!((s["report"]["stdout"].as_str(), &s["report"]["result"]), (Some("before\nafter\n"), &json!("kept")), "{s}");
+    let n = d.wait(&next);
+    assert_eq!((n["state"].as_str(), &n["report"]["result"]), (Some("finished"), &json!(42)), "{n}");
+    assert_eq!(d.get(&format!("/v1/runs/{slow}")).json()["report"]["result"], "kept");
+    let evs = events(&d.socket, &slow);
+    assert_eq!(evs.last().unwrap().1["report"]["result"], "kept", "{evs:?}");
+    let listed = d.get("/v1/runs?limit=10").json();
+    let row = listed["runs"].as_array().unwrap().iter().find(|r| r["id"] == slow.as_str()).cloned().unwrap_or_default();
+    assert_eq!((row["state"].as_str(), row["status"].as_str()), (Some("finished"), Some("ok")), "{listed}");
+    let t = Instant::now();
+    let (code, stdout, stderr) = jailctl_at(&d.socket, &["wait", &next]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(t.elapsed() < Duration::from_secs(10), "jailctl wait took {:?}", t.elapsed());
+    assert_eq!(d.delete(&slow).error_code(), "already_finished");
+    // Each failure said so: the reports held, the cache not written; health shows it.
+    let log = d.log();
+    for needle in ["failed to record the run's report", "database or disk is full", "cache not written", "No space left on device"] {
+        assert!(log.contains(needle), "{needle:?} not in the log:\n{log}");
+    }
+    let health = d.get("/v1/health");
+    assert_eq!(health.status, 200);
+    let history = health.json()["history"].clone();
+    assert_eq!((history["writable"].as_bool(), history["unrecorded_runs"].as_u64()), (Some(false), Some(2)), "{history}");
+    assert!(history["error"].as_str().is_some_and(|e| e.contains("database or disk is full")), "{history}");
+    let (code, stdout, _) = jailctl_at(&d.socket, &["health"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("history: NOT WRITABLE") && stdout.contains("2 ended runs wait to be recorded"), "{stdout}");
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(!metrics.contains("jaild_history_write_failures_total 0"), "{metrics}");
+
+    // 5. Space again: the held reports go into the history by themselves, new runs are taken,
+    // the cache is written, and no half-written file is left anywhere.
+    std::fs::remove_file(state.join("filler")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = d.get("/v1/health").json()["history"].clone();
+        if history["writable"] == true && history["unrecorded_runs"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the held reports were not written within 10 s of freeing space: {history}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // No longer held: GET reads them from the store, and the store's files have them.
+    assert_eq!(d.get(&format!("/v1/runs/{slow}")).json()["report"]["result"], "kept");
+    let (_copy, store) = history_on_disk(&state);
+    for (id, result) in [(&slow, json!("kept")), (&next, json!(42))] {
+        let run = store.get(id).unwrap().unwrap_or_else(|| panic!("run {id} is not in the history on disk"));
+        assert_eq!((run.state.as_str(), run.status), ("finished", Some(Status::Ok)), "{run:?}");
+        // `next` started while the disk was full: its start is recorded late, too.
+        assert!(run.started_at.is_some() && run.finished_at.is_some(), "{run:?}");
+        assert_eq!(run.report.unwrap().result, result);
+    }
+    let r = d.run_sync(py("result = 'recovered'"));
+    assert_eq!((r.status, &r.result), (Status::Ok, &json!("recovered")), "{}", common::show(&r));
+    let (_copy, store) = history_on_disk(&state);
+    assert_eq!(store.get(&r.id).unwrap().unwrap().state.as_str(), "finished");
+    let files = files_under(&state);
+    assert!(files.iter().all(|f| !f.contains(".tmp")), "half-written files left in the state directory: {files:?}");
+    assert!(files.iter().any(|f| f.starts_with("cache/seccomp-")), "{files:?}");
+    assert_eq!(file_names(&host_tmp), BTreeSet::from(["filler".to_string()]));
+    assert!(d.jail_processes().is_empty());
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(10)).success(), "{}", d.log());
+}
+
+/// jaild refuses to start on a state directory that is already full, naming the store and why.
+#[test]
+fn jaild_refuses_to_start_with_a_full_state_directory_naming_it() {
+    require_jails!();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::create_dir(dir.join("state")).unwrap();
+    std::fs::write(
+        dir.join("jaild.toml"),
+        format!(
+            "socket = \"{d}/jaild.sock\"\nstate_dir = \"{d}/state\"\nprofiles_dir = \"{r}/profiles\"\ninterpreters_dir = \"{r}/interpreters\"\n",
+            d = dir.display(),
+            r = common::repo().display()
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=64k,mode=0700 jaild-test-state '{state}'\n\
+         dd if=/dev/zero of='{state}/filler' bs=4k 2>/dev/null || true\n\
+         exec \"$0\" --config '{config}'",
+        state = dir.join("state").display(),
+        config = dir.join("jaild.toml").display()
+    );
+    let mut child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-ec", &script])
+        .arg(env!("CARGO_BIN_EXE_jaild"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = scopeguard(child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "jaild did not exit on a full state directory");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::mem::forget(guard);
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("history.db") && err.contains("its disk is full") && err.contains("database or disk is full"), "{err}");
+    assert!(!err.contains("is it an SQLite database"), "a full disk is not a broken database: {err}");
+    assert!(!dir.join("jaild.sock").exists());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Load: not part of the regular run.
