@@ -624,3 +624,60 @@ fn killing_jailctl_mid_run_kills_the_jail_and_the_next_start_cleans_up() {
     assert_eq!(out.code, 0, "{out}");
     assert_no_run_cgroups(pid);
 }
+
+/// `jailctl run` in-process on a host whose /tmp and jaild state directory ($JAILD_STATE: the
+/// interpreter digest and seccomp caches) are full: both are tmpfs mounts in a mount namespace
+/// of the run's own. The run needs neither (the jail's /tmp is its own), the cache that cannot
+/// be written is a warning naming it, and no half-written file is left behind.
+#[test]
+fn local_run_on_a_full_tmp_and_state_directory_reports_and_warns_about_the_cache() {
+    require_jails!();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let script = dir.path().join("scratch.py");
+    std::fs::write(&script, "import os\nwith open('/tmp/big', 'wb') as f: f.write(b'x' * (1 << 20))\nresult = os.path.getsize('/tmp/big') + input['n']\n")
+        .unwrap();
+    // jailctl runs in the background so that its pid is known (its run cgroups carry it); what
+    // is left in both filesystems is listed after it.
+    let shell = format!(
+        "mount -t tmpfs -o size=256k,mode=1777 jailctl-test-host-tmp /tmp\n\
+         dd if=/dev/zero of=/tmp/filler bs=4k 2>/dev/null || true\n\
+         mount -t tmpfs -o size=64k,mode=0700 jailctl-test-state '{state}'\n\
+         dd if=/dev/zero of='{state}/filler' bs=4k 2>/dev/null || true\n\
+         \"$0\" \"$@\" &\n\
+         pid=$!\n\
+         rc=0; wait $pid || rc=$?\n\
+         echo \"==pid $pid\" >&2\n\
+         echo \"==tmp $(ls -A /tmp | tr '\\n' ' ')\" >&2\n\
+         echo \"==state $(cd '{state}' && find . -type f | sort | tr '\\n' ' ')\" >&2\n\
+         exit $rc",
+        state = state.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-ec", &shell])
+        .arg(env!("CARGO_BIN_EXE_jailctl"))
+        .args(["run", script.to_str().unwrap(), "--json", "--input", r#"{"n": 7}"#])
+        .current_dir(repo())
+        .env("JAILD_SOCKET", "/nonexistent/jaild.sock")
+        .env("JAILD_STATE", &state)
+        .env("TMPDIR", "/tmp")
+        .env_remove("JAILD_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let line = |tag: &str| stderr.lines().find_map(|l| l.strip_prefix(tag)).unwrap_or_else(|| panic!("no {tag:?} in:\n{stderr}")).trim().to_string();
+    let pid: u32 = line("==pid ").parse().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let r: Report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!((r.status, &r.result), (Status::Ok, &serde_json::json!((1 << 20) + 7)), "{}", show(&r));
+    for needle in ["cache not written", "No space left on device"] {
+        assert!(stderr.contains(needle), "{needle:?} not in jailctl's stderr:\n{stderr}");
+    }
+    assert_eq!(line("==tmp "), "filler", "something was written to the host's /tmp");
+    assert_eq!(line("==state "), "./filler", "half-written files left in the state directory");
+    assert_no_run_cgroups(pid);
+}

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -637,6 +637,434 @@ fn scopeguard(pid: u32) -> impl Drop {
         }
     }
     Kill(pid)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults (issue 5): a jail whose process tree blows its memory limit, a host whose /tmp and
+// jaild's state directory are full. (jaild killed mid-run:
+// a_restarted_daemon_keeps_history_and_marks_the_interrupted_run.)
+
+/// The memory cgroup of a process: its directory in the v1 memory hierarchy, else its v2 cgroup.
+fn memory_cgroup_of(pid: i32) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        controllers.split(',').any(|c| c == "memory").then(|| Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
+    });
+    v1.unwrap_or_else(|| {
+        let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))
+    })
+}
+
+/// The value of `key` in a cgroup file of `key value` lines; None once the file is gone.
+fn keyed_value(file: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// What the kernel counted against this memory cgroup itself, not its descendants: (OOM kills,
+/// times a charge hit its limit). v1: memory.oom_control's oom_kill and memory.failcnt (neither
+/// counts a child's events); v2: memory.events.local.
+fn own_memory_events(dir: &Path) -> Option<(u64, u64)> {
+    if dir.join("memory.oom_control").exists() {
+        let failcnt = std::fs::read_to_string(dir.join("memory.failcnt")).ok()?.trim().parse().ok()?;
+        Some((keyed_value(&dir.join("memory.oom_control"), "oom_kill")?, failcnt))
+    } else {
+        let events = dir.join("memory.events.local");
+        Some((keyed_value(&events, "oom_kill")?, keyed_value(&events, "max")?))
+    }
+}
+
+/// The memory cgroup of a run in progress and its memory limit.
+fn run_memory_cgroup(id: &str) -> Option<(PathBuf, u64)> {
+    cgroups_named(&format!(".{id}")).into_iter().find_map(|dir| {
+        let limit = ["memory.limit_in_bytes", "memory.max"].iter().find_map(|f| std::fs::read_to_string(dir.join(f)).ok())?;
+        Some((dir, limit.trim().parse().ok()?))
+    })
+}
+
+/// Four children of 24 MiB each, every one well under the run's 64 MiB: only the tree as a
+/// whole is over. The parent waits for them, says how each ended, and stays a while (for the
+/// test to look at the run's cgroup).
+const TREE_OVER_ITS_MEMORY: &str = r#"
+import os, time
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        held = [bytearray(b"\x01" * (1 << 20)) for _ in range(24)]
+        time.sleep(1)
+        os._exit(0)
+    kids.append(pid)
+ends = []
+for pid in kids:
+    _, st = os.waitpid(pid, 0)
+    ends.append(["signal", os.WTERMSIG(st)] if os.WIFSIGNALED(st) else ["exit", os.WEXITSTATUS(st)])
+print("children ended", flush=True)
+time.sleep(1.5)
+result = ends
+"#;
+
+#[test]
+fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_serves_other_runs() {
+    require_jails!();
+    const MIB: u64 = 1 << 20;
+    let mut d = Daemon::start("concurrency = 2", "");
+    let own = memory_cgroup_of(d.pid());
+    let own_before = own_memory_events(&own).unwrap();
+
+    // A run that runs all along, the OOM run beside it, and four runs queued behind the two.
+    let steady = d.submit(json!({
+        "language": "python",
+        "code": "import time\nprint('steady', flush=True)\ntime.sleep(3)\nresult = sum(range(input))",
+        "input": 1000,
+    }));
+    d.wait_for_state(&steady, "running");
+    let oom = d.submit(json!({ "language": "python", "code": TREE_OVER_ITS_MEMORY, "limits": { "memory": "64MiB" } }));
+    let queued: Vec<(String, u64)> = (0..4u64)
+        .map(|i| {
+            let body = if i % 2 == 0 {
+                json!({ "language": "python", "code": "print(f'q{input}')\nresult = input * 3", "input": i })
+            } else {
+                json!({ "language": "javascript", "code": "console.log('q' + input); return input * 3", "input": i })
+            };
+            (d.submit(body), i)
+        })
+        .collect();
+
+    // While the OOM run goes on: the kill is counted in its own memory cgroup, which sits below
+    // the daemon's and carries the run's limit; the other runs are running and queued.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (run_cgroup, limit, health, steady_state) = loop {
+        if let Some((dir, limit)) = run_memory_cgroup(&oom) {
+            if own_memory_events(&dir).is_some_and(|(kills, _)| kills >= 1) {
+                break (dir, limit, d.get("/v1/health").json(), d.state(&steady));
+            }
+        }
+        let state = d.state(&oom);
+        assert!(state == "queued" || state == "running", "the OOM run ended ({state}) before its cgroup showed an OOM kill: {}", d.wait(&oom));
+        assert!(Instant::now() < deadline, "no OOM kill in the run's cgroup after 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(run_cgroup.starts_with(&own) && run_cgroup != own, "the run's memory cgroup {} is not below the daemon's {}", run_cgroup.display(), own.display());
+    assert_eq!(limit, 64 * MIB, "the run's cgroup carries the run's limit");
+    assert_eq!(steady_state, "running");
+    assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(2), Some(4)), "{health}");
+
+    // The OOM run's report: memory_limit, from the cgroup's count, which is exactly the number
+    // of children that died of SIGKILL; the peak is at the limit; the parent's own output kept.
+    let run = d.wait(&oom);
+    let r: Report = serde_json::from_value(run["report"].clone()).unwrap();
+    assert_eq!(r.status, Status::MemoryLimit, "{}", common::show(&r));
+    let ends = r.result.as_array().unwrap_or_else(|| panic!("the parent outlived the OOM and returned how its children ended: {}", common::show(&r)));
+    assert_eq!(ends.len(), 4);
+    let killed: Vec<&Value> = ends.iter().filter(|e| e[0] == "signal").collect();
+    assert!(!killed.is_empty(), "no child was killed: {}", common::show(&r));
+    assert!(killed.iter().all(|e| e[1] == 9), "children are killed with SIGKILL, the OOM killer's signal: {ends:?}");
+    assert!(ends.iter().filter(|e| e[0] == "exit").all(|e| e[1] == 0), "{ends:?}");
+    assert_eq!(r.usage.oom_kills, killed.len() as u64, "every SIGKILL was an OOM kill counted in the run's cgroup: {}", common::show(&r));
+    let peak = r.usage.memory_peak_bytes;
+    assert!((64 * MIB / 10 * 9..=64 * MIB).contains(&peak), "peak {peak}: {}", common::show(&r));
+    assert_eq!(r.stdout, "children ended\n");
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("memory limit of 64MiB")), "{}", common::show(&r));
+
+    // The runs beside and behind it are untouched.
+    let s = d.wait(&steady);
+    assert_eq!((s["status"].as_str(), &s["report"]["result"], s["report"]["stdout"].as_str()), (Some("ok"), &json!(499_500), Some("steady\n")), "{s}");
+    for (id, i) in &queued {
+        let q = d.wait(id);
+        assert_eq!(q["status"], "ok", "{q}");
+        assert_eq!(q["report"]["result"], json!(i * 3), "{q}");
+        assert_eq!(q["report"]["stdout"], format!("q{i}\n"), "{q}");
+    }
+
+    // The daemon was not the one OOM-killed, nor was its cgroup charged over a limit: same
+    // process, healthy, and its own cgroup counted no OOM kill and no failed charge.
+    assert!(d.child.as_mut().unwrap().try_wait().unwrap().is_none(), "jaild died:\n{}", d.log());
+    assert_eq!(own_memory_events(&own).unwrap(), own_before, "the daemon's memory cgroup {} was charged over its limit", own.display());
+    eprintln!(
+        "TREE OOM: children {}, oom_kills {}, peak {peak} of {} bytes, in {}; the daemon's own cgroup {} (oom kills, failed charges) {own_before:?} before and after",
+        serde_json::to_string(ends).unwrap(),
+        r.usage.oom_kills,
+        64 * MIB,
+        run_cgroup.display(),
+        own.display()
+    );
+    let health = d.get("/v1/health");
+    assert_eq!(health.status, 200);
+    let health = health.json();
+    assert_eq!((health["status"].as_str(), health["pid"].as_i64()), (Some("ok"), Some(i64::from(d.pid()))), "{health}");
+    assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(0), Some(0)), "{health}");
+    // Nothing of any run is left, and the next run works.
+    for id in [&oom, &steady].into_iter().chain(queued.iter().map(|(id, _)| id)) {
+        assert!(cgroups_named(&format!(".{id}")).is_empty(), "run {id} left cgroups: {:?}", cgroups_named(&format!(".{id}")));
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !d.jail_processes().is_empty() {
+        assert!(Instant::now() < deadline, "jail processes left: {:?}", d.jail_processes());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(d.run_sync(py("result = 'after'")).result, json!("after"));
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    assert!(metrics.contains(r#"jaild_runs_total{status="memory_limit",profile="python"} 1"#), "{metrics}");
+}
+
+
+/// Free bytes (for an unprivileged writer) of the filesystem holding `path`.
+fn free_bytes(path: &Path) -> u64 {
+    let s = nix::sys::statvfs::statvfs(path).unwrap();
+    s.blocks_available() as u64 * s.fragment_size() as u64
+}
+
+/// Writes zeros to `path` until its filesystem is full.
+fn fill(path: &Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    loop {
+        match f.write(&chunk) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    assert_eq!(free_bytes(path.parent().unwrap()), 0);
+}
+
+fn file_names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+/// Every file under `dir`, recursively, as paths relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(files_under(&e.path()).into_iter().map(|f| format!("{name}/{f}")));
+        } else {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The run history as it is on disk in `state` (a directory the test reaches through
+/// /proc/PID/root): its database and WAL copied out and opened. (SQLite resolves symbolic links
+/// in a path, /proc/PID/root included, so it cannot open the file where it is.)
+fn history_on_disk(state: &Path) -> (tempfile::TempDir, jaild::daemon::store::Store) {
+    let copy = tempfile::tempdir().unwrap();
+    for name in ["history.db", "history.db-wal"] {
+        if state.join(name).exists() {
+            std::fs::copy(state.join(name), copy.path().join(name)).unwrap();
+        }
+    }
+    let store = jaild::daemon::store::Store::open(&copy.path().join("history.db"), false).unwrap();
+    (copy, store)
+}
+
+/// `jailctl ARGS` against a daemon's socket: (exit code, stdout, stderr).
+fn jailctl_at(socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jailctl"))
+        .args(args)
+        .arg("--socket")
+        .arg(socket)
+        .env_remove("JAILD_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.code().unwrap_or_else(|| panic!("jailctl {args:?} died: {:?}\n{stderr}", out.status)), stdout, stderr)
+}
+
+/// The host's /tmp is full from the start and jaild's state directory (history store, caches)
+/// fills up while runs are in flight. Both are tmpfs mounts in the daemon's own mount namespace
+/// (`unshare --mount`), so nothing else on the host sees them; the test reaches them through
+/// /proc/PID/root.
+#[test]
+fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recovers() {
+    require_jails!();
+    // The test's own files are outside /tmp, which the daemon sees full.
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::create_dir(dir.join("state")).unwrap();
+    common::copy_dir(&common::repo().join("profiles"), &dir.join("profiles"));
+    let prelude = format!(
+        "mount -t tmpfs -o size=256k,mode=1777 jaild-test-host-tmp /tmp\n\
+         dd if=/dev/zero of=/tmp/filler bs=4k 2>/dev/null || true\n\
+         mount -t tmpfs -o size=4m,mode=0700 jaild-test-state '{state}'\n\
+         export TMPDIR=/tmp",
+        state = dir.join("state").display()
+    );
+    let top = format!("concurrency = 1\nstore = \"{d}/state/history.db\"\nprofiles_dir = \"{d}/profiles\"", d = dir.display());
+    let mut d = Daemon::start_in(tmp, &top, "", Some(prelude));
+    let root = PathBuf::from(format!("/proc/{}/root", d.pid()));
+    let host_tmp = root.join("tmp");
+    let state = root.join(dir.strip_prefix("/").unwrap()).join("state");
+
+    // 1. The host's /tmp is full: jaild needs none of it, and a jail's /tmp is its own.
+    assert_eq!(free_bytes(&host_tmp), 0);
+    let r = d.run_sync(py("import os\nwith open('/tmp/big', 'wb') as f: f.write(b'x' * (1 << 20))\nresult = os.path.getsize('/tmp/big')"));
+    assert_eq!((r.status, &r.result), (Status::Ok, &json!(1 << 20)), "{}", common::show(&r));
+    let r = d.run_sync(json!({
+        "language": "javascript",
+        "code": "const fs = require('fs'); fs.writeFileSync('/tmp/big', Buffer.alloc(1 << 20, 120)); return fs.statSync('/tmp/big').size;",
+    }));
+    assert_eq!((r.status, &r.result), (Status::Ok, &json!(1 << 20)), "{}", common::show(&r));
+    assert_eq!(file_names(&host_tmp), BTreeSet::from(["filler".to_string()]), "something wrote to the host's /tmp");
+
+    // 2. Two runs in flight (one running, one queued) when the state directory fills up.
+    let slow = d.submit(py("import time\nprint('before', flush=True)\ntime.sleep(1.5)\nprint('after')\nresult = 'kept'"));
+    d.wait_for_state(&slow, "running");
+    let next = d.submit(json!({ "language": "python", "code": "result = input + 1", "input": 41 }));
+    assert_eq!(d.state(&next), "queued");
+    fill(&state.join("filler"));
+    // The seccomp policy changes, so its compiled form must be cached anew: it cannot be.
+    let policy = dir.join("profiles/seccomp/python.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\n# edited while jaild's state directory is full\n")).unwrap();
+
+    // 3. A new run cannot be recorded: refused at once, saying why, and never started.
+    let t = Instant::now();
+    let refused = d.post(&json!({ "language": "python", "code": "result = 1", "wait": true }));
+    assert!(t.elapsed() < Duration::from_secs(10), "the refusal took {:?}", t.elapsed());
+    assert_eq!((refused.status, refused.error_code().as_str()), (507, "history_unwritable"), "{}", String::from_utf8_lossy(&refused.body));
+    let message = refused.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("database or disk is full") && message.contains("history.db"), "{message}");
+    std::fs::write(dir.join("one.py"), "result = 1\n").unwrap();
+    let (code, _, stderr) = jailctl_at(&d.socket, &["run", dir.join("one.py").to_str().unwrap()]);
+    assert!(stderr.contains("database or disk is full"), "{stderr}");
+    assert_eq!(code, Status::InternalError.exit_code(), "{stderr}");
+
+    // 4. The runs in flight end normally; their reports are served although the history could
+    // not take them: wait, GET, events, the list, and jailctl wait (which must not spin).
+    let s = d.wait(&slow);
+    assert_eq!((s["state"].as_str(), s["status"].as_str()), (Some("finished"), Some("ok")), "{s}");
+    assert_eq!((s["report"]["stdout"].as_str(), &s["report"]["result"]), (Some("before\nafter\n"), &json!("kept")), "{s}");
+    let n = d.wait(&next);
+    assert_eq!((n["state"].as_str(), &n["report"]["result"]), (Some("finished"), &json!(42)), "{n}");
+    assert_eq!(d.get(&format!("/v1/runs/{slow}")).json()["report"]["result"], "kept");
+    let evs = events(&d.socket, &slow);
+    assert_eq!(evs.last().unwrap().1["report"]["result"], "kept", "{evs:?}");
+    let listed = d.get("/v1/runs?limit=10").json();
+    let row = listed["runs"].as_array().unwrap().iter().find(|r| r["id"] == slow.as_str()).cloned().unwrap_or_default();
+    assert_eq!((row["state"].as_str(), row["status"].as_str()), (Some("finished"), Some("ok")), "{listed}");
+    let t = Instant::now();
+    let (code, stdout, stderr) = jailctl_at(&d.socket, &["wait", &next]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(t.elapsed() < Duration::from_secs(10), "jailctl wait took {:?}", t.elapsed());
+    assert_eq!(d.delete(&slow).error_code(), "already_finished");
+    // Each failure said so: the reports held, the cache not written; health shows it.
+    let log = d.log();
+    for needle in ["failed to record the run's report", "database or disk is full", "cache not written", "No space left on device"] {
+        assert!(log.contains(needle), "{needle:?} not in the log:\n{log}");
+    }
+    let health = d.get("/v1/health");
+    assert_eq!(health.status, 200);
+    let history = health.json()["history"].clone();
+    assert_eq!((history["writable"].as_bool(), history["unrecorded_runs"].as_u64()), (Some(false), Some(2)), "{history}");
+    assert!(history["error"].as_str().is_some_and(|e| e.contains("database or disk is full")), "{history}");
+    let (code, stdout, _) = jailctl_at(&d.socket, &["health"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("history: NOT WRITABLE") && stdout.contains("2 ended runs wait to be recorded"), "{stdout}");
+    let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("jaild_history_write_failures_total ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no jaild_history_write_failures_total in\n{metrics}"));
+    // Two refused runs, a start and two ends that could not be recorded.
+    assert!(failures >= 5, "{failures} history write failures counted");
+
+    // 5. Space again: the held reports go into the history by themselves, new runs are taken,
+    // the cache is written, and no half-written file is left anywhere.
+    std::fs::remove_file(state.join("filler")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = d.get("/v1/health").json()["history"].clone();
+        if history["writable"] == true && history["unrecorded_runs"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the held reports were not written within 10 s of freeing space: {history}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // No longer held: GET reads them from the store, and the store's files have them.
+    assert_eq!(d.get(&format!("/v1/runs/{slow}")).json()["report"]["result"], "kept");
+    let (_copy, store) = history_on_disk(&state);
+    for (id, result) in [(&slow, json!("kept")), (&next, json!(42))] {
+        let run = store.get(id).unwrap().unwrap_or_else(|| panic!("run {id} is not in the history on disk"));
+        assert_eq!((run.state.as_str(), run.status), ("finished", Some(Status::Ok)), "{run:?}");
+        // `next` started while the disk was full: its start is recorded late, too.
+        assert!(run.started_at.is_some() && run.finished_at.is_some(), "{run:?}");
+        assert_eq!(run.report.unwrap().result, result);
+    }
+    let r = d.run_sync(py("result = 'recovered'"));
+    assert_eq!((r.status, &r.result), (Status::Ok, &json!("recovered")), "{}", common::show(&r));
+    let (_copy, store) = history_on_disk(&state);
+    assert_eq!(store.get(&r.id).unwrap().unwrap().state.as_str(), "finished");
+    // The two refused runs are nowhere: two warm-up runs, the two held, the last.
+    assert_eq!(d.get("/v1/runs").json()["runs"].as_array().unwrap().len(), 5);
+    let files = files_under(&state);
+    assert!(files.iter().all(|f| !f.contains(".tmp")), "half-written files left in the state directory: {files:?}");
+    assert!(files.iter().any(|f| f.starts_with("cache/seccomp-")), "{files:?}");
+    let log = d.log();
+    for needle in ["the run history takes writes again", "run's end recorded in the history, late", "cache written again"] {
+        assert!(log.contains(needle), "{needle:?} not in the log:\n{log}");
+    }
+    assert_eq!(file_names(&host_tmp), BTreeSet::from(["filler".to_string()]));
+    assert!(d.jail_processes().is_empty());
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(10)).success(), "{}", d.log());
+}
+
+/// jaild refuses to start on a state directory that is already full, naming the store and why.
+#[test]
+fn jaild_refuses_to_start_with_a_full_state_directory_naming_it() {
+    require_jails!();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::create_dir(dir.join("state")).unwrap();
+    std::fs::write(
+        dir.join("jaild.toml"),
+        format!(
+            "socket = \"{d}/jaild.sock\"\nstate_dir = \"{d}/state\"\nprofiles_dir = \"{r}/profiles\"\ninterpreters_dir = \"{r}/interpreters\"\n",
+            d = dir.display(),
+            r = common::repo().display()
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=64k,mode=0700 jaild-test-state '{state}'\n\
+         dd if=/dev/zero of='{state}/filler' bs=4k 2>/dev/null || true\n\
+         exec \"$0\" --config '{config}'",
+        state = dir.join("state").display(),
+        config = dir.join("jaild.toml").display()
+    );
+    let mut child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-ec", &script])
+        .arg(env!("CARGO_BIN_EXE_jaild"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = scopeguard(child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "jaild did not exit on a full state directory");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::mem::forget(guard);
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("history.db") && err.contains("its disk is full") && err.contains("database or disk is full"), "{err}");
+    assert!(!err.contains("is it an SQLite database"), "a full disk is not a broken database: {err}");
+    assert!(!dir.join("jaild.sock").exists());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,20 +68,57 @@ pub fn load<T: DeserializeOwned>(dir: Option<&Path>, kind: &str, source: &Path) 
 }
 
 /// Remembers `value` as derived from `source` as it is now. Best effort: a cache that cannot
-/// be written only costs time.
+/// be written only costs time (and says so, see [`written`]).
 pub fn store<T: Serialize>(dir: Option<&Path>, kind: &str, source: &Path, value: &T) {
     let (Some(dir), Some(binary)) = (dir, own_binary()) else { return };
     let Ok(file) = FileKey::of(source) else { return };
-    let write = || -> std::io::Result<()> {
+    let path = entry_path(dir, kind, source);
+    let result = serde_json::to_vec(&Entry { file, binary: binary.clone(), value })
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| write_atomically(&path, &bytes));
+    written(&path, result);
+}
+
+/// Writes `bytes` to `path` (creating its directory) through a temporary file next to it and a
+/// rename, so that a reader finds the old entry or the new one, never part of one. A temporary
+/// file that could not be completed (a full disk) is removed, not left to fill the disk further.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
-        let path = entry_path(dir, kind, source);
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let bytes = serde_json::to_vec(&Entry { file, binary: binary.clone(), value }).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)
-    };
-    if let Err(e) = write() {
-        tracing::debug!(dir = %dir.display(), error = %e, "cache not written");
+    }
+    // Unique per write: two threads of one process may write the same entry at once.
+    let tmp = path.with_extension(format!("tmp.{}.{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Logs how a cache write went. A cache only saves time, but a state directory that takes no
+/// writes (full, read-only) is the operator's to fix: the first failure after a success is a
+/// warning naming the file and the error, the failures after it are debug (every run would
+/// repeat it), and the first success after them says the cache is written again.
+pub(crate) fn written(path: &Path, result: std::io::Result<()>) {
+    static FAILING: AtomicBool = AtomicBool::new(false);
+    match result {
+        Ok(()) => {
+            if FAILING.swap(false, Ordering::Relaxed) {
+                tracing::info!(path = %path.display(), "cache written again");
+            }
+        }
+        Err(e) => {
+            if FAILING.swap(true, Ordering::Relaxed) {
+                tracing::debug!(path = %path.display(), error = %e, "cache not written");
+            } else {
+                tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "cache not written: what it holds is derived again on every use until it can be"
+                );
+            }
+        }
     }
 }
 
@@ -99,5 +137,19 @@ mod tests {
         std::fs::write(&src, "two").unwrap();
         assert_eq!(load::<u32>(Some(dir.path()), "t", &src), None);
         assert_eq!(load::<u32>(None, "t", &src), None);
+    }
+
+    #[test]
+    fn a_write_that_fails_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a directory: the temporary file is written, the rename fails.
+        let target = dir.path().join("entry.json");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("x"), "").unwrap();
+        assert!(write_atomically(&target, b"{}").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["entry.json"]);
+        write_atomically(&dir.path().join("ok.json"), b"{}").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("ok.json")).unwrap(), b"{}");
     }
 }

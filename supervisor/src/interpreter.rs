@@ -416,17 +416,10 @@ fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 fn store_cache(path: &Path, cache: &BTreeMap<PathBuf, CacheEntry>) {
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(cache).unwrap_or_default())?;
-        std::fs::rename(&tmp, path)
-    };
-    if let Err(e) = write() {
-        tracing::debug!(path = %path.display(), error = %e, "digest cache not written");
-    }
+    let result = serde_json::to_vec(cache)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| crate::cache::write_atomically(path, &bytes));
+    crate::cache::written(path, result);
 }
 
 #[cfg(test)]

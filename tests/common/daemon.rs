@@ -113,39 +113,63 @@ pub struct Daemon {
     pub config: PathBuf,
     /// The jails of this daemon run as host uids base and base + 1000.
     pub base: u32,
+    /// Shell commands run (as root) in a private mount namespace of the daemon's own before it
+    /// execs jaild there: the mounts of a fault test, invisible to the rest of the host.
+    pub prelude: Option<String>,
 }
 
 impl Daemon {
     /// A daemon with `top` added to the config's top-level keys and `callers` to [callers].
     pub fn start(top: &str, callers: &str) -> Daemon {
-        let tmp = tempfile::tempdir().unwrap();
+        Daemon::start_in(tempfile::tempdir().unwrap(), top, callers, None)
+    }
+
+    /// [`Daemon::start`] in the directory `tmp` (config, socket, log; the state directory is
+    /// `tmp/state`), with `prelude` run in the daemon's private mount namespace before jaild.
+    /// `top` may set `store` and `profiles_dir` itself.
+    pub fn start_in(tmp: tempfile::TempDir, top: &str, callers: &str, prelude: Option<String>) -> Daemon {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let dir = tmp.path().to_path_buf();
-        let n = DAEMONS.fetch_add(1, Ordering::Relaxed);
-        let base = 400_000 + n * 2_000;
+        // Host ids of their own for each daemon, also across test processes (other checkouts'
+        // suites run at the same time): jail_processes() finds this daemon's jails by them.
+        let n = DAEMONS.fetch_add(1, Ordering::Relaxed) % 32;
+        let base = 1_000_000 + ((std::process::id() % 1000) * 32 + n) * 2_000;
         let repo = super::repo();
         let config = dir.join("jaild.toml");
         std::fs::write(
             &config,
             format!(
-                "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\n{store}\
-                 profiles_dir = \"{repo}/profiles\"\ninterpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n\
+                "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\n{store}{profiles}\
+                 interpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n\
                  [callers]\n{allow}{callers}\n",
                 dir = dir.display(),
                 repo = repo.display(),
                 allow = if callers.contains("allow_uids") { "" } else { "allow_uids = [0]\n" },
                 store = if top.contains("store =") { String::new() } else { format!("store = \"{}/history.db\"\n", dir.display()) },
+                profiles =
+                    if top.contains("profiles_dir =") { String::new() } else { format!("profiles_dir = \"{}/profiles\"\n", repo.display()) },
             ),
         )
         .unwrap();
-        let mut d = Daemon { child: None, socket: dir.join("jaild.sock"), dir, _tmp: Some(tmp), config, base };
+        let mut d = Daemon { child: None, socket: dir.join("jaild.sock"), dir, _tmp: Some(tmp), config, base, prelude };
         d.spawn();
         d
     }
 
     pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("jaild.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_jaild"))
+        let mut cmd = match &self.prelude {
+            None => Command::new(env!("CARGO_BIN_EXE_jaild")),
+            Some(prelude) => {
+                // The shell execs jaild: the child's pid is the daemon's.
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-ec"])
+                    .arg(format!("{prelude}\nexec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_jaild"));
+                c
+            }
+        };
+        let child = cmd
             .arg("--config")
             .arg(&self.config)
             .env("JAILD_LOG", "info,jaild=debug")

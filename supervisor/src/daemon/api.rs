@@ -4,7 +4,7 @@
 
 use super::metrics::Metrics;
 use super::peer::{Peer, Policy, Rights};
-use super::runs::{new_run_id, Cancelled, Event, Runs, Submission, SubmitError};
+use super::runs::{error_chain, new_run_id, Cancelled, Event, Runs, Submission, SubmitError};
 use super::store::{ListFilter, RunState, Store, StoredRun};
 use crate::profile::{self, ByteSize, Language, Limits};
 use crate::report::Status;
@@ -315,7 +315,7 @@ impl App {
     async fn stored(&self, id: String, rights: &Rights) -> Result<StoredRun, ApiError> {
         let store = self.store.clone();
         let key = id.clone();
-        let found = blocking(move || store.get(&key)).await?.map_err(ApiError::internal)?;
+        let found = blocking(move || store.get(&key)).await?.map_err(|e| ApiError::internal(error_chain(&e)))?;
         found.filter(|r| rights.sees(r.caller_uid)).ok_or_else(|| ApiError::not_found(format!("id: no such run {id:?}")).field("id"))
     }
 }
@@ -546,7 +546,7 @@ async fn create_run(
                 SubmitError::CallerQueueFull(_) => {
                     ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "caller_queue_full", e.to_string()) }
                 }
-                SubmitError::Store(e) => ApiError::internal(format!("failed to record the run: {e}")),
+                SubmitError::Store(e) => history_unwritable(&this.store, &e),
             })?;
         Ok::<_, ApiError>((entry, run.wait))
     })
@@ -561,6 +561,17 @@ async fn create_run(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// A run refused because the history cannot record it: 507 when the disk is full, else 503.
+fn history_unwritable(store: &Store, e: &super::store::StoreError) -> ApiError {
+    let status = if e.is_disk_full() { StatusCode::INSUFFICIENT_STORAGE } else { StatusCode::SERVICE_UNAVAILABLE };
+    let message = format!(
+        "the run history {} cannot be written, and no run starts that it cannot record: {}",
+        store.path().display(),
+        error_chain(e)
+    );
+    ApiError::new(status, "history_unwritable", message)
 }
 
 fn shutting_down() -> ApiError {
@@ -578,7 +589,7 @@ async fn get_run(
     let rights = app.admit(&peer)?;
     let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
-    if let Some(entry) = app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
+    if let Some(entry) = app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         return Ok(json(StatusCode::OK, &entry.view()));
     }
     Ok(json(StatusCode::OK, &app.stored(id, &rights).await?))
@@ -602,7 +613,7 @@ async fn wait_run(
             .ok_or_else(|| ApiError::invalid("timeout", format!("{t:?} is not a number of seconds from 0 to 300")))?,
     };
     valid_id(&id)?;
-    if let Some(entry) = app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
+    if let Some(entry) = app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         let _ = tokio::time::timeout(Duration::from_secs_f64(timeout), entry.done()).await;
         return Ok(json(StatusCode::OK, &entry.view()));
     }
@@ -617,7 +628,7 @@ async fn run_events(
     let rights = app.admit(&peer)?;
     let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
     valid_id(&id)?;
-    let body = match app.runs.live(&id).filter(|e| rights.sees(e.caller)) {
+    let body = match app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         Some(entry) => Body::from_stream(entry.events()),
         None => {
             let run = app.stored(id, &rights).await?;
@@ -662,7 +673,10 @@ async fn cancel_run(
             Ok(json(StatusCode::OK, &entry.view()))
         }
         Cancelled::NotLive => {
-            let run = app.stored(id, &rights).await?;
+            let run = match app.runs.unrecorded(&id).filter(|e| rights.sees(e.caller)) {
+                Some(entry) => entry.view(),
+                None => app.stored(id, &rights).await?,
+            };
             Err(ApiError::new(StatusCode::CONFLICT, "already_finished", format!("run {} already ended ({})", run.id, run.state)))
         }
     }
@@ -720,7 +734,13 @@ async fn list_runs(
         caller_uid: if rights.admin { None } else { Some(rights.uid) },
     };
     let store = app.store.clone();
-    let runs = blocking(move || store.list(&filter)).await?.map_err(ApiError::internal)?;
+    let mut runs = blocking(move || store.list(&filter)).await?.map_err(|e| ApiError::internal(error_chain(&e)))?;
+    // Runs whose end the store could not take yet: as this daemon has them.
+    for run in runs.iter_mut() {
+        if let Some(entry) = app.runs.unrecorded(&run.id) {
+            *run = entry.view();
+        }
+    }
     let summaries: Vec<RunSummary> = runs
         .iter()
         .map(|r| RunSummary {
@@ -829,6 +849,7 @@ async fn health(State(app): State<Shared>) -> Response {
         "running": running,
         "queued": queued,
         "queue_size": queue_size,
+        "history": app.runs.history(),
     });
     json(if draining { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }, &body)
 }

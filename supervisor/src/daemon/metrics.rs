@@ -46,6 +46,7 @@ pub struct Metrics {
     violations: Family<ViolationLabels, Counter>,
     queue_depth: Gauge,
     running: Gauge,
+    history_write_failures: Counter,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -83,7 +84,13 @@ impl Metrics {
         registry.register("queue_depth", "Runs waiting to start", queue_depth.clone());
         let running = Gauge::default();
         registry.register("running_jobs", "Runs in progress", running.clone());
-        Metrics { registry, runs, duration, queue_wait, cpu, memory_peak, violations, queue_depth, running }
+        let history_write_failures = Counter::default();
+        registry.register(
+            "history_write_failures",
+            "Writes to the run history that failed (a full disk): runs refused, or their ends held in memory",
+            history_write_failures.clone(),
+        );
+        Metrics { registry, runs, duration, queue_wait, cpu, memory_peak, violations, queue_depth, running, history_write_failures }
     }
 
     /// A run ended (with a report), after `queued` in the queue (None: it never left it).
@@ -103,6 +110,10 @@ impl Metrics {
             let labels = ViolationLabels { syscall: v.detail.clone(), quiet: if v.quiet { "true" } else { "false" } };
             self.violations.get_or_create(&labels).inc_by(v.count);
         }
+    }
+
+    pub fn history_write_failed(&self) {
+        self.history_write_failures.inc();
     }
 
     pub fn started(&self, waited: Duration) {
@@ -147,12 +158,14 @@ mod tests {
         m.run_ended(&report, "python");
         m.started(Duration::from_millis(3));
         m.set_load(4, 2);
+        m.history_write_failed();
         let text = m.encode();
         for needle in [
             r#"jaild_runs_total{status="security_violation",profile="python"} 1"#,
             r#"jaild_violations_total{syscall="ptrace",quiet="false"} 2"#,
             "jaild_queue_depth 4",
             "jaild_running_jobs 2",
+            "jaild_history_write_failures_total 1",
             "jaild_queue_wait_seconds_count 1",
             r#"jaild_run_duration_seconds_count{profile="python"} 1"#,
             r#"jaild_cpu_seconds_total{profile="python",mode="user"} 0.005"#,

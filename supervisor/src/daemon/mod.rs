@@ -157,6 +157,20 @@ async fn run(
             }
         });
     }
+    {
+        // Ends of runs the store could not take (a full disk) are written once it can.
+        let runs = runs.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if runs.has_unrecorded() {
+                    let runs = runs.clone();
+                    let _ = tokio::task::spawn_blocking(move || runs.record_unrecorded()).await;
+                }
+            }
+        });
+    }
     if config.retention_days > 0 {
         let store = store.clone();
         let days = config.retention_days;

@@ -2,11 +2,18 @@
 //! run's thread is its jail's parent), their output as events, cancel, and the drain at
 //! shutdown. Every run is written to the store when it is queued, when it starts and when it
 //! ends; a run lives here from submit until its end is recorded, then only in the store.
+//!
+//! When the store cannot take a run's end (a full disk), the run is kept here, unrecorded, and
+//! served as before: its report is never lost while the daemon runs. The ends are written as
+//! soon as the store takes writes again ([`Runs::record_unrecorded`], tried every second and
+//! before every new run). Until they are, no new run is accepted: a run that cannot be recorded
+//! is refused rather than run unrecorded (the history is the record of who ran what), and the
+//! unrecorded runs are at most the ones accepted before the store failed.
 #![forbid(unsafe_code)]
 
 use super::metrics::Metrics;
 use super::queue::{CallerId, CallerLimits, FairQueue, Refusal};
-use super::store::{NewRun, RunState, Store, StoredRun};
+use super::store::{NewRun, RunState, Store, StoreError, StoredRun};
 use crate::report::{Report, Status};
 use crate::run::{RunHooks, RunRequest, Stream};
 use crate::Supervisor;
@@ -291,6 +298,36 @@ pub struct Runs {
     sched: Mutex<Sched>,
     /// (queued, running), for the drain to wait on.
     load: watch::Sender<(usize, usize)>,
+    /// Runs that ended while the store could not take their end, oldest first.
+    unrecorded: Mutex<Vec<Arc<RunEntry>>>,
+    /// Held while unrecorded runs are written, so that each is written once.
+    recording: Mutex<()>,
+    /// Why the last write to the store failed; None once one succeeds again.
+    history_error: Mutex<Option<String>>,
+}
+
+/// Whether the history takes writes, for /v1/health.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryHealth {
+    /// False since a write failed, until one succeeds again.
+    pub writable: bool,
+    /// Runs that ended while the history could not take their end: their reports are served
+    /// from memory and written once it can.
+    pub unrecorded_runs: usize,
+    /// The last failure, while it lasts.
+    pub error: Option<String>,
+}
+
+/// An error and its causes on one line ("failed to record queued run x: database or disk is full").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl Runs {
@@ -301,6 +338,9 @@ impl Runs {
             metrics,
             sched: Mutex::new(Sched { queue: FairQueue::new(queue_size, concurrency), live: HashMap::new(), draining: false }),
             load: watch::Sender::new((0, 0)),
+            unrecorded: Mutex::new(Vec::new()),
+            recording: Mutex::new(()),
+            history_error: Mutex::new(None),
         }
     }
 
@@ -318,8 +358,89 @@ impl Runs {
         lock(&self.sched).live.get(id).cloned()
     }
 
-    /// Queues a run and records it (blocking: call from a blocking thread).
+    /// A run this daemon knows better than its store does: in flight, or ended but not yet
+    /// recorded.
+    pub fn find(&self, id: &str) -> Option<Arc<RunEntry>> {
+        self.live(id).or_else(|| self.unrecorded(id))
+    }
+
+    /// A run that ended while the store could not take its end.
+    pub fn unrecorded(&self, id: &str) -> Option<Arc<RunEntry>> {
+        lock(&self.unrecorded).iter().find(|e| e.id == id).cloned()
+    }
+
+    pub fn history(&self) -> HistoryHealth {
+        let error = lock(&self.history_error).clone();
+        HistoryHealth { writable: error.is_none(), unrecorded_runs: lock(&self.unrecorded).len(), error }
+    }
+
+    /// Notes a failed write to the store: the first failure after a success is a warning,
+    /// each failure counts in the metrics.
+    fn history_failed(&self, e: &StoreError) {
+        let text = error_chain(e);
+        self.metrics.history_write_failed();
+        let first = lock(&self.history_error).replace(text.clone()).is_none();
+        if first {
+            tracing::warn!(store = %self.store.path().display(), error = %text, "the run history cannot be written; new runs are refused until it can");
+        }
+    }
+
+    fn history_written(&self) {
+        if lock(&self.history_error).take().is_some() {
+            tracing::info!(store = %self.store.path().display(), "the run history takes writes again");
+        }
+    }
+
+    /// Writes the ends of runs that the store could not take earlier, oldest first, stopping at
+    /// the first that still fails (blocking: call from a blocking thread).
+    pub fn record_unrecorded(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = lock(&self.recording);
+        loop {
+            let Some(entry) = lock(&self.unrecorded).first().cloned() else { return Ok(()) };
+            let (state, started_at, report) = {
+                let p = lock(&entry.progress);
+                (p.state, p.started_at.clone(), p.report.clone())
+            };
+            // A run that started while its start could not be recorded either gets it first
+            // (a run recorded as running already refuses it, which is fine).
+            if let Some(at) = &started_at {
+                if let Err(e @ StoreError::MarkRunning { .. }) = self.store.mark_running(&entry.id, at) {
+                    self.history_failed(&e);
+                    return Err(e);
+                }
+            }
+            let written = match &report {
+                Some(report) => self.store.finish(&entry.id, state, report),
+                None => Ok(()), // cannot happen: only ended runs are held
+            };
+            match written {
+                Ok(()) => {
+                    self.history_written();
+                    tracing::info!(run = %entry.id, state = %state, "run's end recorded in the history, late");
+                }
+                // The store failed to write (a full disk): keep it and try again later.
+                Err(e @ StoreError::Finish { .. }) => {
+                    self.history_failed(&e);
+                    return Err(e);
+                }
+                // Anything else will not get better by trying again (the run is not in the
+                // store, or not in a state to end): said, and let go.
+                Err(e) => tracing::error!(run = %entry.id, error = %error_chain(&e), "run's end cannot be recorded; its report is dropped from memory"),
+            }
+            lock(&self.unrecorded).retain(|e| !Arc::ptr_eq(e, &entry));
+        }
+    }
+
+    pub fn has_unrecorded(&self) -> bool {
+        !lock(&self.unrecorded).is_empty()
+    }
+
+    /// Queues a run and records it (blocking: call from a blocking thread). Refused while the
+    /// store cannot record it, or cannot record the ends of runs that ended before it.
     pub fn submit(self: &Arc<Self>, sub: Submission) -> Result<Arc<RunEntry>, SubmitError> {
+        if self.has_unrecorded() {
+            self.record_unrecorded()?;
+        }
         let id = sub.request.id.clone().unwrap_or_else(new_run_id);
         let code_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sub.code.as_bytes()));
         let entry = Arc::new(RunEntry::new(id.clone(), sub.caller_uid, sub.profile.clone(), sub.request));
@@ -349,6 +470,9 @@ impl Runs {
         // Under the lock, so the run is in the store before anything can start or cancel it.
         if let Err(e) = self.store.insert_queued(&record) {
             s.queue.remove(|x| *x == id);
+            drop(s);
+            self.history_failed(&e);
+            tracing::warn!(run = %id, caller = sub.caller_uid, error = %error_chain(&e), "run refused: it cannot be recorded");
             return Err(e.into());
         }
         s.live.insert(id.clone(), entry.clone());
@@ -377,7 +501,8 @@ impl Runs {
     fn execute(self: Arc<Self>, entry: Arc<RunEntry>, started_at: String) {
         self.metrics.started(entry.enqueued.elapsed());
         if let Err(e) = self.store.mark_running(&entry.id, &started_at) {
-            tracing::warn!(run = %entry.id, error = %e, "failed to record the run as running");
+            tracing::warn!(run = %entry.id, error = %error_chain(&e), "failed to record the run as running");
+            self.history_failed(&e);
         }
         let report = match entry.take_request() {
             Some(request) => {
@@ -395,14 +520,26 @@ impl Runs {
         self.dispatch(&mut s);
     }
 
-    fn record_end(&self, entry: &RunEntry, report: Report) {
+    fn record_end(&self, entry: &Arc<RunEntry>, report: Report) {
         let state = if report.status == Status::Cancelled { RunState::Cancelled } else { RunState::Finished };
-        if let Err(e) = self.store.finish(&entry.id, state, &report) {
-            tracing::error!(run = %entry.id, error = %e, "failed to record the run's report");
-        }
+        let recorded = self.store.finish(&entry.id, state, &report);
         self.metrics.run_ended(&report, &entry.profile);
         tracing::info!(run = %entry.id, state = %state, status = %report.status, wall_ms = report.usage.wall_ms, "run ended");
         entry.finish(state, report);
+        match recorded {
+            Ok(()) => self.history_written(),
+            Err(e) => {
+                tracing::error!(
+                    run = %entry.id,
+                    store = %self.store.path().display(),
+                    error = %error_chain(&e),
+                    "failed to record the run's report; it is served from memory and recorded once the history takes writes again"
+                );
+                self.history_failed(&e);
+                // Before the run leaves `live` (the caller removes it): always findable.
+                lock(&self.unrecorded).push(Arc::clone(entry));
+            }
+        }
     }
 
     /// Cancels a run this caller may see (blocking: the store is written for a queued run).
@@ -458,6 +595,18 @@ impl Runs {
             }
             if tokio::time::timeout(Duration::from_secs(10), load.wait_for(idle)).await.is_err() {
                 tracing::error!("runs still running 10 s after their cancel");
+            }
+        }
+        if self.has_unrecorded() {
+            let this = Arc::clone(self);
+            let recorded = tokio::task::spawn_blocking(move || this.record_unrecorded()).await;
+            if !matches!(recorded, Ok(Ok(()))) {
+                let lost: Vec<String> = lock(&self.unrecorded).iter().map(|e| e.id.clone()).collect();
+                tracing::error!(
+                    runs = ?lost,
+                    store = %self.store.path().display(),
+                    "shutting down with reports the history could not take: they are lost, and the next start marks these runs interrupted"
+                );
             }
         }
     }

@@ -166,6 +166,12 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("the run store {path} cannot be written: its disk is full")]
+    Full {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("failed to set {setting} on the run store {path} (is it an SQLite database?)")]
     Configure {
         path: PathBuf,
@@ -257,6 +263,21 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+}
+
+impl StoreError {
+    /// True when SQLite could not write because the disk (or the database) is full: the
+    /// operator's to fix, and over once there is space again.
+    pub fn is_disk_full(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if e.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code) == Some(rusqlite::ErrorCode::DiskFull) {
+                return true;
+            }
+            next = e.source();
+        }
+        false
+    }
 }
 
 /// The run history database. Send + Sync: share it behind an `Arc`.
@@ -447,8 +468,19 @@ impl Store {
     }
 }
 
+/// A failure to set up the store on a full disk, told apart from a file that is no database.
+fn full_or(path: &Path, source: rusqlite::Error, other: impl FnOnce(rusqlite::Error) -> StoreError) -> StoreError {
+    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        StoreError::Full { path: path.to_path_buf(), source }
+    } else {
+        other(source)
+    }
+}
+
 fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let err = |setting| move |source| StoreError::Configure { path: path.to_path_buf(), setting, source };
+    let err = |setting| {
+        move |source| full_or(path, source, |source| StoreError::Configure { path: path.to_path_buf(), setting, source })
+    };
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err("busy_timeout"))?;
     let mode: String =
         conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(err("journal_mode"))?;
@@ -462,7 +494,7 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 /// Brings the schema to the newest version, each migration in its own transaction together
 /// with the version it reaches.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let version_err = |source| StoreError::SchemaVersion { path: path.to_path_buf(), source };
+    let version_err = |source| full_or(path, source, |source| StoreError::SchemaVersion { path: path.to_path_buf(), source });
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(version_err)?;
     let found: Option<u32> =
         conn.query_row("SELECT max(version) FROM schema_version", [], |row| row.get(0)).map_err(version_err)?;
@@ -472,7 +504,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known });
     }
     for (version, sql) in (found + 1..).zip(MIGRATIONS.iter().skip(found as usize)) {
-        let err = |source| StoreError::Migrate { path: path.to_path_buf(), version, source };
+        let err = |source| full_or(path, source, |source| StoreError::Migrate { path: path.to_path_buf(), version, source });
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
         tx.execute("DELETE FROM schema_version", []).map_err(err)?;
@@ -953,6 +985,22 @@ mod tests {
         Connection::open(&newer).unwrap().execute("UPDATE schema_version SET version = 99", []).unwrap();
         let err = Store::open(&newer, false).unwrap_err();
         assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_full_database_is_told_apart_from_other_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, false);
+        store.insert_queued(&new_run("first", "2026-11-21T10:00:00Z")).unwrap();
+        // SQLite's own size cap fails a write as a full disk does (SQLITE_FULL).
+        let pages: i64 = store.lock().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        let _: i64 = store.lock().query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0)).unwrap();
+        let err = (0..10_000)
+            .find_map(|i| store.insert_queued(&new_run(&format!("r{i}"), "2026-11-21T10:00:00Z")).err())
+            .expect("the database filled up");
+        assert!(matches!(err, StoreError::Insert { .. }) && err.is_disk_full(), "{err:?}");
+        assert!(!StoreError::UnknownRun { id: "x".into() }.is_disk_full());
+        assert!(!store.mark_running("nope", "2026-11-21T10:00:01Z").unwrap_err().is_disk_full());
     }
 
     #[test]

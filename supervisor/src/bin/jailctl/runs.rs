@@ -374,6 +374,14 @@ pub fn health(args: DaemonArgs) -> anyhow::Result<i32> {
         println!("jaild {}: {} (pid {}, up {} s)", s("version"), s("status"), n("pid"), n("uptime_s"));
         println!("host:  cgroup {}, landlock ABI {}", s("cgroup"), n("landlock_abi"));
         println!("runs:  {} running of {}, {} queued of {}", n("running"), n("concurrency"), n("queued"), n("queue_size"));
+        let history = &value["history"];
+        if history["writable"] == false {
+            println!(
+                "history: NOT WRITABLE, new runs are refused ({}); {} ended runs wait to be recorded",
+                history["error"].as_str().unwrap_or("?"),
+                history["unrecorded_runs"].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "?".into())
+            );
+        }
     }
     Ok(if serving { 0 } else { 1 })
 }
