@@ -887,6 +887,20 @@ mod tests {
         );
         assert_eq!(err("{\"code\": \"\", \"wait\": \"yes\"}"), (StatusCode::BAD_REQUEST, "invalid", Some("wait".into())));
         assert_eq!(err("[1]"), (StatusCode::BAD_REQUEST, "malformed", None));
+        // A one-letter unknown key is named in full, not as the table it is in.
+        assert_eq!(err("{\"code\": \"\", \"limits\": {\"s\": 1}}"), (StatusCode::BAD_REQUEST, "invalid", Some("limits.s".into())));
+        assert_eq!(err("{\"code\": \"\", \"code\": \"\"}"), (StatusCode::BAD_REQUEST, "invalid", Some("code".into())));
+        // JSON errors inside a field's value name the top-level field.
+        assert_eq!(err("{\"code\": \"\\ud800\"}"), (StatusCode::BAD_REQUEST, "malformed", Some("code".into())));
+        let deep = format!("{{\"code\": \"\", \"input\": {{\"a\": {}{}}}}}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(err(&deep), (StatusCode::BAD_REQUEST, "malformed", Some("input".into())));
+        assert_eq!(err("{\"code\": \"x"), (StatusCode::BAD_REQUEST, "malformed", None), "a body cut short names no field");
+    }
+
+    #[test]
+    fn error_replies_are_bounded() {
+        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(bounded("ééé", 3), "é... (6 bytes)");
     }
 
     #[test]
