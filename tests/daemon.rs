@@ -891,13 +891,15 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     let dir = tmp.path().to_path_buf();
     std::fs::create_dir(dir.join("state")).unwrap();
     common::copy_dir(&common::repo().join("profiles"), &dir.join("profiles"));
+    let repo = common::repo();
+    let (full_tmp, kept) = common::full_tmp_script("jaild-test-host-tmp", &[&repo, &dir, Path::new(env!("CARGO_BIN_EXE_jaild"))]);
     let prelude = format!(
-        "mount -t tmpfs -o size=256k,mode=1777 jaild-test-host-tmp /tmp\n\
-         dd if=/dev/zero of=/tmp/filler bs=4k 2>/dev/null || true\n\
-         mount -t tmpfs -o size=4m,mode=0700 jaild-test-state '{state}'\n\
+        "{full_tmp}mount -t tmpfs -o size=4m,mode=0700 jaild-test-state '{state}'\n\
          export TMPDIR=/tmp",
         state = dir.join("state").display()
     );
+    let mut only_filler = kept.clone();
+    only_filler.insert("filler".to_string());
     let top = format!("concurrency = 1\nstore = \"{d}/state/history.db\"\nprofiles_dir = \"{d}/profiles\"", d = dir.display());
     let mut d = Daemon::start_in(tmp, &top, "", Some(prelude));
     let root = PathBuf::from(format!("/proc/{}/root", d.pid()));
@@ -913,7 +915,7 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
         "code": "const fs = require('fs'); fs.writeFileSync('/tmp/big', Buffer.alloc(1 << 20, 120)); return fs.statSync('/tmp/big').size;",
     }));
     assert_eq!((r.status, &r.result), (Status::Ok, &json!(1 << 20)), "{}", common::show(&r));
-    assert_eq!(file_names(&host_tmp), BTreeSet::from(["filler".to_string()]), "something wrote to the host's /tmp");
+    assert_eq!(file_names(&host_tmp), only_filler, "something wrote to the host's /tmp");
 
     // 2. Two runs in flight (one running, one queued) when the state directory fills up.
     let slow = d.submit(py("import time\nprint('before', flush=True)\ntime.sleep(1.5)\nprint('after')\nresult = 'kept'"));
@@ -1012,7 +1014,7 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     for needle in ["the run history takes writes again", "run's end recorded in the history, late", "cache written again"] {
         assert!(log.contains(needle), "{needle:?} not in the log:\n{log}");
     }
-    assert_eq!(file_names(&host_tmp), BTreeSet::from(["filler".to_string()]));
+    assert_eq!(file_names(&host_tmp), only_filler);
     assert!(d.jail_processes().is_empty());
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(d.wait_exit(Duration::from_secs(10)).success(), "{}", d.log());

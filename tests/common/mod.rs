@@ -199,3 +199,30 @@ fn find_named(dir: &Path, suffix: &str, depth: u32) -> Vec<PathBuf> {
 pub fn show(r: &Report) -> String {
     serde_json::to_string_pretty(r).unwrap()
 }
+
+/// Shell lines (for `sh -e` in a private mount namespace) that lay a full 256 KiB tmpfs named
+/// `name` over /tmp, keeping each of `keep` that lives under /tmp reachable at its path (CI may
+/// clone the checkout, its build tree and the test's files under /tmp). Returns the script and
+/// the names of the /tmp entries it keeps: with "filler", all a full /tmp then holds.
+#[allow(dead_code)]
+pub fn full_tmp_script(name: &str, keep: &[&Path]) -> (String, std::collections::BTreeSet<String>) {
+    let mut tops = std::collections::BTreeSet::new();
+    for p in keep {
+        if let Ok(rest) = p.strip_prefix("/tmp") {
+            if let Some(top) = rest.components().next() {
+                tops.insert(top.as_os_str().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut script = format!(
+        "mount -t tmpfs -o size=64k,mode=0700 {name}-keep /mnt\n\
+         mkdir /mnt/tmp\n\
+         mount --rbind /tmp /mnt/tmp\n\
+         mount -t tmpfs -o size=256k,mode=1777 {name} /tmp\n"
+    );
+    for top in &tops {
+        script.push_str(&format!("mkdir '/tmp/{top}'\nmount --rbind '/mnt/tmp/{top}' '/tmp/{top}'\n"));
+    }
+    script.push_str("dd if=/dev/zero of=/tmp/filler bs=4k 2>/dev/null || true\n");
+    (script, tops)
+}
