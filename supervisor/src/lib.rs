@@ -5,6 +5,19 @@
 //! namespaces, stream output with caps, enforce time, answer denied syscalls, read usage back
 //! and return a [`report::Report`], whatever happened.
 
+/// An error and its causes on one line: `a: b: c` (the daemon's replies and logs, jailctl's
+/// messages, the cgroup layer's errors).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
 pub mod audit;
 pub mod bpf;
 pub mod cache;

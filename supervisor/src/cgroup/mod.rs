@@ -318,17 +318,7 @@ pub(crate) const KILL_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const RMDIR_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Renders an error with its sources, `a: b: c`.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
-}
+pub(crate) use crate::error_chain;
 
 /// `run.<pid>.<run_id>`
 pub(crate) fn run_dir_name(supervisor_pid: u32, run_id: &str) -> Result<String, CgroupError> {

@@ -318,17 +318,7 @@ pub struct HistoryHealth {
     pub error: Option<String>,
 }
 
-/// An error and its causes on one line ("failed to record queued run x: database or disk is full").
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub use crate::error_chain;
 
 impl Runs {
     pub fn new(sup: Arc<Supervisor>, store: Arc<Store>, metrics: Arc<Metrics>, queue_size: usize, concurrency: usize) -> Runs {

@@ -261,17 +261,7 @@ pub fn refused_locally(field: &str, message: &str, json: bool) -> i32 {
     Status::Rejected.exit_code()
 }
 
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub use jaild::error_chain as chain;
 
 fn excerpt(s: &str, max: usize) -> String {
     let s = s.trim_end();
