@@ -21,14 +21,14 @@
 
 mod common;
 
-use common::daemon::{cgroups_named, read_chunk, read_head, Daemon, Response};
+use common::daemon::{cgroups_named, read_response, Daemon, Response};
 use common::*;
 use jaild::profile::{self, ProfileError};
 use jaild::seccomp::PolicyError;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -169,22 +169,10 @@ fn send(socket: &Path, case: &RequestCase) -> Response {
             let _ = writer.write_all(&body);
         }
     });
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let (status, headers) = read_head(&mut reader);
-    let mut body = Vec::new();
-    if headers.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
-        while let Some(chunk) = read_chunk(&mut reader) {
-            body.extend(chunk);
-        }
-    } else if let Some(len) = headers.get("content-length") {
-        body.resize(len.parse().unwrap(), 0);
-        reader.read_exact(&mut body).unwrap();
-    } else {
-        reader.read_to_end(&mut body).unwrap();
-    }
+    let response = read_response(&mut BufReader::new(stream.try_clone().unwrap()));
     let _ = stream.shutdown(std::net::Shutdown::Both);
     sender.join().unwrap();
-    Response { status, headers, body }
+    response
 }
 
 /// Processes whose parent is `pid` (jaild's only children are the jails' jail-init).

@@ -55,13 +55,6 @@ fn line_of(text: &str, needle: &str) -> usize {
     hits[0]
 }
 
-fn load_err(dir: &Path, name: &str) -> ProfileError {
-    match profile::load(dir, name) {
-        Ok(p) => panic!("profile {name} loaded although it is broken: {:?}", p.file),
-        Err(e) => e,
-    }
-}
-
 /// An `Invalid` error with exactly this file, line and field; the message names all three.
 fn assert_invalid(e: &ProfileError, path: &Path, line: usize, field: &str) {
     let msg = e.to_string();

@@ -68,13 +68,6 @@ fn assert_names(msg: &str, path: &Path, line: usize, field: &str) {
     assert!(msg.contains(field), "message does not name the field {field:?}: {msg}");
 }
 
-fn load_err(dir: &Path, name: &str) -> ProfileError {
-    match profile::load(dir, name) {
-        Ok(p) => panic!("profile {name} loaded although it is broken: {:?}", p.file),
-        Err(e) => e,
-    }
-}
-
 /// Checks an `Invalid` error: its field and line exactly, and the rendered message.
 fn assert_invalid(e: &ProfileError, path: &Path, line: usize, field: &str) {
     let msg = e.to_string();

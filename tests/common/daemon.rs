@@ -6,7 +6,7 @@
 use jaild::report::Report;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -84,11 +84,15 @@ pub fn request_raw(socket: &Path, method: &str, path: &str, body: Option<&[u8]>)
     let mut stream = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     send_head(&mut stream, method, path, body, None);
-    let mut reader = BufReader::new(stream);
-    let (status, headers) = read_head(&mut reader);
+    read_response(&mut BufReader::new(stream))
+}
+
+/// The response: its head, then a chunked, sized or read-to-close body.
+pub fn read_response(reader: &mut impl BufRead) -> Response {
+    let (status, headers) = read_head(reader);
     let mut body = Vec::new();
     if headers.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
-        while let Some(chunk) = read_chunk(&mut reader) {
+        while let Some(chunk) = read_chunk(reader) {
             body.extend(chunk);
         }
     } else if let Some(len) = headers.get("content-length") {

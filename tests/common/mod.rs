@@ -226,3 +226,12 @@ pub fn full_tmp_script(name: &str, keep: &[&Path]) -> (String, std::collections:
     script.push_str("dd if=/dev/zero of=/tmp/filler bs=4k 2>/dev/null || true\n");
     (script, tops)
 }
+
+/// The error loading profile `name` from `dir`; a panic if it loads.
+#[allow(dead_code)]
+pub fn load_err(dir: &Path, name: &str) -> jaild::profile::ProfileError {
+    match jaild::profile::load(dir, name) {
+        Ok(p) => panic!("profile {name} loaded although it is broken: {:?}", p.file),
+        Err(e) => e,
+    }
+}

@@ -324,6 +324,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))
 }
 
+/// The run id of a `/v1/runs/{id}...` path, extracted and checked ([`valid_id`]).
+fn run_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
+    valid_id(&id)?;
+    Ok(id)
+}
+
 /// A run id from a URL: no run has one that is not 1-64 letters, digits, '-' and '_' (so none
 /// reaches the store, and a `..` is never a path).
 fn valid_id(id: &str) -> Result<(), ApiError> {
@@ -587,8 +594,7 @@ async fn get_run(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
-    valid_id(&id)?;
+    let id = run_id(id)?;
     if let Some(entry) = app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         return Ok(json(StatusCode::OK, &entry.view()));
     }
@@ -602,7 +608,7 @@ async fn wait_run(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
+    let id = run_id(id)?;
     let params = query(q, &["timeout"])?;
     let timeout = match params.get("timeout") {
         None => 30.0,
@@ -612,7 +618,6 @@ async fn wait_run(
             .filter(|t| (0.0..=300.0).contains(t))
             .ok_or_else(|| ApiError::invalid("timeout", format!("{t:?} is not a number of seconds from 0 to 300")))?,
     };
-    valid_id(&id)?;
     if let Some(entry) = app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         let _ = tokio::time::timeout(Duration::from_secs_f64(timeout), entry.done()).await;
         return Ok(json(StatusCode::OK, &entry.view()));
@@ -626,8 +631,7 @@ async fn run_events(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
-    valid_id(&id)?;
+    let id = run_id(id)?;
     let body = match app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         Some(entry) => Body::from_stream(entry.events()),
         None => {
@@ -657,8 +661,7 @@ async fn cancel_run(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let rights = app.admit(&peer)?;
-    let Path(id) = id.map_err(|r| from_path_rejection("id", r))?;
-    valid_id(&id)?;
+    let id = run_id(id)?;
     let runs = app.runs.clone();
     let who = rights.clone();
     let key = id.clone();
