@@ -9,7 +9,8 @@
 #   /usr/lib/sysusers.d/jaild.conf, /usr/lib/tmpfiles.d/jaild.conf
 #   /usr/share/doc/jaild/README.md
 #
-# then creates the jaild group and the jail ids (systemd-sysusers), the directories
+# then creates the jaild group (systemd-sysusers), reserves the jails' host ids in /etc/subuid
+# and /etc/subgid, creates the directories
 # (systemd-tmpfiles), installs the pinned interpreters (interpreters/install.sh), reloads
 # systemd and enables and starts jaild.socket (the service starts on the first connection).
 #
@@ -91,19 +92,48 @@ install -D -m 0644 "$REPO/systemd/sysusers.d/jaild.conf" "$DESTDIR/usr/lib/sysus
 install -D -m 0644 "$REPO/systemd/tmpfiles.d/jaild.conf" "$DESTDIR/usr/lib/tmpfiles.d/jaild.conf"
 log "units: jaild.service, jaild.socket; sysusers.d and tmpfiles.d entries"
 
-# The jails' host ids must not be anyone's subordinate ids (rootless containers): a user whose
-# /etc/subuid range covers them could enter a jail's files and processes as their own.
+# --- The jails' host ids ----------------------------------------------------------------------
+# Every jail running at once maps onto host ids of its own (README.md, "Security"): with
+# host_id_base B and host_id_slots N in jaild.toml (200000 and 64 by default), B..B+N-1 are the
+# jails' roots (and own their user namespaces) and B+1000..B+1000+N-1 their scripts. Nothing
+# else on the host may hold them: no account, and nobody's subordinate ids (rootless
+# containers), or that user could enter a jail's files and processes as their own. So the span
+# B..B+1000+N-1 is checked against the accounts and /etc/subuid and /etc/subgid, then reserved
+# there under the name "jaild": no user of that name exists, so nobody may map them, and useradd
+# allocates new subordinate ranges around it.
+conf="$DESTDIR/etc/jaild/jaild.toml"
+setting() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$conf" | tail -n 1; }
+id_base="$(setting host_id_base)"
+id_base="${id_base:-200000}"
+id_slots="$(setting host_id_slots)"
+id_slots="${id_slots:-64}"
+id_span=$((1000 + id_slots))
+id_last=$((id_base + id_span - 1))
 for f in "$DESTDIR/etc/subuid" "$DESTDIR/etc/subgid"; do
     [[ -r "$f" ]] || continue
     while IFS=: read -r owner start count; do
-        [[ "$start" =~ ^[0-9]+$ && "$count" =~ ^[0-9]+$ ]] || continue
-        for id in 200000 201000; do
-            if ((id >= start && id < start + count)); then
-                die "$f gives $owner the ids $start-$((start + count - 1)), which include the jails' id $id; move that range or set host_id_base in /etc/jaild/jaild.toml (and systemd/sysusers.d/jaild.conf)"
-            fi
-        done
+        [[ "$owner" != jaild && "$start" =~ ^[0-9]+$ && "$count" =~ ^[0-9]+$ ]] || continue
+        if ((start <= id_last && start + count - 1 >= id_base)); then
+            die "$f gives $owner the ids $start-$((start + count - 1)), which overlap the jails' ids $id_base-$id_last; move that range or set host_id_base in /etc/jaild/jaild.toml"
+        fi
     done <"$f"
 done
+for f in passwd group; do
+    [[ -r "$DESTDIR/etc/$f" ]] || continue
+    taken="$(awk -F: -v lo="$id_base" -v hi="$id_last" '$3 >= lo && $3 <= hi { printf "%s(%s) ", $1, $3 }' "$DESTDIR/etc/$f")"
+    [[ -z "$taken" ]] || die "/etc/$f has ${taken}within the jails' ids $id_base-$id_last; set host_id_base in /etc/jaild/jaild.toml"
+done
+for f in "$DESTDIR/etc/subuid" "$DESTDIR/etc/subgid"; do
+    if [[ -e "$f" ]]; then
+        grep -v '^jaild:' "$f" >"$f.jaild-new" || true
+    else
+        : >"$f.jaild-new"
+    fi
+    printf 'jaild:%s:%s\n' "$id_base" "$id_span" >>"$f.jaild-new"
+    chmod 0644 "$f.jaild-new"
+    mv "$f.jaild-new" "$f"
+done
+log "host ids: $id_base-$((id_base + id_slots - 1)) (jails' roots) and $((id_base + 1000))-$id_last (scripts), reserved in /etc/subuid and /etc/subgid"
 
 if [[ -n "$DESTDIR" ]]; then
     systemd-sysusers --root="$DESTDIR" "$DESTDIR/usr/lib/sysusers.d/jaild.conf"

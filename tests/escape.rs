@@ -118,8 +118,11 @@ fn layer_errnos(layer: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// The host uids the jail's uid 0 and 1000 map to (Config::host_id_base and + 1000).
-const JAIL_HOST_UIDS: [u32; 2] = [jaild::DEFAULT_HOST_ID_BASE, jaild::DEFAULT_HOST_ID_BASE + 1000];
+/// The host uids the jails' uid 0 and 1000 map to, in any slot (jaild::hostids).
+fn jail_host_uids_of_suite() -> &'static [u32] {
+    static UIDS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    UIDS.get_or_init(|| jail_host_uids(supervisor().config.host_id_base, supervisor().config.host_id_slots))
+}
 
 // ------------------------------------------------------------------------------------------
 // cases
@@ -652,7 +655,7 @@ fn jail_descendants() -> Vec<String> {
     let parent: BTreeMap<i32, i32> = procs.iter().map(|p| (p.pid, p.ppid)).collect();
     procs
         .iter()
-        .filter(|p| JAIL_HOST_UIDS.contains(&p.uid))
+        .filter(|p| jail_host_uids_of_suite().contains(&p.uid))
         .filter(|p| {
             let mut at = p.ppid;
             for _ in 0..64 {
@@ -844,7 +847,7 @@ impl Host {
         // A process of a jail of this supervisor in the cgroup of a run that is over. (Jails of
         // other supervisors on this machine, such as other test binaries, are theirs to check.)
         let prefix = format!("run.{me}.");
-        for p in processes().iter().filter(|p| JAIL_HOST_UIDS.contains(&p.uid)) {
+        for p in processes().iter().filter(|p| jail_host_uids_of_suite().contains(&p.uid)) {
             let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", p.pid)).unwrap_or_default();
             for (at, _) in cgroups.match_indices(&prefix) {
                 let id = cgroups[at + prefix.len()..].split(['/', '\n']).next().unwrap_or("");

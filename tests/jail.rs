@@ -1942,11 +1942,46 @@ fn the_jails_ids_map_to_unprivileged_host_ids() {
     require_jails!();
     let r = run("python", "result = [open('/proc/self/uid_map').read().split(), open('/proc/self/gid_map').read().split(), open('/proc/self/setgroups').read().strip()]");
     assert_eq!(r.status, jaild::report::Status::Ok, "{}", show(&r));
-    let base = jaild::DEFAULT_HOST_ID_BASE as u64;
-    let expect = serde_json::json!(["0", base.to_string(), "1", "1000", (base + 1000).to_string(), "1"]);
+    // One slot of the supervisor's (jaild::hostids): its root id and its script id.
+    let base = u64::from(supervisor().config.host_id_base);
+    let slots = u64::from(supervisor().config.host_id_slots);
+    let root: u64 = r.result[0][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    assert!((base..base + slots).contains(&root), "root id {root} is not in the slots of base {base}: {}", show(&r));
+    let expect = serde_json::json!(["0", root.to_string(), "1", "1000", (root + 1000).to_string(), "1"]);
     assert_eq!(r.result[0], expect, "{}", show(&r));
     assert_eq!(r.result[1], expect, "{}", show(&r));
     assert_eq!(r.result[2], "deny");
+}
+
+#[test]
+fn concurrent_jails_never_share_host_ids() {
+    require_jails!();
+    // Runs that overlap in time (each holds for a while) must each have a slot of their own.
+    let code = "import time\nm = open('/proc/self/uid_map').read().split()\ntime.sleep(0.5)\nresult = [m[1], m[4]]";
+    let reports: Vec<Report> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6).map(|_| s.spawn(|| run("python", code))).collect();
+        handles.into_iter().map(|h| must(h.join(), "a run thread panicked")).collect()
+    });
+    let mut roots = std::collections::BTreeSet::new();
+    let mut scripts = std::collections::BTreeSet::new();
+    for r in &reports {
+        assert_ok(r);
+        roots.insert(r.result[0].as_str().unwrap_or_default().to_string());
+        scripts.insert(r.result[1].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!((roots.len(), scripts.len()), (6, 6), "overlapping jails shared host ids: {roots:?} {scripts:?}");
+}
+
+#[test]
+fn host_id_slots_are_validated() {
+    require_jails!();
+    for (base, slots, needle) in [(200_000, 0, "0 slots"), (200_000, 1001, "1001 slots"), (u32::MAX - 1200, 300, "fit in 32 bits")] {
+        let mut c = config();
+        c.host_id_base = base;
+        c.host_id_slots = slots;
+        let err = jaild::Supervisor::new(c).err().map(|e| jaild::error_chain(&e)).unwrap_or_default();
+        assert!(err.contains(needle), "base {base}, {slots} slots: {err}");
+    }
 }
 
 #[test]

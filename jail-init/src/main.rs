@@ -7,12 +7,15 @@
 //! allocation is safe here. It carries out the plan the supervisor resolved, as a checklist in
 //! the order the kernel requires:
 //!
-//!   read plan → hostname → mounts → pivot_root → read-only root → fork the script:
+//!   read plan → user namespace limits → hostname → mounts → pivot_root → read-only root →
+//!   fork the script (sharing the descriptor table until its exec; PID 1 waits for that):
 //!     (child) join the run's cgroup → cgroup namespace (rooted there) → session → fds →
-//!             rlimits → capabilities → uid/gid → no_new_privs → Landlock → seccomp →
-//!             hand the listener to the supervisor → exec
-//!     (PID 1) drop capabilities → reap until the script's main process ends → report → exit,
-//!             which makes the kernel kill everything left in the PID namespace.
+//!             rlimits → capabilities → uid/gid → no_new_privs → working directory →
+//!             Landlock → seccomp → exec
+//!     (PID 1) hand the seccomp listener (left in the shared table) to the supervisor → close
+//!             everything else → drop capabilities → reap until the script's main process
+//!             ends → report → exit, which makes the kernel kill everything left in the PID
+//!             namespace.
 //!
 //! jail-init reports, it does not log: a failed step sends one [`Record::Failed`] and exits
 //! with [`EXIT_SETUP_FAILED`].
@@ -63,12 +66,18 @@ fn report(control: RawFd, record: &Record) {
     let _ = send(control, &record.encode(), MsgFlags::MSG_NOSIGNAL);
 }
 
+thread_local! {
+    /// The control socket as PID 1 uses it: fds::CONTROL until the fork, then PID 1's own copy
+    /// (the script's process rearranges the shared descriptor table under fds::CONTROL).
+    static CONTROL: std::cell::Cell<RawFd> = const { std::cell::Cell::new(fds::CONTROL) };
+}
+
 fn main() {
     let code = match run() {
         Ok(code) => code,
         Err(e) => {
             report(
-                fds::CONTROL,
+                CONTROL.with(|c| c.get()),
                 &Record::Failed { step: e.step.to_string(), errno: e.errno as i32, detail: e.detail },
             );
             EXIT_SETUP_FAILED
@@ -79,9 +88,12 @@ fn main() {
 
 fn run() -> Step<i32> {
     let plan = read_plan()?;
+    set_user_namespace_limits(&plan)?;
     nix::unistd::sethostname(&plan.hostname).map_err(fail("sethostname", plan.hostname.clone()))?;
     build_root(&plan)?;
     enter_root(&plan.staging)?;
+    // PID 1's own copy of the control socket, above anything the script's process places.
+    let control = sys::dup_cloexec_above(fds::CONTROL, 200).map_err(fail("fork", "control copy"))?;
     match fork_child()? {
         ForkResult::Child => {
             let err = match exec_script(&plan) {
@@ -94,7 +106,13 @@ fn run() -> Step<i32> {
             );
             std::process::exit(EXIT_SETUP_FAILED);
         }
-        ForkResult::Parent { child } => reap(&plan, child),
+        ForkResult::Parent { child } => {
+            // The script's process has exec'd (or ended): from here on the table is PID 1's own.
+            CONTROL.with(|c| c.set(control));
+            hand_over_listener(control)?;
+            close_all_but(control)?;
+            reap(child, control)
+        }
     }
 }
 
@@ -103,8 +121,28 @@ thread_local! {
     static CHILD_CONTROL: std::cell::Cell<RawFd> = const { std::cell::Cell::new(fds::CONTROL) };
 }
 
+/// The script's process shares PID 1's descriptor table until it execs, and PID 1 waits until
+/// then (CLONE_FILES | CLONE_VFORK). The seccomp listener the script's process gets when it
+/// installs its filter is then in PID 1's table, and PID 1 hands it to the supervisor: the
+/// descriptor crosses the socket as the jail's root, whose host id no script process ever has.
+/// Sent by the script's own uid, it would count against that uid's budget of descriptors in
+/// flight, which a script controls (it parks descriptors in flight on a socket pair of its own).
 fn fork_child() -> Step<ForkResult> {
-    sys::fork().map_err(fail("fork", "script process"))
+    sys::fork_sharing_files().map_err(fail("fork", "script process"))
+}
+
+/// Step 2: the jail's own user namespace limits (plan::Plan::user_namespace_limits), written
+/// while the supervisor's /proc is still in view. /proc/sys/user holds the limits of the
+/// writer's user namespace: these are the jail's, writable by its root.
+fn set_user_namespace_limits(plan: &Plan) -> Step {
+    for (name, value) in &plan.user_namespace_limits {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(StepError { step: "user_namespace_limits", errno: Errno::EINVAL, detail: format!("bad limit name {name:?}") });
+        }
+        let path = format!("/proc/sys/user/{name}");
+        std::fs::write(&path, value.to_string()).map_err(io_fail("user_namespace_limits", format!("{path} = {value}")))?;
+    }
+    Ok(())
 }
 
 /// Step 1: the plan, from the memfd at fds::PLAN.
@@ -274,10 +312,13 @@ fn exec_script(plan: &Plan) -> Step<std::convert::Infallible> {
     setup_fds()?;
     set_rlimits(plan)?;
     drop_privileges(plan)?;
-    apply_landlock(&plan.landlock)?;
-    let listener = apply_seccomp(plan)?;
-    hand_over_listener(listener)?;
+    // Before the filter: after it, the script's process only execs.
     chdir(&plan.cwd).map_err(fail("chdir_workdir", plan.cwd.display().to_string()))?;
+    apply_landlock(&plan.landlock)?;
+    // The listener stays in the shared descriptor table for PID 1 (see fork_child); it is
+    // close-on-exec, so the interpreter never has it.
+    let listener = apply_seccomp(plan)?;
+    std::mem::forget(listener);
     exec(plan)
 }
 
@@ -470,10 +511,13 @@ fn apply_seccomp(plan: &Plan) -> Step<OwnedFd> {
     sys::install_seccomp_with_listener(&program).map_err(fail("seccomp", "install filter"))
 }
 
-/// The listener goes to the supervisor, which answers every denied syscall and records it.
-/// sendmsg and close are in every allowlist for exactly this moment.
-fn hand_over_listener(listener: OwnedFd) -> Step {
-    let control = CHILD_CONTROL.with(|c| c.get());
+/// PID 1, once the script's process has exec'd: the seccomp listener it left in the shared
+/// descriptor table goes to the supervisor, which answers every denied syscall and records it.
+/// None is there when the script's process failed before its filter (its record says why).
+fn hand_over_listener(control: RawFd) -> Step {
+    let Some(listener) = sys::find_seccomp_listener().map_err(fail("send_listener", "/proc/self/fd"))? else {
+        return Ok(());
+    };
     let fds = [listener.as_raw_fd()];
     let body = Record::Listener.encode();
     sendmsg::<()>(
@@ -499,17 +543,20 @@ fn exec(plan: &Plan) -> Step<std::convert::Infallible> {
     Err(fail("exec", plan.exec.display().to_string())(err))
 }
 
+/// Everything but the control socket closes in PID 1: the stdio and runner pipes belong to the
+/// script (holding them here would keep the supervisor from seeing EOF), and whatever the
+/// script's process left in the shared table before its exec is not PID 1's.
+fn close_all_but(control: RawFd) -> Step {
+    let keep = u32::try_from(control).map_err(|_| StepError { step: "close_fds", errno: Errno::EBADF, detail: format!("control fd {control}") })?;
+    if keep > 0 {
+        sys::close_range(0, keep - 1).map_err(fail("close_fds", format!("0..{keep}")))?;
+    }
+    sys::close_range(keep + 1, u32::MAX).map_err(fail("close_fds", format!("{}..", keep + 1)))
+}
+
 /// PID 1 after the fork: holds nothing the script could use, reaps orphans, and reports how
 /// the script's main process ended. Returning ends PID 1, and with it the PID namespace.
-fn reap(plan: &Plan, main: Pid) -> Step<i32> {
-    // The stdio and runner pipes belong to the script; holding them here would keep the
-    // supervisor from seeing EOF.
-    for fd in [fds::STDIN, fds::STDOUT, fds::STDERR, fds::JOB, fds::RESULT] {
-        sys::close(fd);
-    }
-    for i in 0..plan.cgroup_fds as i32 {
-        sys::close(fds::CGROUP_FIRST + i);
-    }
+fn reap(main: Pid, control: RawFd) -> Step<i32> {
     let _ = nix::sys::prctl::set_dumpable(false);
     let _ = sys::drop_bounding_set();
     let _ = nix::sys::prctl::set_no_new_privs();
@@ -517,11 +564,11 @@ fn reap(plan: &Plan, main: Pid) -> Step<i32> {
     loop {
         match waitpid(None, None) {
             Ok(WaitStatus::Exited(pid, code)) if pid == main => {
-                report(fds::CONTROL, &Record::Exited { code: Some(code), signal: None });
+                report(control, &Record::Exited { code: Some(code), signal: None });
                 return Ok(0);
             }
             Ok(WaitStatus::Signaled(pid, signal, _)) if pid == main => {
-                report(fds::CONTROL, &Record::Exited { code: None, signal: Some(signal as i32) });
+                report(control, &Record::Exited { code: None, signal: Some(signal as i32) });
                 return Ok(0);
             }
             Ok(_) | Err(Errno::EINTR) => continue,

@@ -10,6 +10,12 @@ use std::path::PathBuf;
 pub struct Plan {
     /// Hostname inside the UTS namespace.
     pub hostname: String,
+    /// Limits of the jail's own user namespace (`/proc/sys/user/NAME` = value, written by
+    /// jail-init as the namespace's root before anything else): how many namespaces, inotify
+    /// instances and watches, fanotify groups and marks the jail's users may hold. The kernel
+    /// checks them at this level and at every level above (up to the host's own limits, charged
+    /// to the namespace's unprivileged owner).
+    pub user_namespace_limits: Vec<(String, u64)>,
     /// Directory (in the new mount namespace) on which the new root tmpfs is built.
     pub staging: PathBuf,
     /// Size of the root tmpfs, which only holds mount points and the runner; read-only once built.

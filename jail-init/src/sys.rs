@@ -147,9 +147,40 @@ pub fn install_seccomp_with_listener(program: &[libc::sock_filter]) -> Result<Ow
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// fork(2) for jail-init.
-pub fn fork() -> Result<nix::unistd::ForkResult, Errno> {
+/// fork(2) whose child shares this process's descriptor table until it execs or exits, with
+/// this process suspended until then: `clone(CLONE_FILES | CLONE_VFORK | SIGCHLD)`, no CLONE_VM
+/// (the child has its own copy of memory, as after fork). exec gives the child a table of its
+/// own (closing its close-on-exec descriptors there); this process keeps the shared one.
+pub fn fork_sharing_files() -> Result<nix::unistd::ForkResult, Errno> {
+    let flags = (libc::CLONE_FILES | libc::CLONE_VFORK | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: jail-init is single-threaded (it was exec'd fresh and never starts a thread), so
-    // no lock can be held by another thread at fork time and the child may allocate freely.
-    unsafe { nix::unistd::fork() }
+    // no lock can be held by another thread at the clone and the child may allocate freely.
+    // Without CLONE_VM and with a NULL stack, raw clone is fork: the child runs on its own copy
+    // of this stack. glibc keeps working in such a child as in a vfork child (raise and abort
+    // ask the kernel for the thread id instead of trusting the cached one).
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, std::ptr::null_mut::<libc::c_void>(), 0usize, 0usize, 0usize) };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(nix::unistd::ForkResult::Child),
+        pid => Ok(nix::unistd::ForkResult::Parent { child: nix::unistd::Pid::from_raw(pid as i32) }),
+    }
+}
+
+/// Closes every descriptor from `first` to `last` (inclusive).
+pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: close_range only closes descriptors; callers keep none of these in use.
+    Errno::result(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) }).map(drop)
+}
+
+/// The seccomp user-notification listener in this process's descriptor table, if there is one.
+pub fn find_seccomp_listener() -> Result<Option<OwnedFd>, Errno> {
+    let io = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    for entry in std::fs::read_dir("/proc/self/fd").map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<RawFd>().ok()) else { continue };
+        if std::fs::read_link(entry.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:seccomp notify") {
+            return inherited(fd).map(Some);
+        }
+    }
+    Ok(None)
 }

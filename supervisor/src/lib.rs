@@ -23,6 +23,7 @@ pub mod bpf;
 pub mod cache;
 pub mod cgroup;
 pub mod daemon;
+pub mod hostids;
 pub mod interpreter;
 pub mod oci_seccomp;
 pub mod plan;
@@ -46,9 +47,14 @@ pub struct Config {
     pub jail_init: PathBuf,
     /// Writable state (the interpreter digest cache); None to keep nothing.
     pub state_dir: Option<PathBuf>,
-    /// Host uid/gid that the jail's root maps to; the script's uid 1000 maps to base + 1000.
-    /// Both must be unprivileged and unused on the host.
+    /// First host uid/gid of the jails' ids: a jail in slot `s` maps its root onto `base + s`
+    /// and its uid 1000 onto `base + 1000 + s` (see [`hostids`]). All of them must be
+    /// unprivileged and unused on the host.
     pub host_id_base: u32,
+    /// How many jails may hold host ids at once (each runs under ids of its own).
+    pub host_id_slots: u32,
+    /// Where slots are locked, across every supervisor on the host (root's alone).
+    pub host_id_lock_dir: PathBuf,
 }
 
 pub const DEFAULT_HOST_ID_BASE: u32 = 200_000;
@@ -77,6 +83,8 @@ impl Config {
             jail_init: std::env::var_os("JAILD_JAIL_INIT").map(PathBuf::from).unwrap_or_else(find_jail_init),
             state_dir: Some(std::env::var_os("JAILD_STATE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/jaild"))),
             host_id_base: DEFAULT_HOST_ID_BASE,
+            host_id_slots: hostids::DEFAULT_SLOTS,
+            host_id_lock_dir: PathBuf::from(hostids::DEFAULT_LOCK_DIR),
         }
     }
 }
@@ -104,18 +112,23 @@ pub enum SetupError {
     JailInit { path: PathBuf },
     #[error("failed to drop the supervisor's supplementary groups (they would leak into every jail)")]
     Groups(#[source] nix::Error),
-    #[error("host_id_base {base} is not usable: the jail's uids map to it and to it + 1000, which must be unprivileged (>= 1000) and fit in 32 bits")]
-    HostIds { base: u32 },
+    #[error(transparent)]
+    HostIds(#[from] hostids::HostIdError),
+    #[error("failed to make the supervisor non-dumpable (jails are created under unprivileged ids, and their /proc files must stay root's)")]
+    Dumpable(#[source] nix::Error),
     #[error("failed to open the supervisor's network namespace")]
     Netns(#[source] std::io::Error),
     #[error("the supervisor must run as root to create user namespaces with a mapped range and cgroups (running as uid {uid})")]
     NotRoot { uid: u32 },
+    #[error("the supervisor lacks {missing}: {why} (systemd: CapabilityBoundingSet= in jaild.service)")]
+    Capabilities { missing: String, why: &'static str },
 }
 
 /// The in-process supervisor: detected host facilities plus configuration.
 pub struct Supervisor {
     pub config: Config,
     cgroups: Box<dyn cgroup::Cgroups>,
+    host_ids: hostids::HostIds,
     landlock_abi: u32,
     /// The supervisor's own network namespace, to return to after spawning a jail in a fresh
     /// one.
@@ -128,11 +141,22 @@ impl Supervisor {
         if uid != 0 {
             return Err(SetupError::NotRoot { uid });
         }
-        // The jail's ids map onto host_id_base and host_id_base + 1000: never host root, never
-        // a system account, and no wrap-around.
-        if config.host_id_base < 1000 || config.host_id_base.checked_add(plan::SCRIPT_ID).is_none() {
-            return Err(SetupError::HostIds { base: config.host_id_base });
+        // What the supervisor does with each capability; without one, runs would go wrong in the
+        // middle (a jail that cannot be killed outlives its limits), so refuse to start.
+        let effective = sys::effective_capabilities().map_err(|e| SetupError::Capabilities { missing: format!("a readable capability set ({e})"), why: "capget failed" })?;
+        // Capability numbers from linux/capability.h.
+        for (bit, name, why) in [
+            (21, "CAP_SYS_ADMIN", "each run's network namespace and cgroup, and the id maps of its user namespace"),
+            (7, "CAP_SETUID", "each jail's user namespace is created under its slot's host uid, which its uid map then names"),
+            (6, "CAP_SETGID", "the same for groups, and dropping the supervisor's supplementary groups"),
+            (5, "CAP_KILL", "the jails run as other host uids in user namespaces the supervisor does not own: without it neither a limit, a cancel nor the supervisor's own death could kill them"),
+        ] {
+            if effective & (1u64 << bit) == 0 {
+                return Err(SetupError::Capabilities { missing: name.into(), why });
+            }
         }
+        // The jails' ids: never host root, never a system account, no wrap-around, a slot each.
+        hostids::check_range(config.host_id_base, config.host_id_slots)?;
         if !config.jail_init.is_file() {
             return Err(SetupError::JailInit { path: config.jail_init.clone() });
         }
@@ -141,6 +165,12 @@ impl Supervisor {
         if !nix::unistd::getgroups().map(|g| g.is_empty()).unwrap_or(false) {
             nix::unistd::setgroups(&[]).map_err(SetupError::Groups)?;
         }
+        // Jails are cloned under their slot's unprivileged id (sys::clone_jail), which would
+        // make a dumpable supervisor's children's /proc files (uid_map) that id's: keep every
+        // /proc file of the supervisor and of its children before exec root's. It also keeps
+        // callers' code and input out of core dumps.
+        nix::sys::prctl::set_dumpable(false).map_err(SetupError::Dumpable)?;
+        let host_ids = hostids::HostIds::new(config.host_id_base, config.host_id_slots, &config.host_id_lock_dir)?;
         let cgroups = cgroup::detect(&cgroup::HostPaths::default())?;
         match cgroups.remove_stale() {
             Ok(removed) if !removed.is_empty() => tracing::info!(count = removed.len(), ?removed, "removed stale run cgroups"),
@@ -150,7 +180,7 @@ impl Supervisor {
         let host_netns = std::fs::File::open("/proc/thread-self/ns/net")
             .map(std::os::fd::OwnedFd::from)
             .map_err(SetupError::Netns)?;
-        Ok(Supervisor { config, cgroups, landlock_abi: sys::landlock_abi(), host_netns })
+        Ok(Supervisor { config, cgroups, host_ids, landlock_abi: sys::landlock_abi(), host_netns })
     }
 
     pub fn landlock_abi(&self) -> u32 {
@@ -167,6 +197,11 @@ impl Supervisor {
         }
         self.landlock_abi = abi;
         Ok(())
+    }
+
+    /// The jails' host id slots.
+    pub fn host_ids(&self) -> &hostids::HostIds {
+        &self.host_ids
     }
 
     pub fn cgroup_version(&self) -> cgroup::CgroupVersion {

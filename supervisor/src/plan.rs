@@ -144,6 +144,7 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
 
     Plan {
         hostname: "jail".into(),
+        user_namespace_limits: USER_NAMESPACE_LIMITS.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         staging: STAGING.into(),
         root_size_bytes: 1 << 20,
         mounts,
@@ -160,6 +161,33 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
     }
 }
 
+/// The jail's own user namespace allows no namespace but the one cgroup namespace the script's
+/// process roots at its cgroup (jail-init made the others before these are set), no fanotify,
+/// and a few inotify instances and watches (Node's fs.watch: one instance per event loop, a
+/// watch per path; scratch holds at most 2,048 inodes). The kernel checks each at this level
+/// and above: what the jail holds is charged to its slot's unprivileged owner on the host
+/// (crate::hostids), never to host root.
+pub const USER_NAMESPACE_LIMITS: [(&str, u64); 12] = [
+    ("max_user_namespaces", 0),
+    ("max_mnt_namespaces", 0),
+    ("max_pid_namespaces", 0),
+    ("max_net_namespaces", 0),
+    ("max_ipc_namespaces", 0),
+    ("max_uts_namespaces", 0),
+    ("max_time_namespaces", 0),
+    ("max_cgroup_namespaces", 1),
+    ("max_inotify_instances", 16),
+    ("max_inotify_watches", 4096),
+    ("max_fanotify_groups", 0),
+    ("max_fanotify_marks", 0),
+];
+
+/// Signals queued to the jail's processes at once (RLIMIT_SIGPENDING, counted for all of the
+/// script's processes together): a script that blocks a real-time signal and queues it to
+/// itself stops here with EAGAIN instead of taking kernel memory and every other user's budget.
+/// Interpreters queue none of their own; glibc's thread signals are delivered at once.
+pub const PENDING_SIGNALS: u64 = 256;
+
 fn rlimits(l: &Limits) -> Vec<Rlimit> {
     let both = |resource: u32, v: u64| Rlimit { resource, soft: v, hard: v };
     // RLIMIT_CPU counts whole seconds per process; the supervisor enforces the exact budget on
@@ -175,6 +203,7 @@ fn rlimits(l: &Limits) -> Vec<Rlimit> {
         both(libc::RLIMIT_FSIZE, l.file_size.0),
         both(libc::RLIMIT_MSGQUEUE, 0),
         both(libc::RLIMIT_MEMLOCK, 64 << 10),
+        both(libc::RLIMIT_SIGPENDING, PENDING_SIGNALS),
     ]
 }
 

@@ -78,6 +78,8 @@ pub struct RunHooks<'a> {
 struct Parts {
     cgroup: Box<dyn RunCgroup>,
     netns: OwnedFd,
+    /// The host ids this jail runs under, its own while it lives (crate::hostids).
+    ids: crate::hostids::Slot,
 }
 
 /// A run refused before anything started: the field and why.
@@ -255,13 +257,14 @@ impl Supervisor {
         std::thread::scope(|scope| {
             // unshare(CLONE_NEWNET) moves the calling thread: it gets a thread of its own.
             let netns = scope.spawn(sys::new_network_namespace);
+            let ids = self.host_ids.acquire().map_err(|e| crate::error_chain(&e));
             let none = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
             let cgroup = self.cgroups.create(id, &none).map_err(|e| format!("cgroup: {e}"));
             let netns = netns
                 .join()
                 .map_err(|_| "network namespace: thread panicked".to_string())?
                 .map_err(|e| format!("network namespace: unshare(CLONE_NEWNET): {e}"))?;
-            Ok(Parts { cgroup: cgroup?, netns })
+            Ok(Parts { cgroup: cgroup?, netns, ids: ids? })
         })
     }
 
@@ -301,13 +304,13 @@ impl Supervisor {
             cpu_quota_us: ((period_us as f64) * cpu_cores).round().max(1000.0) as u64,
             cpu_period_us: period_us,
         };
-        let Parts { mut cgroup, netns } = parts;
+        let Parts { mut cgroup, netns, ids } = parts;
         if let Err(e) = cgroup.set_limits(&limits) {
             report.status = Status::InternalError;
             report.message = Some(format!("cgroup: {e}"));
             return;
         }
-        let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, hooks, report);
+        let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, ids, hooks, report);
         let t_destroy = Instant::now();
         if let Err(e) = cgroup.destroy() {
             tracing::warn!(run = %report.id, error = %e, "failed to remove the run's cgroup");
@@ -319,12 +322,15 @@ impl Supervisor {
         }
     }
 
+    // Split along its steps with the run lifecycle (spawn, hand over, watch, assemble).
+    #[allow(clippy::too_many_arguments)]
     fn spawn_and_watch(
         &self,
         plan: &mut jail_init::plan::Plan,
         p: &Prepared,
         cgroup: &dyn RunCgroup,
         netns: OwnedFd,
+        ids: crate::hostids::Slot,
         hooks: &RunHooks<'_>,
         report: &mut Report,
     ) -> Result<(), String> {
@@ -398,7 +404,8 @@ impl Supervisor {
             as libc::c_ulong;
         let t_clone = Instant::now();
         sys::enter_network_namespace(netns.as_fd()).map_err(err("enter the jail's network namespace"))?;
-        let cloned = sys::clone_jail(flags, &exec);
+        let owner = sys::Owner { uid: ids.root_id(), gid: ids.root_id() };
+        let cloned = sys::clone_jail(flags, owner, &exec);
         if let Err(e) = sys::enter_network_namespace(self.host_netns.as_fd()) {
             // This thread must not go on in the jail's namespace; nothing sane is left to do.
             panic!("cannot return to the supervisor's network namespace: {e}");
@@ -408,11 +415,12 @@ impl Supervisor {
         drop(sources);
         drop(attach);
         drop((stdin, stdout_w, stderr_w, result_w, plan_fd, job_fd, control_child));
-        tracing::debug!(run = %report.id, pid, us = t_clone.elapsed().as_micros() as u64, cgroup = %cgroup.describe(), "jail spawned");
+        tracing::debug!(run = %report.id, pid, us = t_clone.elapsed().as_micros() as u64, cgroup = %cgroup.describe(), root_id = ids.root_id(), script_id = ids.script_id(), "jail spawned");
 
-        let mut jail = Jail { pid, pidfd, reaped: false };
+        let placed_ids = self.write_id_maps(pid, &ids);
+        let mut jail = Jail { pid, pidfd, reaped: false, ids: Some(ids) };
         let t_place = Instant::now();
-        let placed = self.write_id_maps(pid);
+        let placed = placed_ids;
         tracing::debug!(run = %report.id, us = t_place.elapsed().as_micros() as u64, "id maps written");
         if let Err(message) = placed {
             jail.kill(cgroup);
@@ -494,16 +502,16 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Writes the uid/gid maps of the jail's user namespace, before GO.
-    fn write_id_maps(&self, pid: i32) -> Result<(), String> {
-        let base = self.config.host_id_base;
+    /// Writes the uid/gid maps of the jail's user namespace, before GO: its root onto the slot's
+    /// root id, its uid 1000 onto the slot's script id.
+    fn write_id_maps(&self, pid: i32, ids: &crate::hostids::Slot) -> Result<(), String> {
         let script = plan::SCRIPT_ID;
         let proc = format!("/proc/{pid}");
         let write = |file: &str, value: String| {
             std::fs::write(format!("{proc}/{file}"), value.as_bytes()).map_err(|e| format!("write {proc}/{file}: {e}"))
         };
         write("setgroups", "deny".into())?;
-        let map = format!("0 {base} 1\n{script} {} 1\n", base + script);
+        let map = format!("0 {} 1\n{script} {} 1\n", ids.root_id(), ids.script_id());
         write("uid_map", map.clone())?;
         write("gid_map", map)
     }
@@ -642,6 +650,9 @@ struct Jail {
     pid: i32,
     pidfd: OwnedFd,
     reaped: bool,
+    /// The jail's host ids, given back once jail-init is reaped: the PID namespace is empty
+    /// then, no process of the jail is left to use them.
+    ids: Option<crate::hostids::Slot>,
 }
 
 impl Jail {
@@ -667,7 +678,8 @@ impl Jail {
             jail.reap();
         });
         if let Err(e) = spawned {
-            tracing::warn!(error = %e, "no thread to reap jail-init; it stays a zombie until the supervisor exits");
+            // The closure, and the jail with it, was dropped: reaped on this thread instead.
+            tracing::warn!(error = %e, "no thread to reap jail-init; reaped on the run's thread");
         }
     }
 
@@ -680,14 +692,31 @@ impl Jail {
             match nix::sys::wait::waitid(id, nix::sys::wait::WaitPidFlag::WEXITED) {
                 Ok(status) => {
                     self.reaped = true;
+                    self.ids = None;
                     return format!("{status:?}");
                 }
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
+                    // Not known to be gone: the ids stay taken (dropped without going back).
                     self.reaped = true;
+                    if let Some(ids) = self.ids.take() {
+                        tracing::warn!(root_id = ids.root_id(), error = %e, "jail-init could not be reaped; its host ids are not reused");
+                        std::mem::forget(ids);
+                    }
                     return format!("waitid: {e}");
                 }
             }
+        }
+    }
+}
+
+impl Drop for Jail {
+    /// A jail dropped on an error path is killed and reaped here, so that its host ids go back
+    /// only once it is gone.
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = sys::pidfd_kill(self.pidfd.as_fd());
+            self.reap();
         }
     }
 }

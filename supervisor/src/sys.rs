@@ -29,13 +29,53 @@ pub const EXIT_CHILD_EXEC: i32 = 127;
 pub const EXIT_CHILD_NO_GO: i32 = 125;
 pub const EXIT_CHILD_SETID: i32 = 124;
 
+/// The host identity a jail's user namespace is created under (its owner).
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// `clone(flags | CLONE_PIDFD | SIGCHLD)` with fork-like semantics; the child sets its
 /// parent-death signal, places its fds and execs `exec.path` at once. Returns the child's pid
 /// and pidfd.
-pub fn clone_jail(flags: libc::c_ulong, exec: &ChildExec<'_>) -> Result<(i32, OwnedFd), Errno> {
+///
+/// With `CLONE_NEWUSER` in `flags`, the new user namespace is owned by `owner`, not by host root:
+/// the kernel charges what the jail uses (pending signals, processes, inotify, message queues,
+/// locked memory) at every level up to the initial namespace, the owner's level included, so
+/// it must not be host root's budget. The calling thread takes the owner's ids as its effective
+/// ids for the clone alone (its real and saved ids stay root, so it can return); its effective
+/// capabilities are raised again from the permitted set, so the kernel still sees a privileged
+/// creator (kernels and LSMs that restrict unprivileged user namespaces). Other threads are
+/// untouched: the raw setres*id calls change only the calling thread's credentials.
+pub fn clone_jail(flags: libc::c_ulong, owner: Owner, exec: &ChildExec<'_>) -> Result<(i32, OwnedFd), Errno> {
     if exec.argv.last() != Some(&std::ptr::null()) || exec.envp.last() != Some(&std::ptr::null()) {
         return Err(Errno::EINVAL);
     }
+    if owner.uid == 0 || owner.gid == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // One clone at a time: the dumpable flag set below is the whole process's, and a thread
+    // changing its effective uid back resets it to fs.suid_dumpable.
+    static CLONING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CLONING.lock().unwrap_or_else(|p| p.into_inner());
+    become_owner(owner)?;
+    let cloned = (|| {
+        // A changed effective uid resets the dumpable flag to fs.suid_dumpable; the child must
+        // start non-dumpable, or its /proc files (uid_map, gid_map) would belong to the owner and
+        // the supervisor could not write them without CAP_DAC_OVERRIDE.
+        // SAFETY: PR_SET_DUMPABLE takes integers only.
+        Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) })?;
+        raw_clone(flags, exec)
+    })();
+    if let Err(e) = become_root() {
+        // This thread would go on with another identity; nothing sane is left to do.
+        panic!("cannot return to the supervisor's own ids after cloning a jail: {e}");
+    }
+    cloned
+}
+
+fn raw_clone(flags: libc::c_ulong, exec: &ChildExec<'_>) -> Result<(i32, OwnedFd), Errno> {
     let mut pidfd: libc::c_int = -1;
     let all = flags | libc::CLONE_PIDFD as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // The child runs only `child_exec`, which calls async-signal-safe functions on memory
@@ -108,6 +148,73 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
         libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
         libc::_exit(EXIT_CHILD_EXEC)
     }
+}
+
+/// This thread's effective uid/gid become the owner's; its effective capabilities are raised
+/// again from the permitted set (the uid change clears them, keeps the permitted set because the
+/// real and saved uids stay 0).
+fn become_owner(owner: Owner) -> Result<(), Errno> {
+    const KEEP: libc::c_long = -1;
+    // SAFETY: setresgid/setresuid take integers and change only this thread's credentials (raw
+    // syscalls: glibc's wrappers would change every thread of the process).
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, KEEP, libc::c_long::from(owner.gid), KEEP) })?;
+    // SAFETY: as above.
+    if let Err(e) = Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, libc::c_long::from(owner.uid), KEEP) }) {
+        let _ = become_root();
+        return Err(e);
+    }
+    if let Err(e) = raise_effective() {
+        let _ = become_root();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Back to effective uid/gid 0 on this thread (the effective capabilities follow the uid).
+fn become_root() -> Result<(), Errno> {
+    const KEEP: libc::c_long = -1;
+    // SAFETY: as in `become_owner`; euid 0 first, which gives back CAP_SETGID for the gid.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, 0 as libc::c_long, KEEP) })?;
+    // SAFETY: as above.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, KEEP, 0 as libc::c_long, KEEP) }).map(drop)
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// This thread's effective capability set (bit n = capability n).
+pub fn effective_capabilities() -> Result<u64, Errno> {
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid and writable for the call (v3 takes two data structs).
+    Errno::result(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
+}
+
+/// Effective capabilities of this thread := its permitted set.
+fn raise_effective() -> Result<(), Errno> {
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid and writable for the call (v3 takes two data structs).
+    Errno::result(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) })?;
+    for d in &mut data {
+        d.effective = d.permitted;
+    }
+    // SAFETY: header and data are valid for the call; capset changes only this thread.
+    Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) }).map(drop)
 }
 
 /// A sealed memfd holding `bytes`, positioned at offset 0, for jail-init or the runner to read.

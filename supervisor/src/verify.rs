@@ -796,7 +796,7 @@ fn identity_claims(b: &mut Builder) {
     let status = b.probe(json!({"op": "status"}));
     let uid = plan.uid;
     let gid = plan.gid;
-    let host_uid = s.host_script_uid;
+    let (first_host_uid, last_host_uid) = s.host_script_uids;
     let workdir = plan.cwd.clone();
     let mut add = |claim: &str, declared: String, f: StatusJudge| {
         let id = status.clone();
@@ -837,7 +837,7 @@ fn identity_claims(b: &mut Builder) {
     );
     add(
         "its user namespace maps no id to host root",
-        format!("uid {uid} = host uid {host_uid}; every host id unprivileged"),
+        format!("uid {uid} = one host uid of {first_host_uid}..{last_host_uid} (its slot's); every host id unprivileged"),
         Box::new(move |r| {
             let mut lines = Vec::new();
             let mut ok = true;
@@ -848,7 +848,7 @@ fn identity_claims(b: &mut Builder) {
                         lines.push(format!("{map} {} -> {} ({})", cols[0], cols[1], cols[2]));
                         ok &= cols[1] >= 1000;
                         if map == "uid_map" && cols[0] == u64::from(uid) {
-                            ok &= cols[1] == u64::from(host_uid);
+                            ok &= (u64::from(first_host_uid)..=u64::from(last_host_uid)).contains(&cols[1]);
                         }
                     }
                 }

@@ -264,9 +264,9 @@ impl Daemon {
         }
     }
 
-    /// Host processes of this daemon's jails (running as its mapped uids).
+    /// Host processes of this daemon's jails (running as its mapped uids: any slot's).
     pub fn jail_processes(&self) -> Vec<i32> {
-        processes_with_uids(&[self.base, self.base + 1000])
+        processes_with_uids(&super::jail_host_uids(self.base, jaild::hostids::DEFAULT_SLOTS))
     }
 }
 

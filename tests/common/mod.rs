@@ -140,6 +140,12 @@ pub fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// Every host uid a jail of a supervisor with this base and slot count may run as (the jails'
+/// roots and their scripts, jaild::hostids).
+pub fn jail_host_uids(base: u32, slots: u32) -> Vec<u32> {
+    (0..slots).flat_map(|s| [base + s, base + jaild::hostids::SCRIPT_OFFSET + s]).collect()
+}
+
 pub fn unique_id(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

@@ -86,8 +86,8 @@ pub fn explain(s: &Subject) -> String {
         "enforced by",
         key,
         &format!(
-            "fresh user, mount, PID, network, IPC, UTS and cgroup namespaces; Landlock file rules ({abi_note}); a system-call allowlist (seccomp); cgroup limits; rlimits. The script runs as uid {} (host uid {}), with no capabilities and no_new_privs.",
-            s.plan.uid, s.host_script_uid
+            "fresh user, mount, PID, network, IPC, UTS and cgroup namespaces; Landlock file rules ({abi_note}); a system-call allowlist (seccomp); cgroup limits; rlimits. The script runs as uid {} (host uid {}..{}: each jail running at once has host ids of its own), with no capabilities and no_new_privs.",
+            s.plan.uid, s.host_script_uids.0, s.host_script_uids.1
         ),
     );
 
@@ -462,7 +462,7 @@ fn cannot_section(out: &mut String, s: &Subject) {
                 "no_new_privs".into(),
                 "every mount is nosuid".into(),
                 no_caps.clone(),
-                format!("its uid {} maps to the unprivileged host uid {}", plan.uid, s.host_script_uid),
+                format!("its uid {} maps to an unprivileged host uid of its own ({}..{})", plan.uid, s.host_script_uids.0, s.host_script_uids.1),
             ],
         },
         Cannot {

@@ -68,8 +68,8 @@ pub struct Subject {
     pub abi: u32,
     pub kernel_abi: u32,
     pub plan: Plan,
-    /// Host uid the script's uid maps to.
-    pub host_script_uid: u32,
+    /// Host uids the script's uid maps to, first and last (one per slot, crate::hostids).
+    pub host_script_uids: (u32, u32),
     /// A staged copy (removed on drop), when the file could not be loaded where it is.
     _staging: Option<StagingDir>,
 }
@@ -242,7 +242,11 @@ fn finish(
         abi,
         kernel_abi,
         plan,
-        host_script_uid: config.host_id_base.saturating_add(plan::SCRIPT_ID),
+        host_script_uids: {
+            let last = config.host_id_slots.max(1) - 1;
+            let first = config.host_id_base.saturating_add(crate::hostids::SCRIPT_OFFSET);
+            (first, first.saturating_add(last))
+        },
         _staging: staging,
     })
 }

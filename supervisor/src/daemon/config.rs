@@ -54,8 +54,11 @@ pub struct DaemonConfig {
     pub max_body: ByteSize,
     /// On SIGTERM, how long running jobs may go on before they are cancelled.
     pub drain_timeout_ms: u64,
-    /// Host uid/gid the jails' ids map to (the jail's root maps to it, its uid 1000 to it + 1000).
+    /// First host uid/gid of the jails' ids: a jail in slot `s` maps its root onto
+    /// `host_id_base + s` and its uid 1000 onto `host_id_base + 1000 + s` (crate::hostids).
     pub host_id_base: u32,
+    /// Host id slots: jails holding ids at once (at least `concurrency`, at most 1000).
+    pub host_id_slots: u32,
     pub callers: CallerPolicy,
 }
 
@@ -77,6 +80,7 @@ impl Default for DaemonConfig {
             max_body: ByteSize(16 << 20),
             drain_timeout_ms: 10_000,
             host_id_base: crate::DEFAULT_HOST_ID_BASE,
+            host_id_slots: crate::hostids::DEFAULT_SLOTS,
             callers: CallerPolicy::default(),
         }
     }
@@ -198,8 +202,21 @@ impl DaemonConfig {
         if self.drain_timeout_ms > 3_600_000 {
             return Err(bad(None, "drain_timeout_ms", "at most one hour (3600000)".into()));
         }
-        if self.host_id_base < 1000 || self.host_id_base.checked_add(crate::plan::SCRIPT_ID).is_none() {
-            return Err(bad(None, "host_id_base", format!("{} must be at least 1000 and leave room for + 1000", self.host_id_base)));
+        if self.host_id_base < 1000 {
+            return Err(bad(None, "host_id_base", format!("{} must be at least 1000 (an unprivileged id)", self.host_id_base)));
+        }
+        if self.host_id_slots == 0 || self.host_id_slots > crate::hostids::MAX_SLOTS {
+            return Err(bad(None, "host_id_slots", format!("{} is not between 1 and {}", self.host_id_slots, crate::hostids::MAX_SLOTS)));
+        }
+        if let Err(e) = crate::hostids::check_range(self.host_id_base, self.host_id_slots) {
+            return Err(bad(None, "host_id_base", e.to_string()));
+        }
+        if self.concurrency() > self.host_id_slots as usize {
+            return Err(bad(
+                None,
+                "host_id_slots",
+                format!("{} slots cannot hold {} runs at once (concurrency): every jail running needs host ids of its own", self.host_id_slots, self.concurrency()),
+            ));
         }
         for (i, rule) in self.callers.rules.iter().enumerate() {
             if rule.uid.is_some() == rule.group.is_some() {

@@ -71,6 +71,7 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
     }
     lib.state_dir = Some(config.state_dir.clone());
     lib.host_id_base = config.host_id_base;
+    lib.host_id_slots = config.host_id_slots;
     let sup = Supervisor::new(lib)?;
     notifier.notify("STATUS=checking the host: profiles, interpreter digests, Landlock, user namespaces, cgroups");
     let report = checks::host(&sup);
