@@ -769,9 +769,12 @@ fn logs_follow_escapes_across_chunk_boundaries() {
     }
 }
 
-/// The help says what text output does with control characters and that --json is exact.
+/// The help and the README say what text output does with control characters and that --json
+/// is exact.
 #[test]
 fn help_says_text_is_escaped_and_json_exact() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(readme.contains("Text output shows control characters escaped; `--json` is exact."), "README.md does not say it");
     let top = jailctl("/nonexistent", &["--help"], None);
     assert_eq!(top.code, 0, "{top}");
     assert!(top.stdout.contains("control characters") && top.stdout.contains("escaped"), "jailctl --help:\n{top}");

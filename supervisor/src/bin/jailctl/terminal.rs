@@ -5,8 +5,8 @@
 //! printed by jailctl, and a terminal acts on some of what it is sent. An escape sequence can
 //! write the clipboard (OSC 52), retitle the window, move the cursor or erase the screen; a
 //! carriage return, a backspace or an erase hides what came before on the line. In text output
-//! jailctl shows these characters as escapes instead, as journalctl does; `--json` prints the
-//! API's JSON as it is (its C0 controls are JSON escapes already).
+//! jailctl shows these characters as escapes instead; `--json` prints the API's JSON as it is
+//! (its C0 controls are JSON escapes already; it is for programs).
 //!
 //! What is escaped ([`escaped`]):
 //! - every C0 control (U+0000-U+001F) except newline and tab, and DEL (U+007F): ESC starts
