@@ -556,3 +556,232 @@ fn help_documents_exit_statuses() {
         assert!(out.stdout.contains(needle), "jailctl {cmd} --help:\n{out}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a script writes reaches the operator's terminal escaped; --json is exact
+// ---------------------------------------------------------------------------------------------
+
+/// Terminal control sequences a hostile script writes, each with the text jailctl must show
+/// for it (`\xHH` below U+0080, `\u{H}` above; a backslash doubled only where it would read as
+/// one of those).
+const HOSTILE: &[(&str, &str)] = &[
+    // OSC 52: write the operator's clipboard, BEL- and ST-terminated (ST is ESC \).
+    ("\x1b]52;c;aGFja2Vk\x07", r"\x1b]52;c;aGFja2Vk\x07"),
+    ("\x1b]52;c;aGFja2Vk\x1b\\", r"\x1b]52;c;aGFja2Vk\x1b\"),
+    // CSI: erase the screen, move the cursor home.
+    ("\x1b[2J\x1b[H", r"\x1b[2J\x1b[H"),
+    // OSC 0: retitle the window.
+    ("\x1b]0;owned\x07", r"\x1b]0;owned\x07"),
+    // A carriage return, backspaces and DEL that overwrite what came before.
+    ("shown\rHIDDEN", r"shown\x0dHIDDEN"),
+    ("ab\x08\x08\x7f", r"ab\x08\x08\x7f"),
+    // C1 controls: CSI (U+009B), OSC (U+009D) ... ST (U+009C), NEL (U+0085).
+    ("\u{9b}2J", r"\u{9b}2J"),
+    ("\u{9d}0;t\u{9c}\u{85}", r"\u{9d}0;t\u{9c}\u{85}"),
+    // A bidi override and isolate: the operator would read "exe.txt".
+    ("\u{202e}txt.exe\u{2069}", r"\u{202e}txt.exe\u{2069}"),
+    // Text that only looks like an escape: its backslash is doubled.
+    (r"\x1b", r"\\x1b"),
+];
+
+fn hostile() -> String {
+    HOSTILE.iter().map(|(raw, _)| *raw).collect::<Vec<_>>().join(" ")
+}
+
+fn rendered() -> String {
+    HOSTILE.iter().map(|(_, shown)| *shown).collect::<Vec<_>>().join(" ")
+}
+
+/// `s` as a Python string literal in ASCII only.
+fn py_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            ' '..='~' if c != '"' && c != '\\' => out.push(c),
+            _ => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The characters of `s` that must never reach a terminal as they are: C0 controls but newline
+/// and tab, DEL, C1 controls, bidi embeddings, overrides and isolates.
+fn raw_controls(s: &str) -> BTreeSet<char> {
+    s.chars()
+        .filter(|&c| {
+            (c < ' ' && c != '\n' && c != '\t')
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        })
+        .collect()
+}
+
+fn assert_no_raw_controls(out: &Out, what: &str) {
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let raw = raw_controls(text);
+        assert!(raw.is_empty(), "{what}: jailctl's {name} holds raw control characters {raw:?}:\n{}", out.stdout.escape_debug());
+    }
+}
+
+/// A script that writes the hostile text to stdout and stderr, has a violation recorded with it
+/// (the runner's blocked-module finder, asked directly), and raises an exception whose type and
+/// message hold it.
+fn hostile_script() -> String {
+    format!(
+        "import sys\nH = {}\nprint('out:' + H)\nprint('err:' + H, file=sys.stderr)\n\
+         try:\n    sys.meta_path[0].find_spec('socket.' + H)\nexcept ModuleNotFoundError:\n    pass\n\
+         raise type('Evil' + H, (Exception,), {{}})('msg:' + H)\n",
+        py_str(&hostile())
+    )
+}
+
+/// A script file whose name is hostile too (the traceback names it).
+const HOSTILE_FILENAME: (&str, &str) = ("evil\x1b]0;owned\x07.py", r"evil\x1b]0;owned\x07.py");
+
+/// The text summary of a run of [`hostile_script`]: every field shows the escapes.
+fn assert_summary_escaped(out: &Out, what: &str) {
+    assert_eq!(out.code, Status::RuntimeError.exit_code(), "{what}: {out}");
+    assert_no_raw_controls(out, what);
+    let r = rendered();
+    for needle in [
+        format!("  | out:{r}\n"),
+        format!("  | err:{r}\n"),
+        format!("error:   Evil{r}: msg:{r}\n"),
+        format!("message: the script raised Evil{r}: msg:{r}\n"),
+        format!("denied:  blocked_module socket.{r} x1"),
+        format!("File \"{}\", line 9", HOSTILE_FILENAME.1),
+    ] {
+        assert!(out.stdout.contains(&needle), "{what}: {needle:?} not in the summary:\n{}", out.stdout.escape_debug());
+    }
+}
+
+/// The --json report of a run of [`hostile_script`]: every field exactly as the script wrote it.
+fn assert_report_exact(out: &Out, what: &str) -> Report {
+    assert_eq!(out.code, Status::RuntimeError.exit_code(), "{what}: {out}");
+    // C0 controls are JSON escapes in the text; parsed back, everything is exact.
+    assert!(out.stdout.contains(r"\u001b]52;c;aGFja2Vk\u0007"), "{what}: {out}");
+    assert!(!out.stdout.contains('\x1b'), "{what}: a raw ESC in JSON text: {out}");
+    let report = out.report();
+    let h = hostile();
+    assert_eq!(report.stdout, format!("out:{h}\n"), "{what}");
+    assert_eq!(report.stderr, format!("err:{h}\n"), "{what}");
+    let error = report.error.clone().unwrap_or_else(|| panic!("{what}: no error: {out}"));
+    assert_eq!((error.kind, error.message), (format!("Evil{h}"), format!("msg:{h}")), "{what}");
+    assert!(error.traceback.contains(&format!("File \"{}\"", HOSTILE_FILENAME.0)), "{what}: {}", error.traceback.escape_debug());
+    assert!(
+        report.violations.iter().any(|v| v.kind == "blocked_module" && v.detail == format!("socket.{h}")),
+        "{what}: {:?}",
+        report.violations
+    );
+    report
+}
+
+#[test]
+fn hostile_output_is_shown_escaped_as_text_and_exact_as_json() {
+    require_jails!();
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join(HOSTILE_FILENAME.0);
+    std::fs::write(&script, hostile_script()).unwrap();
+    let script = script.to_str().unwrap();
+
+    // In-process and through jaild, as text and as JSON.
+    let local = jailctl(d.socket(), &["run", "--local", script], None);
+    assert_summary_escaped(&local, "run --local");
+    assert_report_exact(&jailctl(d.socket(), &["run", "--local", script, "--json"], None), "run --local --json");
+    let via = jailctl(d.socket(), &["run", script], None);
+    assert_summary_escaped(&via, "run through jaild");
+    let report = assert_report_exact(&jailctl(d.socket(), &["run", script, "--json"], None), "run --json through jaild");
+
+    // The commands that show a run jaild has: wait and status print its summary, logs its
+    // stdout to stdout and its stderr to stderr.
+    let id = report.id.as_str();
+    assert_summary_escaped(&jailctl(d.socket(), &["wait", id], None), "wait");
+    assert_report_exact(&jailctl(d.socket(), &["wait", id, "--json"], None), "wait --json");
+    let status = jailctl(d.socket(), &["status", id], None);
+    assert_eq!(status.code, 0, "{status}");
+    assert_no_raw_controls(&status, "status");
+    assert!(status.stdout.contains(&format!("  | out:{}\n", rendered())), "status:\n{}", status.stdout.escape_debug());
+    let logs = jailctl(d.socket(), &["logs", id], None);
+    assert_no_raw_controls(&logs, "logs");
+    assert_eq!(
+        (logs.code, logs.stdout.as_str(), logs.stderr.as_str()),
+        (Status::RuntimeError.exit_code(), format!("out:{}\n", rendered()).as_str(), format!("err:{}\n", rendered()).as_str()),
+        "logs"
+    );
+}
+
+#[test]
+fn a_hostile_result_is_shown_as_json_with_escapes() {
+    require_jails!();
+    let d = Daemon::start();
+    let code = format!("H = {}\nresult = {{'key:' + H: ['value:' + H, 1]}}\n", py_str(&hostile()));
+    let expected = serde_json::json!({ format!("key:{}", hostile()): [format!("value:{}", hostile()), 1] });
+    for extra in [&["--local"][..], &[]] {
+        let mut args = vec!["run", "--lang", "python", "-"];
+        args.extend_from_slice(extra);
+        let text = jailctl(d.socket(), &args, Some(&code));
+        assert_eq!(text.code, 0, "{text}");
+        assert_no_raw_controls(&text, "result");
+        // The result line is JSON (the escapes are JSON's) and reads back as the exact result.
+        let line = text.stdout.lines().find_map(|l| l.strip_prefix("result:  ")).unwrap_or_else(|| panic!("no result: {text}"));
+        let shown: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("the result line is not JSON ({e}): {line}"));
+        assert_eq!(shown, expected, "{args:?}");
+        args.push("--json");
+        let json = jailctl(d.socket(), &args, Some(&code));
+        assert_eq!(json.code, 0, "{json}");
+        assert_eq!(json.report().result, expected, "{args:?}");
+    }
+}
+
+/// `logs -f` prints a run's output as it comes, each piece escaped: an escape sequence, a
+/// backslash before text that would read as an escape, and a UTF-8 character (C1 CSI, U+009B)
+/// each split across two writes of the script.
+#[test]
+fn logs_follow_escapes_across_chunk_boundaries() {
+    require_jails!();
+    let d = Daemon::start();
+    let code = "import sys, time\n\
+                def put(stream, data):\n    stream.buffer.write(data)\n    stream.flush()\n    time.sleep(0.3)\n\
+                time.sleep(0.5)\n\
+                for s in (sys.stdout, sys.stderr):\n\
+                \x20   put(s, b'a\\x1b')\n    put(s, b'[2J b\\\\')\n    put(s, b'x1b c\\xc2')\n    put(s, b'\\x9b2J d\\r\\n')\n";
+    let id = submit(&d, code, &[]);
+    let json = command(d.socket(), &["logs", "-f", &id, "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let text = jailctl(d.socket(), &["logs", "-f", &id], None);
+    let json_out = json.wait_with_output().unwrap();
+    let exact = "a\x1b[2J b\\x1b c\u{9b}2J d\r\n";
+    let shown = r"a\x1b[2J b\\x1b c\u{9b}2J d\x0d".to_string() + "\n";
+    assert_no_raw_controls(&text, "logs -f");
+    assert_eq!((text.code, text.stdout.as_str(), text.stderr.as_str()), (0, shown.as_str(), shown.as_str()), "logs -f:\n{text}");
+
+    // --json: the events as jaild sent them, cut where the script's writes were (the UTF-8
+    // character whole), and together exactly what it wrote.
+    assert_eq!(json_out.status.code(), Some(0));
+    let events: Vec<Value> =
+        String::from_utf8(json_out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for stream in ["stdout", "stderr"] {
+        let data: Vec<&str> = events.iter().filter(|e| e["type"] == stream).map(|e| e["data"].as_str().unwrap()).collect();
+        assert_eq!(data, ["a\x1b", "[2J b\\", "x1b c", "\u{9b}2J d\r\n"], "{stream} events");
+        assert_eq!(data.concat(), exact);
+    }
+}
+
+/// The help and the README say what text output does with control characters and that --json
+/// is exact.
+#[test]
+fn help_says_text_is_escaped_and_json_exact() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(readme.contains("Text output shows control characters escaped; `--json` is exact."), "README.md does not say it");
+    let top = jailctl("/nonexistent", &["--help"], None);
+    assert_eq!(top.code, 0, "{top}");
+    assert!(top.stdout.contains("control characters") && top.stdout.contains("escaped"), "jailctl --help:\n{top}");
+    for cmd in ["run", "status", "wait", "logs", "history"] {
+        let out = jailctl("/nonexistent", &[cmd, "--help"], None);
+        assert_eq!(out.code, 0, "{out}");
+        assert!(out.stdout.contains("exact"), "jailctl {cmd} --help does not say --json is exact:\n{out}");
+        assert!(out.stdout.contains("escaped"), "jailctl {cmd} --help does not say text is escaped:\n{out}");
+    }
+}

@@ -6,16 +6,29 @@ mod interpreters;
 mod profile;
 mod run;
 mod runs;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use jaild::report::Status;
 
 #[derive(Parser)]
-#[command(name = "jailctl", version, about = "Run untrusted Python, JavaScript and TypeScript in a kernel jail")]
+#[command(
+    name = "jailctl",
+    version,
+    about = "Run untrusted Python, JavaScript and TypeScript in a kernel jail",
+    after_help = TERMINAL_OUTPUT
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+const TERMINAL_OUTPUT: &str = "\
+Text output shows the control characters a script or a caller put in its output, errors and
+names escaped: \\x1b for ESC, \\x0d for a carriage return, \\u{9b} for C1 CSI, \\u{202e} for a
+bidi override (a backslash is doubled where it would read as one of these). A script cannot
+write the clipboard, move the cursor, retitle the window or hide lines on this terminal. --json
+is exact: the API's JSON as it is.";
 
 const RUN_EXIT_CODES: &str = "\
 Exit status:
@@ -52,7 +65,8 @@ enum Command {
     /// Cancel a run: taken off the queue, or its jail killed.
     #[command(after_help = runs::COMMAND_EXIT_CODES)]
     Cancel(runs::IdArgs),
-    /// A run's stdout and stderr (-f: as they come), then its exit status.
+    /// A run's stdout and stderr (-f: as they come), then its exit status. Control characters
+    /// are shown escaped; --json gives jaild's events exact.
     #[command(after_help = runs::WAIT_EXIT_CODES)]
     Logs(runs::LogsArgs),
     /// The runs jaild has recorded, newest first.
@@ -103,7 +117,8 @@ fn main() {
     let code = match code {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("jailctl: {e:#}");
+            // The chain can hold what a caller or jaild put in it (file names, values).
+            eprintln!("jailctl: {}", terminal::text(&format!("{e:#}")));
             if e.downcast_ref::<UsageError>().is_some() {
                 2
             } else {

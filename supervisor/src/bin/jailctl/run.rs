@@ -2,11 +2,13 @@
 //! `--socket`), in-process otherwise (or `--local`). Both print the same report.
 
 use crate::client::{self, Client, ClientError};
+use crate::terminal;
 use crate::usage;
 use anyhow::Context;
 use jaild::profile::{ByteSize, Language};
 use jaild::report::{Report, Status};
 use jaild::{Config, LimitOverrides, RunRequest, Supervisor};
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -42,7 +44,7 @@ pub struct ScriptArgs {
 pub struct RunArgs {
     #[command(flatten)]
     script: ScriptArgs,
-    /// Print the full report as JSON.
+    /// Print the full report as JSON, exact (text shows control characters escaped).
     #[arg(long)]
     json: bool,
     /// Run in-process (as root), even when jaild is there.
@@ -185,7 +187,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
         Err((field, message)) => return Ok(refused_locally(field, &message, args.json)),
     };
     let outcome = Client::new(&socket).and_then(|c| {
-        c.run_to_end(&body, &|id| eprintln!("jailctl: cancelling run {id}"))
+        c.run_to_end(&body, &|id| eprintln!("jailctl: cancelling run {}", terminal::line(id)))
     });
     match outcome {
         Ok(run) => Ok(match &run.report {
@@ -194,7 +196,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
                 report.status.exit_code()
             }
             None => {
-                eprintln!("jailctl: run {} ended {} without a report (jaild stopped while it ran)", run.id, run.state);
+                eprintln!("jailctl: run {} ended {} without a report (jaild stopped while it ran)", terminal::line(&run.id), run.state);
                 Status::InternalError.exit_code()
             }
         }),
@@ -232,7 +234,7 @@ pub fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
 /// when jaild could not take it (not reachable, queue full, shutting down, an error). With
 /// --json, jaild's error body goes to stdout for scripts.
 pub fn start_failure(e: &ClientError, json: bool) -> i32 {
-    eprintln!("jailctl: {}", chain(e));
+    eprintln!("jailctl: {}", terminal::text(&chain(e)));
     match e {
         ClientError::Api(api) => {
             if json {
@@ -253,7 +255,7 @@ pub fn start_failure(e: &ClientError, json: bool) -> i32 {
 /// A request jailctl cannot even put into the API's form, refused as jaild would (400, the
 /// field named): exit 9, and with --json the same error body jaild would send.
 pub fn refused_locally(field: &str, message: &str, json: bool) -> i32 {
-    eprintln!("jailctl: {field}: {message}");
+    eprintln!("jailctl: {}", terminal::text(&format!("{field}: {message}")));
     if json {
         let body = serde_json::json!({"error": {"code": "invalid", "message": format!("{field}: {message}"), "field": field}});
         println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
@@ -263,42 +265,57 @@ pub fn refused_locally(field: &str, message: &str, json: bool) -> i32 {
 
 pub use jaild::error_chain as chain;
 
-fn excerpt(s: &str, max: usize) -> String {
-    let s = s.trim_end();
+/// The first `max` bytes of `s` (at a character boundary), "…" when cut; trailing blank lines
+/// and spaces dropped. Control characters are kept, for the escaping to show.
+fn excerpt(s: &str, max: usize) -> Cow<'_, str> {
+    let s = s.trim_end_matches([' ', '\t', '\n']);
     if s.len() <= max {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    Cow::Owned(format!("{}…", &s[..end]))
 }
 
+/// `label` and an escaped text of one or more lines, the lines after the first indented under
+/// it (so that none can pass for a line of the summary).
+fn print_labelled(label: &str, shown: &str) {
+    let mut lines = shown.lines();
+    println!("{label:<9}{}", lines.next().unwrap_or_default());
+    for line in lines {
+        println!("{:9}{line}", "");
+    }
+}
+
+/// The report for people. Everything the script, the caller or jaild put in it is escaped
+/// (terminal.rs): the script's output, error, result and violations, names and versions.
 pub fn print_summary(r: &Report) {
     println!("status:  {}", r.status);
     if let Some(m) = &r.message {
-        println!("message: {m}");
+        print_labelled("message:", &terminal::text(m));
     }
     if r.status == Status::Ok || !r.result.is_null() {
-        println!("result:  {}", excerpt(&r.result.to_string(), 2000));
+        println!("result:  {}", excerpt(&terminal::json(&r.result), 2000));
     }
     if let Some(e) = &r.error {
-        println!("error:   {}: {}", e.kind, e.message);
-        for line in excerpt(&e.traceback, 2000).lines() {
+        print_labelled("error:", &format!("{}: {}", terminal::line(&e.kind), terminal::text(&e.message)));
+        for line in terminal::text(&excerpt(&e.traceback, 2000)).lines() {
             println!("         {line}");
         }
     }
     for (name, text, truncated) in [("stdout", &r.stdout, r.stdout_truncated), ("stderr", &r.stderr, r.stderr_truncated)] {
         if !text.is_empty() {
             println!("{name}:{}", if truncated { " (truncated)" } else { "" });
-            for line in excerpt(text, 1000).lines().take(20) {
+            for line in terminal::text(&excerpt(text, 1000)).lines().take(20) {
                 println!("  | {line}");
             }
         }
     }
     for v in &r.violations {
-        println!("denied:  {} {} x{}{}", v.kind, v.detail, v.count, if v.quiet { " (expected by the profile)" } else { "" });
+        let quiet = if v.quiet { " (expected by the profile)" } else { "" };
+        println!("denied:  {} {} x{}{quiet}", terminal::line(&v.kind), terminal::line(&v.detail), v.count);
     }
     let u = &r.usage;
     println!(
@@ -310,10 +327,16 @@ pub fn print_summary(r: &Report) {
         u.pids_peak.map(|p| p.to_string()).unwrap_or_else(|| "n/a".into())
     );
     if let Some(i) = &r.interpreter {
-        println!("jail:    {} {}, cgroup {}, landlock ABI {}", i.name, i.version, r.enforcement.cgroup.as_deref().unwrap_or("-"), r.enforcement.landlock_abi.unwrap_or(0));
+        println!(
+            "jail:    {} {}, cgroup {}, landlock ABI {}",
+            terminal::line(&i.name),
+            terminal::line(&i.version),
+            terminal::line(r.enforcement.cgroup.as_deref().unwrap_or("-")),
+            r.enforcement.landlock_abi.unwrap_or(0)
+        );
     }
     // On a kernel older than Landlock ABI 6: which rights another layer enforced instead.
     for c in &r.enforcement.landlock_covered {
-        println!("covered: landlock {} (not in this kernel) by {}", c.right, c.by);
+        println!("covered: landlock {} (not in this kernel) by {}", terminal::line(&c.right), terminal::line(&c.by));
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::client::{self, ClientError, Event, Run};
 use crate::run::{chain, print_report, print_summary, refused_locally, start_failure, ScriptArgs};
+use crate::terminal;
 use crate::usage;
 use hyper::Method;
 use jaild::daemon::store::RunState;
@@ -41,7 +42,7 @@ pub struct DaemonArgs {
     /// jaild's socket (default: $JAILD_SOCKET, else /run/jaild/jaild.sock).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// Print the API's JSON instead of text.
+    /// Print the API's JSON, exact, instead of text (which shows control characters escaped).
     #[arg(long)]
     json: bool,
 }
@@ -118,7 +119,7 @@ fn checked_id(id: &str) -> anyhow::Result<&str> {
 
 /// Prints a failure of a command whose exit status for it is `code`.
 fn failed(e: &ClientError, json: bool, code: i32) -> i32 {
-    eprintln!("jailctl: {}", chain(e));
+    eprintln!("jailctl: {}", terminal::text(&chain(e)));
     if let (ClientError::Api(api), true) = (e, json) {
         println!("{}", serde_json::to_string_pretty(&api.body).unwrap_or_default());
     }
@@ -142,7 +143,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<i32> {
             if json {
                 print_json(&raw);
             } else {
-                println!("{}", accepted.id);
+                println!("{}", terminal::line(&accepted.id));
             }
             0
         }
@@ -168,19 +169,19 @@ pub fn status(args: IdArgs) -> anyhow::Result<i32> {
 }
 
 fn print_run(run: &Run) {
-    println!("run:      {}", run.id);
+    println!("run:      {}", terminal::line(&run.id));
     println!("state:    {}", run.state);
     if let Some(s) = run.status {
         println!("status:   {s}");
     }
-    println!("profile:  {}", run.profile);
+    println!("profile:  {}", terminal::line(&run.profile));
     println!("caller:   uid {}", run.caller_uid);
-    println!("created:  {}", run.created_at);
+    println!("created:  {}", terminal::line(&run.created_at));
     if let Some(t) = &run.started_at {
-        println!("started:  {t}");
+        println!("started:  {}", terminal::line(t));
     }
     if let Some(t) = &run.finished_at {
-        println!("finished: {t}");
+        println!("finished: {}", terminal::line(t));
     }
     if let Some(report) = &run.report {
         println!();
@@ -215,9 +216,9 @@ fn ended(run: &Run, json: bool) -> anyhow::Result<i32> {
                 print_json(&serde_json::to_value(run)?);
             }
             if run.is_live() {
-                eprintln!("jailctl: run {} is still {} (--timeout passed)", run.id, run.state);
+                eprintln!("jailctl: run {} is still {} (--timeout passed)", terminal::line(&run.id), run.state);
             } else {
-                eprintln!("jailctl: run {} was {}: jaild stopped while it ran, and it has no report", run.id, run.state);
+                eprintln!("jailctl: run {} was {}: jaild stopped while it ran, and it has no report", terminal::line(&run.id), run.state);
             }
             Ok(NO_REPORT)
         }
@@ -233,11 +234,11 @@ pub fn cancel(args: IdArgs) -> anyhow::Result<i32> {
             if json {
                 print_json(&raw);
             } else if run.state == RunState::Cancelled {
-                println!("run {} cancelled", run.id);
+                println!("run {} cancelled", terminal::line(&run.id));
             } else {
                 // It ended by itself while the cancel was on its way: it keeps its status.
                 let status = run.status.map(|s| s.to_string()).unwrap_or_else(|| run.state.to_string());
-                println!("run {} ended before the cancel reached it: {status}", run.id);
+                println!("run {} ended before the cancel reached it: {status}", terminal::line(&run.id));
             }
             0
         }
@@ -263,10 +264,12 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<i32> {
         }
     }
     // The output so far, then live, then the report: stdout to stdout, stderr to stderr, each
-    // written as it arrives. With --json, the events as jaild sends them (NDJSON).
+    // written as it arrives, escaped (a chunk's trailing backslashes wait for the next one).
+    // With --json, the events as jaild sends them (NDJSON).
     let mut code = NO_REPORT;
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
+    let (mut out_text, mut err_text) = (terminal::Stream::default(), terminal::Stream::default());
     let streamed = client.events(id, &mut |line, event| {
         if json {
             let _ = out.write_all(line);
@@ -275,11 +278,11 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<i32> {
         }
         match event {
             Event::Stdout { data } if !json => {
-                let _ = out.write_all(data.as_bytes());
+                let _ = out.write_all(out_text.push(&data).as_bytes());
                 let _ = out.flush();
             }
             Event::Stderr { data } if !json => {
-                let _ = err.write_all(data.as_bytes());
+                let _ = err.write_all(err_text.push(&data).as_bytes());
                 let _ = err.flush();
             }
             Event::Report { report } => code = report.status.exit_code(),
@@ -287,6 +290,11 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<i32> {
             _ => {}
         }
     });
+    if !json {
+        let _ = out.write_all(out_text.finish().as_bytes());
+        let _ = out.flush();
+        let _ = err.write_all(err_text.finish().as_bytes());
+    }
     Ok(match streamed {
         Ok(()) => code,
         Err(e) => failed(&e, json, NO_REPORT),
@@ -343,12 +351,12 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<i32> {
         };
         println!(
             "{:<18} {:<12} {:<19} {:<12} {:>6} {:<20} {:>9}",
-            run.id,
+            terminal::line(&run.id),
             run.state.to_string(),
             run.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-            run.profile,
+            terminal::line(&run.profile),
             run.caller_uid,
-            created,
+            terminal::line(&created),
             took.unwrap_or_else(|| "-".into())
         );
     }
@@ -370,7 +378,7 @@ pub fn health(args: DaemonArgs) -> anyhow::Result<i32> {
         print_json(&value);
     } else {
         let n = |k: &str| value[k].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "?".into());
-        let s = |k: &str| value[k].as_str().unwrap_or("?").to_string();
+        let s = |k: &str| terminal::line(value[k].as_str().unwrap_or("?")).into_owned();
         println!("jaild {}: {} (pid {}, up {} s)", s("version"), s("status"), n("pid"), n("uptime_s"));
         println!("host:  cgroup {}, landlock ABI {}", s("cgroup"), n("landlock_abi"));
         println!("runs:  {} running of {}, {} queued of {}", n("running"), n("concurrency"), n("queued"), n("queue_size"));
@@ -378,7 +386,7 @@ pub fn health(args: DaemonArgs) -> anyhow::Result<i32> {
         if history["writable"] == false {
             println!(
                 "history: NOT WRITABLE, new runs are refused ({}); {} ended runs wait to be recorded",
-                history["error"].as_str().unwrap_or("?"),
+                terminal::line(history["error"].as_str().unwrap_or("?")),
                 history["unrecorded_runs"].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "?".into())
             );
         }
