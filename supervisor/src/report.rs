@@ -243,6 +243,9 @@ pub struct Evidence {
     pub cpu_used_ns: u64,
     pub cpu_limit_ns: u64,
     pub loud_violations: u64,
+    /// The runner's result holds what the runner never writes (run::record_runner_violations):
+    /// the script wrote it.
+    pub forged_result: Option<String>,
     /// The runner's verdict on the script: Some(true) returned, Some(false) raised.
     pub runner_ok: Option<bool>,
     pub exit_code: Option<i32>,
@@ -260,7 +263,7 @@ pub fn verdict(e: &Evidence) -> Status {
     if e.stopped == Some(Stop::Cancelled) {
         return Status::Cancelled;
     }
-    if e.loud_violations > 0 {
+    if e.loud_violations > 0 || e.forged_result.is_some() || e.stopped == Some(Stop::DenialFlood) {
         return Status::SecurityViolation;
     }
     if e.oom_kills > 0 {
@@ -297,6 +300,13 @@ mod tests {
 
     fn ok() -> Evidence {
         Evidence { runner_ok: Some(true), exit_code: Some(0), ..Default::default() }
+    }
+
+    #[test]
+    fn a_forged_result_or_a_denial_flood_is_a_security_violation() {
+        assert_eq!(verdict(&Evidence { forged_result: Some("x".into()), ..ok() }), Status::SecurityViolation);
+        assert_eq!(verdict(&Evidence { stopped: Some(Stop::DenialFlood), ..ok() }), Status::SecurityViolation);
+        assert_eq!(verdict(&ok()), Status::Ok);
     }
 
     #[test]

@@ -448,6 +448,7 @@ impl Supervisor {
             cpu_used_ns: usage.cpu_total_ns,
             cpu_limit_ns: p.limits.cpu_time_ms * 1_000_000,
             loud_violations: watch.denials.loud,
+            forged_result: None,
             runner_ok: None,
             exit_code: watch.exit_code,
             signal: watch.signal,
@@ -483,8 +484,9 @@ impl Supervisor {
                     evidence.runner_ok = Some(r.ok);
                     report.result = r.result;
                     report.error = r.error;
-                    for v in r.violations {
-                        violations.record(&v.kind, v.detail, false);
+                    if let Some(forged) = record_runner_violations(r.violations, &mut violations) {
+                        violations.merge(FORGED_RESULT, forged.clone(), false);
+                        evidence.forged_result = Some(forged);
                     }
                 }
                 Err(e) => {
@@ -556,6 +558,10 @@ const MAX_DISTINCT_DENIALS: usize = 64;
 /// Loud denials after which the run is stopped: its verdict is security_violation from the
 /// first one, and answering a flood costs the supervisor CPU that no cgroup counts.
 const MAX_LOUD_DENIALS: u64 = 1000;
+/// Denials of every kind, quiet ones included, after which the run is stopped: each is a
+/// notification the supervisor answers outside the jail's cgroup, and a quiet probe repeated
+/// without end is no probe. Interpreters make a handful per run.
+const MAX_DENIALS: u64 = 10_000;
 
 /// What the jail refused, merged as it arrives, with a bounded number of distinct entries so a
 /// script cannot grow the report (or the supervisor's memory) by varying its denied calls.
@@ -563,16 +569,32 @@ const MAX_LOUD_DENIALS: u64 = 1000;
 struct Denials {
     items: BTreeMap<(String, String), Violation>,
     /// Per kind and syscall name: denials past the distinct-entry cap (count, and whether all
-    /// were quiet). Bounded by the number of syscall names.
+    /// were quiet). Bounded by the number of syscall names (the runner's kinds are a closed
+    /// list, RUNNER_VIOLATION_KINDS).
     overflow: BTreeMap<(String, String), (u64, bool)>,
+    /// Denied syscalls that count toward the verdict and the stop.
     loud: u64,
+    /// Every denied syscall the supervisor answered, quiet or loud.
+    answered: u64,
 }
 
 impl Denials {
+    /// A syscall the supervisor denied.
     fn record(&mut self, kind: &str, detail: String, quiet: bool) {
+        self.answered += 1;
         if !quiet {
             self.loud += 1;
         }
+        self.merge(kind, detail, quiet);
+    }
+
+    /// A refusal the runner reported (the language policy): shown, never counted as a denied
+    /// syscall.
+    fn record_runner(&mut self, kind: &str, detail: String) {
+        self.merge(kind, detail, false);
+    }
+
+    fn merge(&mut self, kind: &str, detail: String, quiet: bool) {
         let key = (kind.to_string(), detail);
         if let Some(v) = self.items.get_mut(&key) {
             v.count += 1;
@@ -620,7 +642,17 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
         Status::SecurityViolation => {
             let denied: Vec<&str> =
                 violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
-            Some(format!("denied: {}", denied.join(", ")))
+            let mut parts = Vec::new();
+            if !denied.is_empty() {
+                parts.push(format!("denied: {}", denied.join(", ")));
+            }
+            if let Some(forged) = &e.forged_result {
+                parts.push(format!("forged result: {forged}"));
+            }
+            if let (Some(Stop::DenialFlood), Some(detail)) = (e.stopped, stop_detail) {
+                parts.push(detail.clone());
+            }
+            Some(parts.join("; "))
         }
         Status::InternalError => e.setup_failure.clone(),
         Status::Rejected => None,
@@ -643,6 +675,44 @@ struct RunnerResult {
 struct RunnerViolation {
     kind: String,
     detail: String,
+}
+
+/// What the runner may report: the language policy's refusals. A seccomp denial is attested by
+/// the supervisor alone (it answered it); anything else in the result was not written by the
+/// runner.
+const RUNNER_VIOLATION_KINDS: [&str; 2] = ["blocked_module", "dynamic_code"];
+
+/// The runners report at most this many entries (supervisor/runners: _MAX_VIOLATIONS,
+/// MAX_VIOLATIONS), each detail at most this long once recorded.
+const MAX_RUNNER_VIOLATIONS: usize = 100;
+const MAX_RUNNER_DETAIL: usize = 200;
+
+/// The kind of the supervisor's entry for a result the runner cannot have written.
+const FORGED_RESULT: &str = "forged_result";
+
+/// Records the runner's entries (deduplicated and capped with the supervisor's own). The
+/// result fd is the script's to write, so the entries are checked: a kind the runner never
+/// reports or more entries than it ever writes mean the result was forged; none of the result's
+/// entries is then taken, and the returned text is what the supervisor records instead.
+fn record_runner_violations(entries: Vec<RunnerViolation>, into: &mut Denials) -> Option<String> {
+    if entries.len() > MAX_RUNNER_VIOLATIONS {
+        return Some(format!("the result listed {} violations; the runner reports at most {MAX_RUNNER_VIOLATIONS}", entries.len()));
+    }
+    if let Some(bad) = entries.iter().find(|v| !RUNNER_VIOLATION_KINDS.contains(&v.kind.as_str())) {
+        let kind: String = bad.kind.chars().take(40).collect();
+        return Some(format!(
+            "the result listed a violation of kind {kind:?}; the runner reports only {}, and only the supervisor attests denied syscalls",
+            RUNNER_VIOLATION_KINDS.join(" and ")
+        ));
+    }
+    for v in entries {
+        let mut detail: String = v.detail.chars().take(MAX_RUNNER_DETAIL).collect();
+        if detail.len() < v.detail.len() {
+            detail.push('…');
+        }
+        into.record_runner(&v.kind, detail);
+    }
+    None
 }
 
 /// jail-init as the supervisor holds it.
@@ -876,6 +946,14 @@ fn watch(
                     stop(&mut w, Stop::DenialFlood, Some(detail));
                     break;
                 }
+                if w.denials.answered >= MAX_DENIALS {
+                    let detail = format!(
+                        "stopped after {MAX_DENIALS} denied syscalls ({} of them routine probes the profile denies quietly, repeated without end)",
+                        w.denials.answered - w.denials.loud
+                    );
+                    stop(&mut w, Stop::DenialFlood, Some(detail));
+                    break;
+                }
             }
         }
         for (i, is_ready) in pipe_ready.into_iter().enumerate() {
@@ -1039,7 +1117,28 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
 
 #[cfg(test)]
 mod tests {
-    use super::{split_cpu_ms, Denials, MAX_DISTINCT_DENIALS};
+    use super::{record_runner_violations, split_cpu_ms, Denials, RunnerViolation, MAX_DISTINCT_DENIALS};
+
+    fn entry(kind: &str, detail: &str) -> RunnerViolation {
+        RunnerViolation { kind: kind.into(), detail: detail.into() }
+    }
+
+    #[test]
+    fn runner_entries_are_checked_against_what_the_runner_writes() {
+        let mut d = Denials::default();
+        assert_eq!(record_runner_violations(vec![entry("blocked_module", "os"), entry("dynamic_code", "eval")], &mut d), None);
+        assert_eq!((d.loud, d.answered), (0, 0), "runner entries are no denied syscalls");
+        assert_eq!(d.into_vec().len(), 2);
+
+        let mut d = Denials::default();
+        let forged = record_runner_violations(vec![entry("blocked_module", "os"), entry("syscall", "ptrace")], &mut d);
+        assert!(forged.is_some_and(|f| f.contains("\"syscall\"")));
+        assert!(d.into_vec().is_empty(), "nothing of a forged result is taken");
+
+        let mut d = Denials::default();
+        let many = (0..101).map(|i| entry("blocked_module", &format!("m{i}"))).collect();
+        assert!(record_runner_violations(many, &mut d).is_some_and(|f| f.contains("101")));
+    }
 
     #[test]
     fn denials_are_merged_and_bounded_with_exact_counts() {
