@@ -94,7 +94,7 @@ log "units: jaild.service, jaild.socket; sysusers.d and tmpfiles.d entries"
 
 # --- The jails' host ids ----------------------------------------------------------------------
 # Every jail running at once maps onto host ids of its own (README.md, "Security"): with
-# host_id_base B and host_id_slots N in jaild.toml (200000 and 64 by default), B..B+N-1 are the
+# host_id_base B and host_id_slots N in jaild.toml (200000 and 1000 by default), B..B+N-1 are the
 # jails' roots (and own their user namespaces) and B+1000..B+1000+N-1 their scripts. Nothing
 # else on the host may hold them: no account, and nobody's subordinate ids (rootless
 # containers), or that user could enter a jail's files and processes as their own. So the span
@@ -106,7 +106,7 @@ setting() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/
 id_base="$(setting host_id_base)"
 id_base="${id_base:-200000}"
 id_slots="$(setting host_id_slots)"
-id_slots="${id_slots:-64}"
+id_slots="${id_slots:-1000}"
 id_span=$((1000 + id_slots))
 id_last=$((id_base + id_span - 1))
 for f in "$DESTDIR/etc/subuid" "$DESTDIR/etc/subgid"; do

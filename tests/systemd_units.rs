@@ -305,11 +305,11 @@ fn install_script_stages_a_complete_install() {
     let socket = std::fs::read_to_string(staged("/usr/lib/systemd/system/jaild.socket")).unwrap();
     let out = verify_units(&analyze, &service, &socket, &staged(exec));
     assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out));
-    // The jails' host ids (64 slots from 200000: 200000..201063) are reserved as subordinate ids
+    // The jails' host ids (1000 slots from 200000: 200000..201999) are reserved as subordinate ids
     // under a name no user has, once.
     for f in ["/etc/subuid", "/etc/subgid"] {
         let text = std::fs::read_to_string(staged(f)).unwrap();
-        assert_eq!(text.lines().filter(|l| l.starts_with("jaild:")).collect::<Vec<_>>(), ["jaild:200000:1064"], "{f}: {text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("jaild:")).collect::<Vec<_>>(), ["jaild:200000:2000"], "{f}: {text}");
     }
 
     // Run again: idempotent, and an edited config is kept.

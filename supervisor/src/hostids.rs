@@ -37,9 +37,9 @@ pub const SCRIPT_OFFSET: u32 = 1000;
 /// scripts' (`base + 1000..`).
 pub const MAX_SLOTS: u32 = SCRIPT_OFFSET;
 
-/// Default number of slots: more than any host runs at once, so that ids are reused only after
-/// many other runs.
-pub const DEFAULT_SLOTS: u32 = 64;
+/// Default number of slots: all there can be (the span base..base+1999), more than any host
+/// runs at once, so that ids are reused only after many other runs.
+pub const DEFAULT_SLOTS: u32 = MAX_SLOTS;
 
 /// Where slot locks live unless configured otherwise.
 pub const DEFAULT_LOCK_DIR: &str = "/run/jaild/ids";

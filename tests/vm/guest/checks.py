@@ -12,10 +12,12 @@ Each check prints one line to the second serial port (/dev/ttyS1), which the hos
     DONE
 """
 
+import fcntl
 import json
 import os
 import pathlib
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -24,8 +26,10 @@ import traceback
 RESULTS = open("/dev/ttyS1", "w", buffering=1)
 SOCKET = "/run/jaild/jaild.sock"
 SRC = "/opt/jaild-src"
-RUN_UID = 201000  # the jails' script uid on the host (jaild's default host_id_base + 1000)
-INIT_UID = 200000
+# The jails' host ids (jaild's default host_id_base 200000 and host_id_slots 1000): slot s runs
+# jail-init as 200000 + s and the script as 201000 + s.
+INIT_UIDS = set(range(200000, 201000))
+RUN_UIDS = set(range(201000, 202000))
 
 # The shipped profiles give a script 5 s of wall and CPU time; on an emulated CPU (TCG) Node with
 # TypeScript stripping needs about that to start. The checks run each language under a local
@@ -262,7 +266,18 @@ def runs_sit_in_the_delegated_subtree():
     check(own == f"0::{rel}", f"/proc/{pid}/cgroup is {own!r}, expected 0::{rel}")
     check(rel.startswith(cg + "/jaild/run."), f"{rel} is not under {cg}/jaild/")
     uid = int(re.search(r"^Uid:\s+(\d+)", pathlib.Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
-    check(uid == RUN_UID, f"the script's host uid is {uid}, expected {RUN_UID}")
+    check(uid in RUN_UIDS, f"the script's host uid is {uid}, expected one of 201000-201999")
+    # Its user namespace is owned by its slot's root id (what the jail is charged with lands
+    # there, not on host root), the slot of its script id; install.sh reserved the span.
+    fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY)
+    try:
+        owner = struct.unpack("I", fcntl.ioctl(fd, 0xB704, b"\0" * 4))[0]  # NS_GET_OWNER_UID
+    finally:
+        os.close(fd)
+    check(owner == uid - 1000, f"the jail's user namespace is owned by {owner}, expected {uid - 1000}")
+    for f in ("/etc/subuid", "/etc/subgid"):
+        lines = [l for l in pathlib.Path(f).read_text().splitlines() if l.startswith("jaild:")]
+        check(lines == ["jaild:200000:2000"], f"{f} reserves {lines}")
     limits = {f: (d / f).read_text().strip() for f in ("memory.max", "memory.swap.max", "pids.max", "cpu.max", "memory.oom.group")}
     check(limits["memory.max"] == str(128 << 20), f"memory.max {limits['memory.max']}")
     check(limits["pids.max"] == "16", f"pids.max {limits['pids.max']}")
@@ -371,12 +386,12 @@ def cancel():
 def nothing_left_behind():
     wait_for(lambda: not run_cgroups(), 30, "no run cgroups under jaild.service")
     deadline = time.monotonic() + 30
-    while processes_of({RUN_UID, INIT_UID}) and time.monotonic() < deadline:
+    while processes_of(RUN_UIDS | INIT_UIDS) and time.monotonic() < deadline:
         time.sleep(0.2)
-    check(not processes_of({RUN_UID, INIT_UID}), f"jail processes left: {processes_of({RUN_UID, INIT_UID})}")
+    check(not processes_of(RUN_UIDS | INIT_UIDS), f"jail processes left: {processes_of(RUN_UIDS | INIT_UIDS)}")
     mounts = [l for l in pathlib.Path("/proc/self/mountinfo").read_text().splitlines() if "jaild" in l and "/run/jaild" not in l]
     check(not mounts, f"jail mounts in the host's table: {mounts[:3]}")
-    return "no run cgroups, no processes of uid 200000/201000, no jail mounts"
+    return "no run cgroups, no processes of the jails' host uids (200000-201999), no jail mounts"
 
 
 def watchdog_pings():
