@@ -226,6 +226,9 @@ pub enum Stop {
     Cancelled,
     /// Too many denied syscalls (the verdict is security_violation).
     DenialFlood,
+    /// A process made a syscall of another ABI (i386, x32): stopped at once, the call
+    /// unanswered (the verdict is security_violation).
+    ForeignAbi,
     Timeout,
     CpuLimit,
     PidsLimit,
@@ -260,7 +263,7 @@ pub fn verdict(e: &Evidence) -> Status {
     if e.stopped == Some(Stop::Cancelled) {
         return Status::Cancelled;
     }
-    if e.loud_violations > 0 {
+    if e.loud_violations > 0 || e.stopped == Some(Stop::ForeignAbi) {
         return Status::SecurityViolation;
     }
     if e.oom_kills > 0 {
@@ -326,6 +329,14 @@ mod tests {
     fn violation_outranks_result() {
         let e = Evidence { loud_violations: 1, ..ok() };
         assert_eq!(verdict(&e), Status::SecurityViolation);
+    }
+
+    #[test]
+    fn a_foreign_abi_stop_is_a_security_violation() {
+        let e = Evidence { stopped: Some(Stop::ForeignAbi), signal: Some(libc::SIGKILL), ..Default::default() };
+        assert_eq!(verdict(&e), Status::SecurityViolation);
+        let cancelled = Evidence { stopped: Some(Stop::Cancelled), ..Default::default() };
+        assert_eq!(verdict(&cancelled), Status::Cancelled);
     }
 
     #[test]

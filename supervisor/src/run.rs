@@ -609,6 +609,7 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
         Status::MemoryLimit => Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory)),
         Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
         Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
+        Status::SecurityViolation if e.stopped == Some(Stop::ForeignAbi) => stop_detail.clone(),
         Status::SecurityViolation => {
             let denied: Vec<&str> =
                 violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
@@ -839,8 +840,14 @@ fn watch(
         }
         if listener_ready {
             if let Some(l) = &listener {
-                if !answer_notifications(l, profile, &mut w.denials) {
-                    listener = None;
+                match answer_notifications(l, profile, &mut w.denials) {
+                    Answered::Open => {}
+                    Answered::Closed => listener = None,
+                    Answered::ForeignAbi(detail) => {
+                        let detail = format!("a process used another architecture's syscalls ({detail}); the run was stopped");
+                        stop(&mut w, Stop::ForeignAbi, Some(detail));
+                        break;
+                    }
                 }
                 if w.denials.loud >= MAX_LOUD_DENIALS {
                     let detail = format!("stopped after {MAX_LOUD_DENIALS} denied syscalls");
@@ -975,25 +982,42 @@ fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedF
     }
 }
 
+/// What became of the listener after a batch of notifications.
+enum Answered {
+    /// Still in use: more may come.
+    Open,
+    /// Finished (no process uses the filter any more) or broken.
+    Closed,
+    /// A syscall of another ABI, in the report's words: it is left unanswered (its process
+    /// stays blocked in the kernel) and the run must be stopped at once.
+    ForeignAbi(String),
+}
+
 /// Answers the pending notifications (at most a batch, so that a flood cannot keep the watch
-/// loop from its deadlines) with the policy's errno and records them. Returns false when the
-/// listener is finished (no process uses the filter any more).
-fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Denials) -> bool {
+/// loop from its deadlines) with the policy's errno and records them. A syscall of another
+/// ABI (i386 `int 0x80`, x32) is recorded as a loud violation named by its own ABI and number,
+/// never answered, and ends the batch: the caller stops the run.
+fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Denials) -> Answered {
     for _ in 0..256 {
         let mut pfd = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
         match poll(&mut pfd, PollTimeout::ZERO) {
-            Ok(0) => return true,
+            Ok(0) => return Answered::Open,
             Ok(_) => {}
             Err(Errno::EINTR) => continue,
-            Err(_) => return false,
+            Err(_) => return Answered::Closed,
         }
         let revents = pfd[0].revents().unwrap_or(PollFlags::empty());
         if !revents.contains(PollFlags::POLLIN) {
             // POLLHUP: every task using the filter is gone.
-            return !revents.contains(PollFlags::POLLHUP);
+            return if revents.contains(PollFlags::POLLHUP) { Answered::Closed } else { Answered::Open };
         }
         match sys::notif_recv(listener.as_fd()) {
             Ok(n) => {
+                if let Some(detail) = crate::seccomp::foreign_abi(n.arch, n.nr) {
+                    tracing::warn!(syscall = %detail, pid = n.pid, "a process made a syscall of another architecture; stopping the run");
+                    denials.record("syscall", detail.clone(), false);
+                    return Answered::ForeignAbi(detail);
+                }
                 let denial = profile.seccomp.denial(n.nr);
                 let (_, detail) = crate::seccomp::describe(n.nr, &n.args);
                 tracing::debug!(syscall = %detail, pid = n.pid, quiet = denial.quiet, "denied syscall");
@@ -1002,10 +1026,10 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
                 denials.record("syscall", detail, denial.quiet);
             }
             Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
-            Err(_) => return false,
+            Err(_) => return Answered::Closed,
         }
     }
-    true
+    Answered::Open
 }
 
 #[cfg(test)]

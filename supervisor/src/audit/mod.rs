@@ -287,19 +287,24 @@ pub struct Group {
     pub description: String,
 }
 
-/// One alternative of an argument-filtered allow: every condition must hold.
+/// One alternative of an argument-filtered entry: every condition must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alternative {
     pub conditions: Vec<ArgCondition>,
     /// The trailing comment on the `args = [...]` line, if any.
     pub note: Option<String>,
+    /// A `no_effect` entry: the call returns 0 without being run (else an `allow`).
+    pub no_effect: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Verdict {
     /// Allowed whatever the arguments.
     Allow,
-    /// Allowed when one of the alternatives holds.
+    /// Returns 0 without being run, whatever the arguments (`no_effect`).
+    NoEffect,
+    /// Allowed, or answered without effect, when one of the alternatives holds (the first that
+    /// holds decides; the loader refuses an allow and a no_effect alternative that overlap).
     AllowIf(Vec<Alternative>),
     /// Denied with a named errno; `quiet`: reported but not a security violation.
     Deny { errno: String, quiet: bool },
@@ -343,7 +348,7 @@ impl PolicyView {
         for (i, entry) in policy.file.syscall.iter().enumerate() {
             let info = headers.entries.get(i).cloned().unwrap_or_default();
             let nr = Sysno::from_str(&entry.name).map(|s| s.id() as u32).unwrap_or(u32::MAX);
-            let alternative = Alternative { conditions: entry.args.clone(), note: info.args_note.clone() };
+            let alternative = Alternative { conditions: entry.args.clone(), note: info.args_note.clone(), no_effect: entry.action == Action::NoEffect };
             if let Some(rule) = rules.iter_mut().find(|r| r.name == entry.name) {
                 rule.comments.push(entry.comment.clone());
                 if let Verdict::AllowIf(alts) = &mut rule.verdict {
@@ -357,7 +362,8 @@ impl PolicyView {
             };
             let verdict = match entry.action {
                 Action::Allow if entry.args.is_empty() => Verdict::Allow,
-                Action::Allow => Verdict::AllowIf(vec![alternative]),
+                Action::NoEffect if entry.args.is_empty() => Verdict::NoEffect,
+                Action::Allow | Action::NoEffect => Verdict::AllowIf(vec![alternative]),
                 Action::Errno => Verdict::Deny {
                     errno: entry.errno.clone().unwrap_or_else(|| policy.file.default.errno.clone()),
                     quiet: entry.quiet,
@@ -377,22 +383,74 @@ impl PolicyView {
     pub fn declared(&self, nr: u32, args: &[u64; 6]) -> Declared {
         match self.rules.iter().find(|r| r.nr == nr).map(|r| &r.verdict) {
             Some(Verdict::Allow) => Declared::Allow,
-            Some(Verdict::AllowIf(alts)) if alts.iter().any(|a| a.conditions.iter().all(|c| holds(c, args))) => Declared::Allow,
+            Some(Verdict::NoEffect) => Declared::NoEffect,
+            Some(Verdict::AllowIf(alts)) if alts.iter().any(|a| a.conditions.iter().all(|c| holds(c, args))) => {
+                match alts.iter().find(|a| a.conditions.iter().all(|c| holds(c, args))) {
+                    Some(a) if a.no_effect => Declared::NoEffect,
+                    _ => Declared::Allow,
+                }
+            }
             Some(Verdict::Deny { errno, quiet }) => Declared::Deny { errno: errno.clone(), quiet: *quiet },
             _ => Declared::Deny { errno: self.default_errno.clone(), quiet: false },
         }
     }
 
-    /// Syscalls allowed at least for some arguments.
+    /// Syscalls the kernel runs, at least for some arguments.
     pub fn allowed_count(&self) -> usize {
-        self.rules.iter().filter(|r| matches!(r.verdict, Verdict::Allow | Verdict::AllowIf(_))).count()
+        self.rules
+            .iter()
+            .filter(|r| match &r.verdict {
+                Verdict::Allow => true,
+                Verdict::AllowIf(alts) => alts.iter().any(|a| !a.no_effect),
+                _ => false,
+            })
+            .count()
+    }
+
+    /// Syscalls answered without effect, at least for some arguments.
+    pub fn no_effect_count(&self) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| match &r.verdict {
+                Verdict::NoEffect => true,
+                Verdict::AllowIf(alts) => alts.iter().any(|a| a.no_effect),
+                _ => false,
+            })
+            .count()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Declared {
     Allow,
+    /// Returns 0 without being run.
+    NoEffect,
     Deny { errno: String, quiet: bool },
+}
+
+impl Declared {
+    /// The compiled program's decision this declaration calls for.
+    pub fn decision(&self) -> Decision {
+        match self {
+            Declared::Allow => Decision::Allow,
+            Declared::NoEffect => Decision::NoEffect,
+            Declared::Deny { .. } => Decision::Notify,
+        }
+    }
+}
+
+/// Why a call is answered without effect, where jaild knows (the words `explain` prints next
+/// to the policy's own comment).
+pub fn no_effect_reason(syscall: &str, alt: Option<&Alternative>) -> Option<&'static str> {
+    const LOCKS: &str = "locks would reach host inodes";
+    let lock_command = |a: &Alternative| {
+        a.conditions.iter().any(|c| c.index == 1 && c.op == Op::Eq && matches!(lookup(FCNTLS, c.value), Some("F_SETLK" | "F_SETLKW" | "F_OFD_SETLK" | "F_OFD_SETLKW")))
+    };
+    match (syscall, alt) {
+        ("flock", _) => Some(LOCKS),
+        ("fcntl", Some(a)) if lock_command(a) => Some(LOCKS),
+        _ => None,
+    }
 }
 
 fn holds(c: &ArgCondition, args: &[u64; 6]) -> bool {
@@ -774,6 +832,19 @@ pub fn alternatives_words(syscall: &str, alts: &[Alternative]) -> String {
     format!("only {}", parts.join(", "))
 }
 
+/// The no-effect part of an entry in words: "succeeds without effect (locks would reach host
+/// inodes)" for an unconditional one, "F_SETLK, F_SETLKW: succeed without effect (...)" for
+/// alternatives.
+pub fn no_effect_words(syscall: &str, alts: &[Alternative]) -> String {
+    let why = |a: Option<&Alternative>| no_effect_reason(syscall, a).map(|r| format!(" ({r})")).unwrap_or_default();
+    if alts.is_empty() {
+        return format!("succeeds without effect{}", why(None));
+    }
+    let values = alternatives_words(syscall, alts);
+    let values = values.trim_start_matches("only ");
+    format!("{values}: succeed without effect{}", why(alts.first()))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Deciding with the compiled program
 
@@ -782,9 +853,11 @@ pub fn alternatives_words(syscall: &str, alts: &[Alternative]) -> String {
 pub enum Decision {
     /// The kernel runs the syscall.
     Allow,
+    /// The syscall returns 0 without being run (`SECCOMP_RET_ERRNO` with errno 0).
+    NoEffect,
     /// The supervisor is notified and answers with the policy's errno.
     Notify,
-    /// The process is killed (a foreign architecture, or a malformed program).
+    /// Anything else (a malformed program): the process would be killed or worse.
     Kill,
 }
 
@@ -792,6 +865,7 @@ pub enum Decision {
 pub fn decide(program: &[SockFilter], nr: u32, args: [u64; 6]) -> Decision {
     match bpf::run(program, bpf::AUDIT_ARCH_X86_64, nr, args) {
         Ok(bpf::RET_ALLOW) => Decision::Allow,
+        Ok(bpf::RET_NO_EFFECT) => Decision::NoEffect,
         Ok(bpf::RET_USER_NOTIF) => Decision::Notify,
         _ => Decision::Kill,
     }
@@ -1081,6 +1155,11 @@ pub const ARG_PROBES: &[ArgProbe] = &[
     ArgProbe { id: "seccomp.madvise-mergeable", syscall: "madvise", index: 2, value: 12, rest: [NONE, NONE], label: "MADV_MERGEABLE", severity: Severity::Low, gives: "opt memory into page merging (KSM), a cross-process timing side channel", safe: true },
     ArgProbe { id: "seccomp.arch-prctl-cpuid", syscall: "arch_prctl", index: 0, value: 0x1011, rest: [NONE, NONE], label: "ARCH_GET_CPUID", severity: Severity::Low, gives: "use arch_prctl options beyond setting the thread pointer", safe: true },
     ArgProbe { id: "seccomp.prlimit-other", syscall: "prlimit64", index: 0, value: 1, rest: [NONE, NONE], label: "pid 1", severity: Severity::Low, gives: "read or change the resource limits of another process", safe: true },
+    // Huge pages come from a host-wide pool the memory cgroup does not count (only a hugetlb
+    // cgroup limit would, which not every host has). Length 0 and fd -1: harmless if let through.
+    ArgProbe { id: "seccomp.mmap-hugetlb", syscall: "mmap", index: 3, value: 0x22 | crate::seccomp::MAP_HUGETLB, rest: [(4, FD_NONE), NONE], label: "MAP_HUGETLB", severity: Severity::High, gives: "map huge pages from the host's pool, memory its memory limit never counts", safe: true },
+    ArgProbe { id: "seccomp.memfd-hugetlb", syscall: "memfd_create", index: 1, value: crate::seccomp::MFD_HUGETLB, rest: [NONE, NONE], label: "MFD_HUGETLB", severity: Severity::High, gives: "create a hugetlbfs file and map huge pages from the host's pool, memory its memory limit never counts", safe: true },
+    ArgProbe { id: "seccomp.shmget-hugetlb", syscall: "shmget", index: 2, value: crate::seccomp::SHM_HUGETLB, rest: [NONE, NONE], label: "SHM_HUGETLB", severity: Severity::High, gives: "create huge-page shared memory from the host's pool, memory its memory limit never counts", safe: true },
 ];
 
 /// Syscalls whose argument filter matters: allowed without conditions they are a finding.
@@ -1377,7 +1456,7 @@ mod tests {
     #[test]
     fn conditions_in_words() {
         let eq = |index, value| ArgCondition { index, op: Op::Eq, value, mask: None };
-        let alts = |conds: Vec<ArgCondition>| conds.into_iter().map(|c| Alternative { conditions: vec![c], note: None }).collect::<Vec<_>>();
+        let alts = |conds: Vec<ArgCondition>| conds.into_iter().map(|c| Alternative { conditions: vec![c], note: None, no_effect: false }).collect::<Vec<_>>();
         assert_eq!(alternatives_words("ioctl", &alts(vec![eq(1, 0x5401), eq(1, 0x5413)])), "only TCGETS, TIOCGWINSZ");
         assert_eq!(alternatives_words("socket", &alts(vec![eq(0, 1)])), "only AF_UNIX");
         assert_eq!(alternatives_words("prlimit64", &alts(vec![eq(0, 0)])), "only pid 0 (the calling process)");
