@@ -142,6 +142,12 @@ pub struct Enforcement {
     pub landlock_covered: Vec<CoveredRight>,
     /// "allowlist" with denials answered through user notification.
     pub seccomp: Option<String>,
+    /// What kept the host's huge page pool (hugetlb, not charged to the memory limit) out of
+    /// the script's reach: the run cgroup's hugetlb limit of 0 where the host has the
+    /// controller, and the seccomp policy's refusal of MAP_HUGETLB, MFD_HUGETLB and SHM_HUGETLB.
+    /// A run with neither is refused.
+    #[serde(default)]
+    pub hugetlb: Option<String>,
     pub namespaces: Vec<String>,
 }
 
@@ -212,6 +218,7 @@ impl Report {
                 landlock_net: Vec::new(),
                 landlock_covered: Vec::new(),
                 seccomp: None,
+                hugetlb: None,
                 namespaces: Vec::new(),
             },
             started_at: now.clone(),

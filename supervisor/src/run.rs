@@ -289,6 +289,7 @@ impl Supervisor {
                 .collect(),
             landlock_covered: p.landlock_covered.clone(),
             seccomp: Some("allowlist, denials answered by the supervisor (user notification)".into()),
+            hugetlb: None,
             namespaces: ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"].iter().map(|s| s.to_string()).collect(),
         };
         tracing::debug!(run = %report.id, plan = ?plan, "resolved plan");
@@ -304,8 +305,16 @@ impl Supervisor {
         let Parts { mut cgroup, netns } = parts;
         if let Err(e) = cgroup.set_limits(&limits) {
             report.status = Status::InternalError;
-            report.message = Some(format!("cgroup: {e}"));
+            report.message = Some(format!("cgroup: {}", crate::error_chain(&e)));
             return;
+        }
+        match hugetlb_enforcement(&cgroup.hugetlb_limited(), &p.profile.seccomp) {
+            Ok(words) => report.enforcement.hugetlb = Some(words),
+            Err(message) => {
+                report.status = Status::InternalError;
+                report.message = Some(message);
+                return;
+            }
         }
         let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, hooks, report);
         let t_destroy = Instant::now();
@@ -506,6 +515,25 @@ impl Supervisor {
         let map = format!("0 {base} 1\n{script} {} 1\n", base + script);
         write("uid_map", map.clone())?;
         write("gid_map", map)
+    }
+}
+
+/// What keeps huge pages (not charged to the memory limit) away from the run, in the report's
+/// words; an error, refusing the run, when nothing does.
+fn hugetlb_enforcement(cgroup_sizes: &[String], policy: &crate::seccomp::SeccompPolicy) -> Result<String, String> {
+    let seccomp = policy.denies_hugetlb();
+    let cgroup = (!cgroup_sizes.is_empty()).then(|| format!("the run's cgroup allows 0 huge pages ({})", cgroup_sizes.join(", ")));
+    let filter = "seccomp denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB) and shmget(SHM_HUGETLB)";
+    match (cgroup, seccomp) {
+        (Some(c), true) => Ok(format!("{c}; {filter}")),
+        (Some(c), false) => Ok(format!("{c}; the seccomp policy lets huge pages be requested")),
+        (None, true) => Ok(format!("{filter}; no hugetlb cgroup controller in this host's cgroups")),
+        (None, false) => Err(format!(
+            "hugetlb: the seccomp policy {} lets a script request huge pages ({}) and this host's cgroups have no hugetlb controller to \
+             limit them; huge pages are not charged to the memory limit, so the run is refused",
+            policy.path.display(),
+            policy.hugetlb_openings().join(", ")
+        )),
     }
 }
 
@@ -1034,7 +1062,29 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
 
 #[cfg(test)]
 mod tests {
-    use super::{split_cpu_ms, Denials, MAX_DISTINCT_DENIALS};
+    use super::{hugetlb_enforcement, split_cpu_ms, Denials, MAX_DISTINCT_DENIALS};
+
+    #[test]
+    fn hugetlb_is_covered_by_a_layer_or_the_run_is_refused() {
+        let policy = |mmap_args: &str| {
+            let src = format!(
+                "schema = 1\ninterpreter = \"t\"\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n[[syscall]]\nname = \"mmap\"\naction = \"allow\"\n{mmap_args}comment = \"m\"\n"
+            );
+            let file = toml::from_str(&src).unwrap();
+            crate::seccomp::compile_policy(file, std::path::Path::new("/p/open.toml"), &src, String::new()).unwrap()
+        };
+        let closed = policy("args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]\n");
+        let open = policy("");
+        let sizes = vec!["1GB".to_string(), "2MB".to_string()];
+        let both = hugetlb_enforcement(&sizes, &closed).unwrap();
+        assert!(both.contains("0 huge pages (1GB, 2MB)") && both.contains("seccomp denies mmap(MAP_HUGETLB)"), "{both}");
+        let seccomp_only = hugetlb_enforcement(&[], &closed).unwrap();
+        assert!(seccomp_only.starts_with("seccomp denies") && seccomp_only.contains("no hugetlb cgroup controller"), "{seccomp_only}");
+        let cgroup_only = hugetlb_enforcement(&sizes, &open).unwrap();
+        assert!(cgroup_only.contains("lets huge pages be requested"), "{cgroup_only}");
+        let refused = hugetlb_enforcement(&[], &open).unwrap_err();
+        assert!(refused.contains("/p/open.toml") && refused.contains("mmap(MAP_HUGETLB)") && refused.contains("refused"), "{refused}");
+    }
 
     #[test]
     fn denials_are_merged_and_bounded_with_exact_counts() {

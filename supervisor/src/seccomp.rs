@@ -141,6 +141,34 @@ impl SeccompPolicy {
     pub fn denial(&self, nr: i64) -> Denial {
         self.denials.get(&nr).copied().unwrap_or(Denial { errno: self.default_errno, quiet: false })
     }
+
+    /// The ways into the host's huge page pool the compiled program lets through
+    /// ("mmap(MAP_HUGETLB)", ...), checked with the flag alone and with the usual companions.
+    pub fn hugetlb_openings(&self) -> Vec<&'static str> {
+        let calls: [(&str, Sysno, usize, u64, [u64; 6]); 3] = [
+            ("mmap(MAP_HUGETLB)", Sysno::mmap, 3, MAP_HUGETLB, [0, 2 << 20, 3, 0x22, u64::MAX, 0]),
+            ("memfd_create(MFD_HUGETLB)", Sysno::memfd_create, 1, MFD_HUGETLB, [0, 1, 0, 0, 0, 0]),
+            ("shmget(SHM_HUGETLB)", Sysno::shmget, 2, SHM_HUGETLB, [0, 2 << 20, 0o1000 | 0o600, 0, 0, 0]),
+        ];
+        calls
+            .into_iter()
+            .filter(|(_, sysno, index, flag, usual)| {
+                let mut alone = [0u64; 6];
+                alone[*index] = *flag;
+                let mut with_usual = *usual;
+                with_usual[*index] |= *flag;
+                [alone, with_usual]
+                    .iter()
+                    .any(|args| bpf::run(&self.program, bpf::AUDIT_ARCH_X86_64, sysno.id() as u32, *args) == Ok(bpf::RET_ALLOW))
+            })
+            .map(|(name, ..)| name)
+            .collect()
+    }
+
+    /// The compiled program lets no way into the huge page pool through.
+    pub fn denies_hugetlb(&self) -> bool {
+        self.hugetlb_openings().is_empty()
+    }
 }
 
 /// Errno by name ("EPERM", "ENOSYS", ...).
@@ -670,6 +698,23 @@ mod tests {
         assert_eq!(describe(i64::from(Sysno::memfd_create.id()), &[0, 4 | 1, 0, 0, 0, 0]).1, "memfd_create(MFD_HUGETLB)");
         assert_eq!(describe(i64::from(Sysno::memfd_create.id()), &[0, 1, 0, 0, 0, 0]).1, "memfd_create");
         assert_eq!(describe(i64::from(Sysno::shmget.id()), &[0, 2 << 20, 0o4000 | 0o1000, 0, 0, 0]).1, "shmget(SHM_HUGETLB)");
+    }
+
+    #[test]
+    fn hugetlb_openings_are_found_on_the_compiled_program() {
+        let open = policy(&format!("{BASE}{}", entry("mmap", "allow", ""))).unwrap();
+        assert_eq!(open.hugetlb_openings(), vec!["mmap(MAP_HUGETLB)"]);
+        assert!(!open.denies_hugetlb());
+        let closed = policy(&format!("{BASE}{}", entry("mmap", "allow", "{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }"))).unwrap();
+        assert!(closed.denies_hugetlb(), "{:?}", closed.hugetlb_openings());
+        let memfd = policy(&format!("{BASE}{}{}", entry("memfd_create", "allow", ""), entry("shmget", "allow", ""))).unwrap();
+        assert_eq!(memfd.hugetlb_openings(), vec!["memfd_create(MFD_HUGETLB)", "shmget(SHM_HUGETLB)"]);
+        // The shipped policies open none.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/seccomp");
+        for name in ["python", "node"] {
+            let p = load_policy(&root.join(format!("{name}.toml"))).unwrap();
+            assert!(p.denies_hugetlb(), "{name}: {:?}", p.hugetlb_openings());
+        }
     }
 
     #[test]
