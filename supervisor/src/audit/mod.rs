@@ -565,6 +565,8 @@ pub fn arg_name(syscall: &str, index: u8) -> String {
         ("ptrace", 0) => "request",
         ("prlimit64", 1) => "resource",
         ("mmap" | "mprotect", 2) => "protection",
+        ("mmap", 3) | ("memfd_create", 1) => "flags",
+        ("shmget", 2) => "flags",
         ("setsockopt" | "getsockopt", 1) => "level",
         ("setsockopt" | "getsockopt", 2) => "option",
         ("personality", 0) => "persona",
@@ -742,6 +744,22 @@ pub const CLONE_NEW: &[(u64, &str)] = &[
 ];
 
 const PROT: &[(u64, &str)] = &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")];
+const MMAP_FLAGS: &[(u64, &str)] = &[
+    (0x01, "MAP_SHARED"),
+    (0x02, "MAP_PRIVATE"),
+    (0x10, "MAP_FIXED"),
+    (0x20, "MAP_ANONYMOUS"),
+    (0x100, "MAP_GROWSDOWN"),
+    (0x2000, "MAP_LOCKED"),
+    (0x4000, "MAP_NORESERVE"),
+    (0x8000, "MAP_POPULATE"),
+    (0x1_0000, "MAP_NONBLOCK"),
+    (0x2_0000, "MAP_STACK"),
+    (crate::seccomp::MAP_HUGETLB, "MAP_HUGETLB"),
+    (0x10_0000, "MAP_FIXED_NOREPLACE"),
+];
+const MFD_FLAGS: &[(u64, &str)] = &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (crate::seccomp::MFD_HUGETLB, "MFD_HUGETLB")];
+const SHM_FLAGS: &[(u64, &str)] = &[(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (crate::seccomp::SHM_HUGETLB, "SHM_HUGETLB")];
 
 fn lookup(table: &[(u64, &'static str)], v: u64) -> Option<&'static str> {
     table.iter().find(|(n, _)| *n == v).map(|(_, s)| *s)
@@ -759,7 +777,7 @@ pub fn value_name(syscall: &str, index: u8, value: u64) -> Option<String> {
         ("setsockopt" | "getsockopt", 1) => lookup(SOCKOPT_LEVELS, value),
         ("setsockopt" | "getsockopt", 2) => lookup(SOL_SOCKET_OPTIONS, value),
         ("prlimit64", 0) if value == 0 => Some("pid 0 (the calling process)"),
-        ("clone" | "unshare" | "mmap" | "mprotect", _) => return flags_name(syscall, index, value),
+        ("clone" | "unshare" | "mmap" | "mprotect" | "memfd_create" | "shmget", _) => return flags_name(syscall, index, value),
         _ => None,
     };
     named.map(String::from)
@@ -769,6 +787,9 @@ fn flags_name(syscall: &str, index: u8, value: u64) -> Option<String> {
     let table = match (syscall, index) {
         ("clone" | "unshare", 0) => CLONE_NEW,
         ("mmap" | "mprotect", 2) => PROT,
+        ("mmap", 3) => MMAP_FLAGS,
+        ("memfd_create", 1) => MFD_FLAGS,
+        ("shmget", 2) => SHM_FLAGS,
         _ => return None,
     };
     let names: Vec<&str> = table.iter().filter(|(bit, _)| value & bit != 0).map(|(_, n)| *n).collect();
@@ -1462,6 +1483,14 @@ mod tests {
         assert_eq!(alternatives_words("prlimit64", &alts(vec![eq(0, 0)])), "only pid 0 (the calling process)");
         let masked = ArgCondition { index: 0, op: Op::MaskedEq, value: 0, mask: Some(0x1000_0000 | 0x4000_0000) };
         assert_eq!(condition_words("clone", &masked, None), "flags without any of CLONE_NEWUSER, CLONE_NEWNET");
+        let hugetlb = ArgCondition { index: 3, op: Op::MaskedEq, value: 0, mask: Some(0x4_0000) };
+        assert_eq!(condition_words("mmap", &hugetlb, None), "flags without any of MAP_HUGETLB");
+        assert_eq!(value_name("mmap", 3, 0x4_0022).as_deref(), Some("MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB"));
+        // Mixed allow and no_effect alternatives, in the words explain and diff print.
+        let lock = |v| Alternative { conditions: vec![eq(1, v)], note: None, no_effect: true };
+        assert_eq!(no_effect_words("fcntl", &[lock(6), lock(38)]), "F_SETLK, F_OFD_SETLKW: succeed without effect (locks would reach host inodes)");
+        assert_eq!(no_effect_words("flock", &[]), "succeeds without effect (locks would reach host inodes)");
+        assert_eq!(no_effect_words("sync", &[]), "succeeds without effect");
         assert_eq!(condition_words("futex", &eq(1, 0x81), Some("FUTEX_WAKE_PRIVATE")), "argument 1 0x81 (FUTEX_WAKE_PRIVATE)");
     }
 
