@@ -305,7 +305,7 @@ impl Supervisor {
         let Parts { mut cgroup, netns } = parts;
         if let Err(e) = cgroup.set_limits(&limits) {
             report.status = Status::InternalError;
-            report.message = Some(format!("cgroup: {}", crate::error_chain(&e)));
+            report.message = Some(format!("cgroup: {e}"));
             return;
         }
         match hugetlb_enforcement(&cgroup.hugetlb_limited(), &p.profile.seccomp) {

@@ -384,10 +384,10 @@ fn satisfying(conds: &[&ArgCondition]) -> Option<u64> {
 }
 
 /// The smallest x >= t whose bits under `fixed` are `bits` (bits ⊆ fixed). Such an x is
-/// `bits + y` with y made of free bits only, so y is the smallest set of free bits that is
-/// >= d = t - bits. If d has no fixed bit, y = d. Otherwise y must exceed d at a bit above the
-/// highest fixed bit of d: the lowest free bit there that d lacks, keeping d's bits above it
-/// and clearing those below.
+/// `bits + y` with y made of free bits only, so y is the smallest set of free bits that is at
+/// least d = t - bits. If d has no fixed bit, y = d. Otherwise y must exceed d at a bit above
+/// the highest fixed bit of d: the lowest free bit there that d lacks, keeping d's bits above
+/// it and clearing those below.
 fn at_least_with_bits(t: u64, fixed: u64, bits: u64) -> Option<u64> {
     let free = !fixed;
     let Some(d) = t.checked_sub(bits).filter(|d| *d > 0) else { return Some(bits) };
