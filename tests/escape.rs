@@ -81,7 +81,7 @@ const CATEGORIES: [(&str, &str); 9] = [
 /// What can stop an attack, and which evidence in a report shows it was that.
 const LAYERS: [(&str, &str); 22] = [
     ("seccomp", "the seccomp allowlist: the denied syscall is named in violations (loud or quiet as the profile says)"),
-    ("seccomp-arch", "the filter's architecture check: a syscall of another ABI (i386, x32) kills the process (SIGSYS)"),
+    ("seccomp-arch", "the filter's architecture check: a syscall of another ABI (i386, x32) goes to the supervisor, which names it by ABI and number and stops the run"),
     ("landlock", "Landlock: EACCES (filesystem rights), EXDEV (refer) or EPERM (scopes) observed by the script"),
     ("unprivileged-uid", "the script's uid owns nothing and holds no capability: EACCES or EPERM from the kernel's own checks"),
     ("read-only-mount", "the read-only binds and root: EROFS"),
@@ -377,7 +377,7 @@ fn parse_check(s: &str) -> Result<Check, String> {
 fn evidence_fits(layer: &str, check: &Check) -> Result<(), String> {
     let fits = match (layer, check) {
         ("seccomp", Check::Violation { .. } | Check::ViolationPrefix(_)) => true,
-        ("seccomp-arch", Check::Signal(Some(s))) => *s == libc::SIGSYS,
+        ("seccomp-arch", Check::Violation { detail, quiet: false }) => detail.starts_with("i386 syscall ") || detail.starts_with("x32 syscall "),
         ("cgroup-memory", Check::Status(s)) => *s == Status::MemoryLimit,
         ("cgroup-pids", Check::Status(s)) => *s == Status::PidsLimit,
         ("cgroup-cpu", Check::Status(s)) => *s == Status::CpuLimit,
@@ -1205,12 +1205,14 @@ fn header_checks_parse_as_documented() {
     );
 }
 
-/// i386 (`int 0x80`) and x32 syscalls kill the process before any allowlist decision: the first
-/// instructions of every compiled shipped policy check the architecture and the x32 bit. The
-/// suite also exercises `int 0x80` for real from Python (syscalls/i386_int80.py); JavaScript
-/// cannot run machine code.
+/// i386 (`int 0x80`) and x32 syscalls go to the supervisor before any allowlist decision: the
+/// first instructions of every compiled shipped policy check the architecture and the x32 bit
+/// and return SECCOMP_RET_USER_NOTIF, never ALLOW, whatever the number (an i386 number is not an
+/// x86_64 one). The supervisor names such a call by its ABI and stops the run
+/// (jaild::seccomp::foreign_abi, run.rs). The suite also exercises `int 0x80` for real from
+/// Python (syscalls/i386_int80.py, i386_int80_child.py); JavaScript cannot run machine code.
 #[test]
-fn other_architectures_are_killed_by_every_shipped_filter() {
+fn other_architectures_go_to_the_supervisor_in_every_shipped_filter() {
     const AUDIT_ARCH_I386: u32 = 0x4000_0003;
     const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
     let dir = repo().join("profiles").join("seccomp");
@@ -1228,18 +1230,25 @@ fn other_architectures_are_killed_by_every_shipped_filter() {
             for arch in [AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64] {
                 assert_eq!(
                     jaild::bpf::run(p, arch, nr, [0; 6]).unwrap(),
-                    jaild::bpf::RET_KILL_PROCESS,
+                    jaild::bpf::RET_USER_NOTIF,
                     "{}: arch {arch:#x} syscall {nr}",
                     path.display()
                 );
             }
             assert_eq!(
                 jaild::bpf::run(p, jaild::bpf::AUDIT_ARCH_X86_64, jaild::bpf::X32_SYSCALL_BIT | nr, [0; 6]).unwrap(),
-                jaild::bpf::RET_KILL_PROCESS,
+                jaild::bpf::RET_USER_NOTIF,
                 "{}: x32 syscall {nr}",
                 path.display()
             );
         }
+        // The supervisor's words for them: ABI and number, never an x86_64 name.
+        assert_eq!(jaild::seccomp::foreign_abi(AUDIT_ARCH_I386, 1).as_deref(), Some("i386 syscall 1 (int 0x80)"));
+        assert_eq!(
+            jaild::seccomp::foreign_abi(jaild::bpf::AUDIT_ARCH_X86_64, i64::from(jaild::bpf::X32_SYSCALL_BIT | 39)).as_deref(),
+            Some("x32 syscall 39")
+        );
+        assert_eq!(jaild::seccomp::foreign_abi(jaild::bpf::AUDIT_ARCH_X86_64, 1), None);
         checked += 1;
     }
     assert!(checked >= 2, "the shipped policies were not found in {}", dir.display());

@@ -384,6 +384,58 @@ fn diff_lists_every_grant_added_or_removed_and_every_limit_changed() {
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
 
+#[test]
+fn locks_without_effect_and_huge_pages_are_explained_linted_and_diffed() {
+    // explain: what an auditor reads about the lock calls and the ways into huge pages.
+    let s = audit::load(&config(), "python").unwrap();
+    let text = audit::explain::explain(&s);
+    assert!(text.contains("    flock               succeeds without effect (locks would reach host inodes)"), "{text}");
+    assert!(text.contains("F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: succeed without effect (locks"), "{text}");
+    assert!(text.contains("    mmap                only flags without any of MAP_HUGETLB"), "{text}");
+    assert!(text.contains("2 succeed without effect"), "{text}");
+    assert!(text.contains("the syscall filter denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB), shmget(SHM_HUGETLB)"), "{text}");
+    let js = audit::explain::explain(&audit::load(&config(), "javascript").unwrap());
+    assert!(js.contains("F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: succeed without effect"), "{js}");
+    assert!(!js.contains("    flock "), "flock has no entry in the node policy (denied by default):\n{js}");
+
+    // lint: an info note per syscall with no_effect entries, at the entry's line.
+    let findings = lint::lint(&s);
+    let notes: Vec<&lint::Finding> = findings.iter().filter(|f| f.id == "seccomp.no-effect").collect();
+    assert_eq!(notes.len(), 2, "{notes:#?}");
+    let policy = repo().join("profiles/seccomp/python.toml");
+    let flock = notes.iter().find(|f| f.field == "syscall flock").unwrap();
+    assert_eq!((flock.severity, flock.line), (Severity::Info, line_containing(&policy, "name = \"flock\"") - 1));
+    assert!(flock.message.contains("succeeds without effect (locks would reach host inodes)"), "{flock:?}");
+
+    // A copy that allows MAP_HUGETLB is a high finding.
+    let c = copy_profiles();
+    edit(&c.profiles.join("seccomp/python.toml"), "args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]  # flags without MAP_HUGETLB\n", "");
+    let open = audit::load(&config_for(&c.profiles), "python").unwrap();
+    let open_findings = lint::lint(&open);
+    let f = finding(&open_findings, "seccomp.mmap-hugetlb");
+    assert_eq!(f.severity, Severity::High, "{f:?}");
+    assert!(audit::explain::explain(&open).contains("NOT STOPPED BY THE SYSCALL FILTER: mmap(MAP_HUGETLB) allowed"));
+
+    // diff: turning locks from allowed into no_effect narrows; from denied into no_effect is
+    // neither (nothing reaches the kernel either way).
+    let old = copy_profiles();
+    let policy = old.profiles.join("seccomp/python.toml");
+    edit(&policy, "name = \"flock\"\naction = \"no_effect\"", "name = \"flock\"\naction = \"allow\"");
+    let a = audit::load(&config_for(&old.profiles), "python").unwrap();
+    let changes = audit::diff::diff(&a, &s);
+    let c = changes.iter().find(|c| c.key == "flock").unwrap_or_else(|| panic!("{changes:#?}"));
+    assert_eq!((c.old.as_deref(), c.direction), (Some("allowed"), Direction::Narrows), "{c:?}");
+    assert_eq!(c.new.as_deref(), Some("succeeds without effect (locks would reach host inodes)"));
+    let denied = copy_profiles();
+    let policy = denied.profiles.join("seccomp/python.toml");
+    edit(&policy, "name = \"flock\"\naction = \"no_effect\"", "name = \"flock\"\naction = \"errno\"");
+    let a = audit::load(&config_for(&denied.profiles), "python").unwrap();
+    let changes = audit::diff::diff(&a, &s);
+    let c = changes.iter().find(|c| c.key == "flock").unwrap_or_else(|| panic!("{changes:#?}"));
+    assert_eq!(c.direction, Direction::Changes, "{c:?}");
+    assert!(!changes.iter().any(|c| c.key == "compiled filter"), "{changes:#?}");
+}
+
 // ------------------------------------------------------------------------------------------
 // verify
 

@@ -12,19 +12,35 @@
 //! Layout:
 //!
 //! ```text
-//!   arch != x86_64            → KILL_PROCESS   (i386 `int 0x80` and any other ABI)
-//!   nr has the x32 bit        → KILL_PROCESS
+//!   arch != x86_64            → USER_NOTIF      (i386 `int 0x80` and any other ABI)
+//!   nr has the x32 bit        → USER_NOTIF
 //!   binary search on nr       → ALLOW           (allowed without conditions)
-//!                             → block for nr     (allowed under argument conditions)
+//!                             → ERRNO|0         (no effect without conditions)
+//!                             → block for nr     (under argument conditions)
 //!                             → USER_NOTIF       (everything else)
-//!   blocks: alternatives of conditions on 64-bit arguments → ALLOW, else USER_NOTIF
+//!   blocks: alternatives of conditions on 64-bit arguments, in order, each ending in
+//!           ALLOW or ERRNO|0; none holds → USER_NOTIF
 //! ```
+//!
+//! Syscalls of another ABI go to the supervisor like any denied call, not to
+//! `SECCOMP_RET_KILL_PROCESS`: a kill is silent (a child process killed that way never shows in
+//! the report), while a notification carries the architecture and the number, so the supervisor
+//! names the call by its own ABI (an i386 number is not an x86_64 one) and stops the whole run
+//! without answering it (run.rs). A notification is never executed unless the supervisor says
+//! so, which it never does; with no supervisor listening the kernel fails the call with ENOSYS.
+//!
+//! `ERRNO|0` (`SECCOMP_RET_ERRNO` with data 0) makes the syscall return 0 without running it:
+//! the policy's `no_effect` action, decided here without a round trip to the supervisor.
 
 use jail_init::plan::SockFilter;
 
 pub const RET_ALLOW: u32 = 0x7fff_0000;
 pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
+/// `SECCOMP_RET_ERRNO`; the low 16 bits are the errno the syscall returns (negated).
+pub const RET_ERRNO: u32 = 0x0005_0000;
+/// `SECCOMP_RET_ERRNO` with errno 0: the syscall returns 0 and is not executed.
+pub const RET_NO_EFFECT: u32 = RET_ERRNO;
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -61,9 +77,28 @@ pub struct Cond {
     pub value: u64,
 }
 
-/// When a syscall is allowed: if every condition of any one alternative holds. An empty
-/// alternative allows it unconditionally.
-pub type Alternatives = Vec<Vec<Cond>>;
+/// What the filter does when an alternative's conditions hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The kernel runs the syscall (`SECCOMP_RET_ALLOW`).
+    Allow,
+    /// The syscall returns 0 without being run (`SECCOMP_RET_ERRNO` with data 0).
+    NoEffect,
+}
+
+impl Outcome {
+    fn ret(self) -> u32 {
+        match self {
+            Outcome::Allow => RET_ALLOW,
+            Outcome::NoEffect => RET_NO_EFFECT,
+        }
+    }
+}
+
+/// The alternatives for one syscall, tried in order: the first whose conditions all hold
+/// decides with its outcome; none holds → the supervisor is notified. An empty condition list
+/// holds always.
+pub type Alternatives = Vec<(Vec<Cond>, Outcome)>;
 
 /// Where a jump goes.
 #[derive(Debug, Clone, Copy)]
@@ -143,8 +178,8 @@ impl Asm {
     }
 }
 
-/// Compiles the allowlist: syscall number → alternatives. Everything not allowed is answered
-/// by the supervisor (`SECCOMP_RET_USER_NOTIF`).
+/// Compiles the allowlist: syscall number → alternatives. Everything else, and every syscall
+/// of another ABI, is answered by the supervisor (`SECCOMP_RET_USER_NOTIF`).
 pub fn compile(allow: &[(u32, Alternatives)]) -> Result<Vec<SockFilter>, String> {
     let mut entries: Vec<&(u32, Alternatives)> = allow.iter().collect();
     entries.sort_by_key(|(nr, _)| *nr);
@@ -155,14 +190,16 @@ pub fn compile(allow: &[(u32, Alternatives)]) -> Result<Vec<SockFilter>, String>
 
     let mut asm = Asm::default();
     asm.stmt(LD_W_ABS, OFFSET_ARCH);
+    // Another ABI (i386 `int 0x80`, and x32 numbers below): its numbers mean other syscalls,
+    // so no allowlist decision applies; the supervisor names it and stops the run.
     let arch_ok = asm.label();
     asm.jump(JEQ_K, AUDIT_ARCH_X86_64, To::Label(arch_ok), To::Next);
-    asm.ret(RET_KILL_PROCESS);
+    asm.ret(RET_USER_NOTIF);
     asm.bind(arch_ok);
     asm.stmt(LD_W_ABS, OFFSET_NR);
     let not_x32 = asm.label();
     asm.jump(JSET_K, X32_SYSCALL_BIT, To::Next, To::Label(not_x32));
-    asm.ret(RET_KILL_PROCESS);
+    asm.ret(RET_USER_NOTIF);
     asm.bind(not_x32);
 
     let mut blocks = Vec::new();
@@ -185,8 +222,9 @@ fn tree<'a>(asm: &mut Asm, entries: &[&'a (u32, Alternatives)], blocks: &mut Vec
         for (nr, alternatives) in entries.iter().map(|e| (e.0, &e.1)) {
             let miss = asm.label();
             asm.jump(JEQ_K, nr, To::Next, To::Label(miss));
-            if alternatives.iter().any(Vec::is_empty) {
-                asm.ret(RET_ALLOW);
+            if let Some((_, outcome)) = alternatives.first().filter(|(conds, _)| conds.is_empty()) {
+                // The first alternative always holds: it decides.
+                asm.ret(outcome.ret());
             } else {
                 let b = asm.label();
                 blocks.push((b, alternatives));
@@ -210,12 +248,12 @@ fn tree<'a>(asm: &mut Asm, entries: &[&'a (u32, Alternatives)], blocks: &mut Vec
 }
 
 fn block(asm: &mut Asm, alternatives: &Alternatives) {
-    for conditions in alternatives {
+    for (conditions, outcome) in alternatives {
         let fail = asm.label();
         for c in conditions {
             condition(asm, c, fail);
         }
-        asm.ret(RET_ALLOW);
+        asm.ret(outcome.ret());
         asm.bind(fail);
     }
     asm.ret(RET_USER_NOTIF);
@@ -315,13 +353,39 @@ mod tests {
         Cond { arg, cmp, value }
     }
 
+    fn allow(conds: Vec<Cond>) -> (Vec<Cond>, Outcome) {
+        (conds, Outcome::Allow)
+    }
+
     #[test]
-    fn arch_and_x32_are_killed_unknown_is_notified() {
-        let p = compile(&[(0, vec![vec![]])]).unwrap();
+    fn other_abis_and_unknown_numbers_are_notified() {
+        let p = compile(&[(0, vec![allow(vec![])]), (1, vec![(vec![], Outcome::NoEffect)])]).unwrap();
         assert_eq!(run(&p, AUDIT_ARCH_X86_64, 0, [0; 6]).unwrap(), RET_ALLOW);
-        assert_eq!(run(&p, 0x4000_0003, 0, [0; 6]).unwrap(), RET_KILL_PROCESS); // i386
-        assert_eq!(run(&p, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, [0; 6]).unwrap(), RET_KILL_PROCESS);
-        assert_eq!(run(&p, AUDIT_ARCH_X86_64, 1, [0; 6]).unwrap(), RET_USER_NOTIF);
+        assert_eq!(run(&p, AUDIT_ARCH_X86_64, 1, [0; 6]).unwrap(), RET_NO_EFFECT);
+        // i386 0 and 1 (restart_syscall, exit) are not x86_64's read and write: no allowlist
+        // decision applies to them, nor to an x32 number.
+        for nr in [0, 1, 2] {
+            assert_eq!(run(&p, 0x4000_0003, nr, [0; 6]).unwrap(), RET_USER_NOTIF); // i386
+            assert_eq!(run(&p, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | nr, [0; 6]).unwrap(), RET_USER_NOTIF);
+        }
+        assert_eq!(run(&p, AUDIT_ARCH_X86_64, 2, [0; 6]).unwrap(), RET_USER_NOTIF);
+    }
+
+    #[test]
+    fn alternatives_decide_in_order_with_their_outcome() {
+        // fcntl-like: 1 and 2 allowed, 6 and 7 without effect, the rest notified.
+        let alts = vec![
+            allow(vec![cond(1, Cmp::Eq, 1)]),
+            (vec![cond(1, Cmp::Eq, 6)], Outcome::NoEffect),
+            allow(vec![cond(1, Cmp::Eq, 2)]),
+            (vec![cond(1, Cmp::Eq, 7)], Outcome::NoEffect),
+        ];
+        let p = compile(&[(72, alts)]).unwrap();
+        let r = |cmd| run(&p, AUDIT_ARCH_X86_64, 72, [3, cmd, 0, 0, 0, 0]).unwrap();
+        assert_eq!([r(1), r(2), r(6), r(7), r(8)], [RET_ALLOW, RET_ALLOW, RET_NO_EFFECT, RET_NO_EFFECT, RET_USER_NOTIF]);
+        // An unconditional first alternative decides alone, whatever follows.
+        let p = compile(&[(73, vec![(vec![], Outcome::NoEffect)])]).unwrap();
+        assert_eq!(run(&p, AUDIT_ARCH_X86_64, 73, [9; 6]).unwrap(), RET_NO_EFFECT);
     }
 
     #[test]
@@ -338,7 +402,7 @@ mod tests {
         ];
         let samples = [0, 4, 5, 6, big - 1, big, big + 1, 0x5, 0x2_0000_0005, u64::MAX, 0x0001_0000_1234_5605];
         for (cmp, value) in cases {
-            let p = compile(&[(7, vec![vec![cond(2, cmp, value)]])]).unwrap();
+            let p = compile(&[(7, vec![allow(vec![cond(2, cmp, value)])])]).unwrap();
             for s in samples {
                 let expect = match cmp {
                     Cmp::Eq => s == value,
@@ -357,7 +421,7 @@ mod tests {
 
     #[test]
     fn alternatives_are_ored_and_conditions_anded() {
-        let alts = vec![vec![cond(0, Cmp::Eq, 1), cond(1, Cmp::Eq, 2)], vec![cond(0, Cmp::Eq, 9)]];
+        let alts = vec![allow(vec![cond(0, Cmp::Eq, 1), cond(1, Cmp::Eq, 2)]), allow(vec![cond(0, Cmp::Eq, 9)])];
         let p = compile(&[(3, alts)]).unwrap();
         let r = |a0, a1| run(&p, AUDIT_ARCH_X86_64, 3, [a0, a1, 0, 0, 0, 0]).unwrap();
         assert_eq!(r(1, 2), RET_ALLOW);
@@ -370,7 +434,7 @@ mod tests {
     fn large_tables_stay_in_reach_and_find_every_number() {
         let allow: Vec<(u32, Alternatives)> = (0..450u32)
             .filter(|n| n % 3 != 0)
-            .map(|n| (n, if n % 5 == 0 { vec![vec![cond(0, Cmp::Eq, u64::from(n))]] } else { vec![vec![]] }))
+            .map(|n| (n, if n % 5 == 0 { vec![allow(vec![cond(0, Cmp::Eq, u64::from(n))])] } else { vec![allow(vec![])] }))
             .collect();
         let p = compile(&allow).unwrap();
         for n in 0..460u32 {

@@ -142,6 +142,12 @@ pub struct Enforcement {
     pub landlock_covered: Vec<CoveredRight>,
     /// "allowlist" with denials answered through user notification.
     pub seccomp: Option<String>,
+    /// What kept the host's huge page pool (hugetlb, not charged to the memory limit) out of
+    /// the script's reach: the run cgroup's hugetlb limit of 0 where the host has the
+    /// controller, and the seccomp policy's refusal of MAP_HUGETLB, MFD_HUGETLB and SHM_HUGETLB.
+    /// A run with neither is refused.
+    #[serde(default)]
+    pub hugetlb: Option<String>,
     pub namespaces: Vec<String>,
 }
 
@@ -212,6 +218,7 @@ impl Report {
                 landlock_net: Vec::new(),
                 landlock_covered: Vec::new(),
                 seccomp: None,
+                hugetlb: None,
                 namespaces: Vec::new(),
             },
             started_at: now.clone(),
@@ -226,6 +233,9 @@ pub enum Stop {
     Cancelled,
     /// Too many denied syscalls (the verdict is security_violation).
     DenialFlood,
+    /// A process made a syscall of another ABI (i386, x32): stopped at once, the call
+    /// unanswered (the verdict is security_violation).
+    ForeignAbi,
     Timeout,
     CpuLimit,
     PidsLimit,
@@ -263,7 +273,11 @@ pub fn verdict(e: &Evidence) -> Status {
     if e.stopped == Some(Stop::Cancelled) {
         return Status::Cancelled;
     }
-    if e.loud_violations > 0 || e.forged_result.is_some() || e.stopped == Some(Stop::DenialFlood) {
+    if e.loud_violations > 0
+        || e.forged_result.is_some()
+        || e.stopped == Some(Stop::DenialFlood)
+        || e.stopped == Some(Stop::ForeignAbi)
+    {
         return Status::SecurityViolation;
     }
     if e.oom_kills > 0 {
@@ -336,6 +350,14 @@ mod tests {
     fn violation_outranks_result() {
         let e = Evidence { loud_violations: 1, ..ok() };
         assert_eq!(verdict(&e), Status::SecurityViolation);
+    }
+
+    #[test]
+    fn a_foreign_abi_stop_is_a_security_violation() {
+        let e = Evidence { stopped: Some(Stop::ForeignAbi), signal: Some(libc::SIGKILL), ..Default::default() };
+        assert_eq!(verdict(&e), Status::SecurityViolation);
+        let cancelled = Evidence { stopped: Some(Stop::Cancelled), ..Default::default() };
+        assert_eq!(verdict(&cancelled), Status::Cancelled);
     }
 
     #[test]

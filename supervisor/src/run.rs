@@ -292,6 +292,7 @@ impl Supervisor {
                 .collect(),
             landlock_covered: p.landlock_covered.clone(),
             seccomp: Some("allowlist, denials answered by the supervisor (user notification)".into()),
+            hugetlb: None,
             namespaces: ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"].iter().map(|s| s.to_string()).collect(),
         };
         tracing::debug!(run = %report.id, plan = ?plan, "resolved plan");
@@ -309,6 +310,14 @@ impl Supervisor {
             report.status = Status::InternalError;
             report.message = Some(format!("cgroup: {e}"));
             return;
+        }
+        match hugetlb_enforcement(&cgroup.hugetlb_limited(), &p.profile.seccomp) {
+            Ok(words) => report.enforcement.hugetlb = Some(words),
+            Err(message) => {
+                report.status = Status::InternalError;
+                report.message = Some(message);
+                return;
+            }
         }
         let outcome = self.spawn_and_watch(&mut plan, p, cgroup.as_ref(), netns, ids, hooks, report);
         let t_destroy = Instant::now();
@@ -519,6 +528,25 @@ impl Supervisor {
     }
 }
 
+/// What keeps huge pages (not charged to the memory limit) away from the run, in the report's
+/// words; an error, refusing the run, when nothing does.
+fn hugetlb_enforcement(cgroup_sizes: &[String], policy: &crate::seccomp::SeccompPolicy) -> Result<String, String> {
+    let seccomp = policy.denies_hugetlb();
+    let cgroup = (!cgroup_sizes.is_empty()).then(|| format!("the run's cgroup allows 0 huge pages ({})", cgroup_sizes.join(", ")));
+    let filter = "seccomp denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB) and shmget(SHM_HUGETLB)";
+    match (cgroup, seccomp) {
+        (Some(c), true) => Ok(format!("{c}; {filter}")),
+        (Some(c), false) => Ok(format!("{c}; the seccomp policy lets huge pages be requested")),
+        (None, true) => Ok(format!("{filter}; no hugetlb cgroup controller in this host's cgroups")),
+        (None, false) => Err(format!(
+            "hugetlb: the seccomp policy {} lets a script request huge pages ({}) and this host's cgroups have no hugetlb controller to \
+             limit them; huge pages are not charged to the memory limit, so the run is refused",
+            policy.path.display(),
+            policy.hugetlb_openings().join(", ")
+        )),
+    }
+}
+
 /// User and system CPU in ms, adding up to the precise total. The kernel's user/system split is
 /// sampled (per tick on cgroup v1), the total is exact: the split is scaled onto the total, so
 /// the two never add up to less than the CPU the limit was checked against.
@@ -639,6 +667,7 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
         Status::MemoryLimit => Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory)),
         Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
         Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
+        Status::SecurityViolation if e.stopped == Some(Stop::ForeignAbi) => stop_detail.clone(),
         Status::SecurityViolation => {
             let denied: Vec<&str> =
                 violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
@@ -938,8 +967,14 @@ fn watch(
         }
         if listener_ready {
             if let Some(l) = &listener {
-                if !answer_notifications(l, profile, &mut w.denials) {
-                    listener = None;
+                match answer_notifications(l, profile, &mut w.denials) {
+                    Answered::Open => {}
+                    Answered::Closed => listener = None,
+                    Answered::ForeignAbi(detail) => {
+                        let detail = format!("a process used another architecture's syscalls ({detail}); the run was stopped");
+                        stop(&mut w, Stop::ForeignAbi, Some(detail));
+                        break;
+                    }
                 }
                 if w.denials.loud >= MAX_LOUD_DENIALS {
                     let detail = format!("stopped after {MAX_LOUD_DENIALS} denied syscalls");
@@ -1082,25 +1117,42 @@ fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedF
     }
 }
 
+/// What became of the listener after a batch of notifications.
+enum Answered {
+    /// Still in use: more may come.
+    Open,
+    /// Finished (no process uses the filter any more) or broken.
+    Closed,
+    /// A syscall of another ABI, in the report's words: it is left unanswered (its process
+    /// stays blocked in the kernel) and the run must be stopped at once.
+    ForeignAbi(String),
+}
+
 /// Answers the pending notifications (at most a batch, so that a flood cannot keep the watch
-/// loop from its deadlines) with the policy's errno and records them. Returns false when the
-/// listener is finished (no process uses the filter any more).
-fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Denials) -> bool {
+/// loop from its deadlines) with the policy's errno and records them. A syscall of another
+/// ABI (i386 `int 0x80`, x32) is recorded as a loud violation named by its own ABI and number,
+/// never answered, and ends the batch: the caller stops the run.
+fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Denials) -> Answered {
     for _ in 0..256 {
         let mut pfd = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
         match poll(&mut pfd, PollTimeout::ZERO) {
-            Ok(0) => return true,
+            Ok(0) => return Answered::Open,
             Ok(_) => {}
             Err(Errno::EINTR) => continue,
-            Err(_) => return false,
+            Err(_) => return Answered::Closed,
         }
         let revents = pfd[0].revents().unwrap_or(PollFlags::empty());
         if !revents.contains(PollFlags::POLLIN) {
             // POLLHUP: every task using the filter is gone.
-            return !revents.contains(PollFlags::POLLHUP);
+            return if revents.contains(PollFlags::POLLHUP) { Answered::Closed } else { Answered::Open };
         }
         match sys::notif_recv(listener.as_fd()) {
             Ok(n) => {
+                if let Some(detail) = crate::seccomp::foreign_abi(n.arch, n.nr) {
+                    tracing::warn!(syscall = %detail, pid = n.pid, "a process made a syscall of another architecture; stopping the run");
+                    denials.record("syscall", detail.clone(), false);
+                    return Answered::ForeignAbi(detail);
+                }
                 let denial = profile.seccomp.denial(n.nr);
                 let (_, detail) = crate::seccomp::describe(n.nr, &n.args);
                 tracing::debug!(syscall = %detail, pid = n.pid, quiet = denial.quiet, "denied syscall");
@@ -1109,15 +1161,15 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
                 denials.record("syscall", detail, denial.quiet);
             }
             Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
-            Err(_) => return false,
+            Err(_) => return Answered::Closed,
         }
     }
-    true
+    Answered::Open
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{record_runner_violations, split_cpu_ms, Denials, RunnerViolation, MAX_DISTINCT_DENIALS};
+    use super::{hugetlb_enforcement, record_runner_violations, split_cpu_ms, Denials, RunnerViolation, MAX_DISTINCT_DENIALS};
 
     fn entry(kind: &str, detail: &str) -> RunnerViolation {
         RunnerViolation { kind: kind.into(), detail: detail.into() }
@@ -1138,6 +1190,28 @@ mod tests {
         let mut d = Denials::default();
         let many = (0..101).map(|i| entry("blocked_module", &format!("m{i}"))).collect();
         assert!(record_runner_violations(many, &mut d).is_some_and(|f| f.contains("101")));
+    }
+
+    #[test]
+    fn hugetlb_is_covered_by_a_layer_or_the_run_is_refused() {
+        let policy = |mmap_args: &str| {
+            let src = format!(
+                "schema = 1\ninterpreter = \"t\"\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n[[syscall]]\nname = \"mmap\"\naction = \"allow\"\n{mmap_args}comment = \"m\"\n"
+            );
+            let file = toml::from_str(&src).unwrap();
+            crate::seccomp::compile_policy(file, std::path::Path::new("/p/open.toml"), &src, String::new()).unwrap()
+        };
+        let closed = policy("args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]\n");
+        let open = policy("");
+        let sizes = vec!["1GB".to_string(), "2MB".to_string()];
+        let both = hugetlb_enforcement(&sizes, &closed).unwrap();
+        assert!(both.contains("0 huge pages (1GB, 2MB)") && both.contains("seccomp denies mmap(MAP_HUGETLB)"), "{both}");
+        let seccomp_only = hugetlb_enforcement(&[], &closed).unwrap();
+        assert!(seccomp_only.starts_with("seccomp denies") && seccomp_only.contains("no hugetlb cgroup controller"), "{seccomp_only}");
+        let cgroup_only = hugetlb_enforcement(&sizes, &open).unwrap();
+        assert!(cgroup_only.contains("lets huge pages be requested"), "{cgroup_only}");
+        let refused = hugetlb_enforcement(&[], &open).unwrap_err();
+        assert!(refused.contains("/p/open.toml") && refused.contains("mmap(MAP_HUGETLB)") && refused.contains("refused"), "{refused}");
     }
 
     #[test]

@@ -265,6 +265,8 @@ pub fn landlock_abi() -> u32 {
 pub struct Notification {
     pub id: u64,
     pub pid: u32,
+    /// The syscall's ABI (`AUDIT_ARCH_*`): its number belongs to that ABI's table.
+    pub arch: u32,
     pub nr: i64,
     pub args: [u64; 6],
 }
@@ -276,7 +278,7 @@ pub fn notif_recv(listener: BorrowedFd<'_>) -> Result<Notification, Errno> {
     Errno::result(unsafe {
         libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut req as *mut libc::seccomp_notif)
     })?;
-    Ok(Notification { id: req.id, pid: req.pid, nr: i64::from(req.data.nr), args: req.data.args })
+    Ok(Notification { id: req.id, pid: req.pid, arch: req.data.arch, nr: i64::from(req.data.nr), args: req.data.args })
 }
 
 /// Answers a notification: the syscall fails with `errno` and is not executed.

@@ -625,8 +625,7 @@ fn syscall_claims(b: &mut Builder) {
         cases.extend(ARG_PROBES.iter().filter(|p| p.syscall == sys.name()).map(|p| p.args()));
         for args in cases {
             checked += 1;
-            let compiled = decide(&program, nr, args) == Decision::Allow;
-            if compiled != (s.policy.declared(nr, &args) == Declared::Allow) {
+            if decide(&program, nr, args) != s.policy.declared(nr, &args).decision() {
                 disagree.push(sys.name().to_string());
             }
         }
@@ -651,8 +650,9 @@ fn syscall_claims(b: &mut Builder) {
         let declared = s.policy.declared(nr, &zeros);
         let compiled = decide(&program, nr, zeros);
         let Declared::Deny { errno, quiet } = declared else {
-            if compiled != Decision::Allow {
-                b.claim("syscalls", format!("syscall {name} allowed"), "allowed", Box::new(move |_| ("the compiled filter denies it".into(), Outcome::Fail, false)));
+            if compiled != declared.decision() {
+                let want = if declared == Declared::Allow { "allowed" } else { "without effect" };
+                b.claim("syscalls", format!("syscall {name} {want}"), want, Box::new(move |_| (format!("the compiled filter decides {compiled:?}"), Outcome::Fail, false)));
             }
             continue;
         };
@@ -668,6 +668,37 @@ fn syscall_claims(b: &mut Builder) {
         );
     }
 
+    // Calls the policy answers without effect: they must return 0 without being run. Each is
+    // made with arguments the kernel would refuse (fd 0 is /dev/null, a NULL lock structure),
+    // so a call that did run would fail.
+    for r in &s.policy.rules {
+        let alts: Vec<Option<&audit::Alternative>> = match &r.verdict {
+            audit::Verdict::NoEffect => vec![None],
+            audit::Verdict::AllowIf(alts) => alts.iter().filter(|a| a.no_effect).map(Some).collect(),
+            _ => continue,
+        };
+        for alt in alts {
+            let mut args = [0u64; 6];
+            for c in alt.map(|a| a.conditions.as_slice()).unwrap_or_default() {
+                args[usize::from(c.index).min(5)] = c.value;
+            }
+            let nr = r.nr;
+            let compiled = decide(&program, nr, args);
+            let label = match alt {
+                Some(a) => format!("{}({})", r.name, audit::alternatives_words(&r.name, std::slice::from_ref(a)).trim_start_matches("only ")),
+                None => r.name.clone(),
+            };
+            let live = (python && compiled == Decision::NoEffect).then(|| b.syscall_probe(nr, args));
+            let detail = crate::seccomp::describe(i64::from(nr), &args).1;
+            b.claim(
+                "syscalls",
+                format!("{label} succeeds without effect"),
+                "no_effect: returns 0, never run, not reported",
+                Box::new(move |o| no_effect_judge(o, &detail, compiled, live.as_deref())),
+            );
+        }
+    }
+
     // Dangerous values of filtered arguments.
     for p in ARG_PROBES {
         let Some(nr) = sysno(p.syscall) else { continue };
@@ -679,6 +710,12 @@ fn syscall_claims(b: &mut Builder) {
         let detail = crate::seccomp::describe(i64::from(nr), &args).1;
         let (claim, errno, allowed) = match &declared {
             Declared::Allow => (format!("{}({}) allowed", p.syscall, p.label), String::new(), true),
+            Declared::NoEffect => {
+                let claim = format!("{}({}) succeeds without effect", p.syscall, p.label);
+                let live = live.clone();
+                b.claim("syscalls", claim, "no_effect: returns 0, never run, not reported", Box::new(move |o| no_effect_judge(o, &detail, compiled, live.as_deref())));
+                continue;
+            }
             Declared::Deny { errno, .. } => (format!("{}({}) denied", p.syscall, p.label), errno.clone(), false),
         };
         let declared_text = if allowed { format!("allowed by the filter: a script can {}", p.gives) } else { errno.clone() };
@@ -711,11 +748,30 @@ fn syscall_claims(b: &mut Builder) {
     }
 }
 
+/// A no_effect claim: the compiled program answers ERRNO|0 and, where made, the live call
+/// returned 0 and the report does not name it.
+fn no_effect_judge(o: &Obs, detail: &str, compiled: Decision, live: Option<&str>) -> (String, Outcome, bool) {
+    if compiled != Decision::NoEffect {
+        return (format!("the compiled filter decides {compiled:?}"), Outcome::Fail, compiled == Decision::Allow);
+    }
+    let Some(id) = live else {
+        return ("filter: no effect (returns 0); live: not possible from JavaScript".into(), Outcome::Pass, false);
+    };
+    match o.result(id) {
+        None => (o.missing(), Outcome::Fail, false),
+        Some(r) if r["ok"] == json!(true) && r["ret"] == json!(0) && o.violation_of(id, detail).is_none() => {
+            ("filter: no effect; live: returned 0 where the kernel would have refused these arguments, not reported".into(), Outcome::Pass, false)
+        }
+        Some(r) => (format!("filter: no effect; live: {r}{}", if o.violation_of(id, detail).is_some() { ", reported" } else { "" }), Outcome::Fail, false),
+    }
+}
+
 /// A syscall claim: the static decision of the compiled program and, where made, the live call.
 fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: Option<&str>, declared_allowed: bool, baseline: bool) -> (String, Outcome, bool) {
     let statically_allowed = compiled == Decision::Allow;
     let static_text = match compiled {
         Decision::Allow => "filter: allow",
+        Decision::NoEffect => "filter: no effect (returns 0, never run)",
         Decision::Notify => "filter: denied (supervisor notified)",
         Decision::Kill => "filter: kill",
     };

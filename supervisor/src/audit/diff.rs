@@ -166,11 +166,11 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     for name in names {
         let x = verdict_text(a, name);
         let y = verdict_text(b, name);
-        if x.0 == y.0 {
+        if x == y {
             continue;
         }
         let dir = syscall_direction(a, b, name);
-        out.push(Change { section: "seccomp".into(), key: name.into(), old: Some(x.0), new: Some(y.0), direction: dir });
+        out.push(Change { section: "seccomp".into(), key: name.into(), old: Some(x), new: Some(y), direction: dir });
     }
     // Whatever the files say, the compiled programs must differ exactly where the rules do.
     let listed: BTreeSet<String> = out.iter().filter(|c| c.section == "seccomp").map(|c| c.key.clone()).collect();
@@ -283,25 +283,38 @@ fn rules_map(s: &Subject) -> BTreeMap<String, u64> {
     out
 }
 
-/// A syscall's entry in words, and its alternatives as a set for comparison.
-fn verdict_text(s: &Subject, name: &str) -> (String, BTreeSet<String>) {
+/// A syscall's entry in words.
+fn verdict_text(s: &Subject, name: &str) -> String {
     match s.policy.rule(name).map(|r| &r.verdict) {
-        None => (format!("denied ({}, the default)", s.policy.default_errno), BTreeSet::new()),
-        Some(Verdict::Allow) => ("allowed".into(), BTreeSet::new()),
+        None => format!("denied ({}, the default)", s.policy.default_errno),
+        Some(Verdict::Allow) => "allowed".into(),
+        Some(Verdict::NoEffect) => super::no_effect_words(name, &[]),
         Some(Verdict::AllowIf(alts)) => {
-            let set: BTreeSet<String> = alts.iter().map(|a| alternatives_words(name, std::slice::from_ref(a)).trim_start_matches("only ").to_string()).collect();
-            (format!("allowed {}", alternatives_words(name, alts)), set)
+            let (no_effect, allowed): (Vec<Alternative>, Vec<Alternative>) = alts.iter().cloned().partition(|a| a.no_effect);
+            let mut text = Vec::new();
+            if !allowed.is_empty() {
+                text.push(format!("allowed {}", alternatives_words(name, &allowed)));
+            }
+            if !no_effect.is_empty() {
+                text.push(super::no_effect_words(name, &no_effect));
+            }
+            text.join("; ")
         }
-        Some(Verdict::Deny { errno, quiet }) => (format!("denied with {errno}{}", if *quiet { ", quietly" } else { "" }), BTreeSet::new()),
+        Some(Verdict::Deny { errno, quiet }) => format!("denied with {errno}{}", if *quiet { ", quietly" } else { "" }),
     }
 }
 
 fn syscall_direction(a: &Subject, b: &Subject, name: &str) -> Direction {
     let Some(nr) = super::sysno(name) else { return Direction::Changes };
+    // What the kernel runs: a call answered without effect reaches nothing, so moving one from
+    // denied to no_effect neither widens nor narrows, and from allowed to no_effect narrows.
     let allowed = |s: &Subject| -> Option<Vec<Alternative>> {
         match s.policy.rule(name).map(|r| &r.verdict) {
             Some(Verdict::Allow) => Some(Vec::new()),
-            Some(Verdict::AllowIf(alts)) => Some(alts.clone()),
+            Some(Verdict::AllowIf(alts)) => {
+                let effective: Vec<Alternative> = alts.iter().filter(|a| !a.no_effect).cloned().collect();
+                (!effective.is_empty()).then_some(effective)
+            }
             _ => None,
         }
     };
@@ -316,7 +329,10 @@ fn syscall_direction(a: &Subject, b: &Subject, name: &str) -> Direction {
             if x.is_empty() && !y.is_empty() {
                 return Direction::Narrows;
             }
-            let (tx, ty) = (verdict_text(a, name).1, verdict_text(b, name).1);
+            let words = |alts: &[Alternative]| -> BTreeSet<String> {
+                alts.iter().map(|a| alternatives_words(name, std::slice::from_ref(a)).trim_start_matches("only ").to_string()).collect()
+            };
+            let (tx, ty) = (words(&x), words(&y));
             let added = ty.difference(&tx).count();
             let removed = tx.difference(&ty).count();
             // Break ties on what the compiled programs do with the probe values.

@@ -3,8 +3,8 @@
 //! compiled program, and the catalogue of what jails must not do.
 
 use super::{
-    alternatives_words, decide, mount_comment, rights_at, sysno, with_arg, Decision, Subject, Verdict, ARG_PROBES, CLONE_NEW,
-    DANGERS,
+    alternatives_words, decide, mount_comment, no_effect_words, rights_at, sysno, with_arg, Alternative, Decision, Subject, Verdict,
+    ARG_PROBES, CLONE_NEW, DANGERS,
 };
 use jail_init::plan::{access, Mount};
 use std::fmt::Write as _;
@@ -247,8 +247,12 @@ fn syscall_section(out: &mut String, s: &Subject) {
     heading(
         out,
         &format!(
-            "System calls: {} of the {total} x86_64 system calls are allowed (some only with the arguments listed); every other one fails with {} and is reported by name (status security_violation)",
+            "System calls: {} of the {total} x86_64 system calls are allowed (some only with the arguments listed){}; every other one fails with {} and is reported by name (status security_violation); a system call of another ABI (i386 int 0x80, x32) is reported by its ABI and number and stops the run",
             s.policy.allowed_count(),
+            match s.policy.no_effect_count() {
+                0 => String::new(),
+                n => format!(", {n} succeed without effect (they return 0 and the kernel never runs them; not reported)"),
+            },
             s.policy.default_errno
         ),
     );
@@ -278,9 +282,16 @@ fn syscall_section(out: &mut String, s: &Subject) {
         for r in rules {
             match &r.verdict {
                 Verdict::Allow => item(out, 4, &r.name, 18, &r.comments[0]),
+                Verdict::NoEffect => item(out, 4, &r.name, 18, &format!("{}. {}", no_effect_words(&r.name, &[]), r.comments[0])),
                 Verdict::AllowIf(alts) => {
                     let tail = common_tail(&r.comments);
-                    item(out, 4, &r.name, 18, &alternatives_words(&r.name, alts));
+                    let (no_effect, allowed): (Vec<Alternative>, Vec<Alternative>) = alts.iter().cloned().partition(|a| a.no_effect);
+                    if !allowed.is_empty() {
+                        item(out, 4, &r.name, 18, &alternatives_words(&r.name, &allowed));
+                    }
+                    if !no_effect.is_empty() {
+                        item(out, 4, if allowed.is_empty() { &r.name } else { "" }, 18, &no_effect_words(&r.name, &no_effect));
+                    }
                     for c in &r.comments {
                         let own = c.strip_suffix(&tail).unwrap_or(c).trim_end().trim_end_matches(['.', ';']);
                         if !own.is_empty() {
@@ -478,6 +489,12 @@ fn cannot_section(out: &mut String, s: &Subject) {
             layers: vec![],
         },
         Cannot {
+            what: "take memory its limit does not count (huge pages from the host's hugetlb pool)",
+            syscalls: vec![],
+            args: vec![("mmap", 3, 0x22 | crate::seccomp::MAP_HUGETLB, "MAP_HUGETLB"), ("memfd_create", 1, crate::seccomp::MFD_HUGETLB, "MFD_HUGETLB"), ("shmget", 2, crate::seccomp::SHM_HUGETLB, "SHM_HUGETLB")],
+            layers: vec!["where the host has a hugetlb cgroup controller, the run's cgroup allows 0 huge pages of every size (report: enforcement.hugetlb)".into()],
+        },
+        Cannot {
             what: "outgrow its limits or outlive its run",
             syscalls: vec![],
             args: vec![],
@@ -527,7 +544,7 @@ fn cannot_section(out: &mut String, s: &Subject) {
         wrap(out, 6, 6, &text);
     }
     // Argument-level refusals worth naming that no item above lists.
-    let listed = ["socket", "clone", "ioctl", "prlimit64"];
+    let listed = ["socket", "clone", "ioctl", "prlimit64", "mmap", "memfd_create", "shmget"];
     let more: Vec<String> = ARG_PROBES
         .iter()
         .filter(|p| !listed.contains(&p.syscall))

@@ -5,7 +5,7 @@
 
 use super::{
     allowed_somehow, allows, ceiling, decide, exposed_secrets, rights_at, secret_looking_name, secret_looking_value, sysno, under_any,
-    Decision, Declared, Severity, Subject, Verdict, ARG_PROBES, CODE_LOADING_ENV, DANGERS, MUST_FILTER, SCRATCH_ROOTS, SYSTEM_DIRS,
+    Severity, Subject, Verdict, ARG_PROBES, CODE_LOADING_ENV, DANGERS, MUST_FILTER, SCRATCH_ROOTS, SYSTEM_DIRS,
 };
 use jail_init::plan::{access, Mount};
 use serde::Serialize;
@@ -93,10 +93,30 @@ fn seccomp_findings(s: &Subject, out: &mut Vec<Finding>) {
         }
     }
     for p in ARG_PROBES {
-        let unfiltered = s.policy.rule(p.syscall).is_some_and(|r| r.verdict == Verdict::Allow);
-        if !unfiltered && allows(program, p.syscall, p.args()) {
+        // Allowed without a filter, a syscall of MUST_FILTER has its finding above already.
+        let reported = MUST_FILTER.iter().any(|u| u.syscall == p.syscall) && s.policy.rule(p.syscall).is_some_and(|r| r.verdict == Verdict::Allow);
+        if !reported && allows(program, p.syscall, p.args()) {
             out.push(finding(p.id, p.severity, p.syscall, format!("{}({}) is allowed: a script can {}", p.syscall, p.label, p.gives), "the argument filter lets a dangerous value through"));
         }
+    }
+    // Calls answered without effect: nothing reaches the kernel, but scripts see success and the
+    // report never names them.
+    for r in &s.policy.rules {
+        let words = match &r.verdict {
+            Verdict::NoEffect => super::no_effect_words(&r.name, &[]),
+            Verdict::AllowIf(alts) if alts.iter().any(|a| a.no_effect) => {
+                let no_effect: Vec<super::Alternative> = alts.iter().filter(|a| a.no_effect).cloned().collect();
+                super::no_effect_words(&r.name, &no_effect)
+            }
+            _ => continue,
+        };
+        out.push(finding(
+            "seccomp.no-effect",
+            Severity::Info,
+            &r.name,
+            format!("{}: {words}", r.name),
+            "the call returns 0 without being run and is not reported: code that relies on it (a lock that excludes another process) gets no protection from it; for locks that is what keeps them off host files, and it means the jail's own processes do not exclude one another",
+        ));
     }
     // The compiled program must say what the file says, for every syscall number.
     let mut mismatches = Vec::new();
@@ -105,9 +125,7 @@ fn seccomp_findings(s: &Subject, out: &mut Vec<Finding>) {
         let mut cases = vec![[0u64; 6]];
         cases.extend(ARG_PROBES.iter().filter(|p| p.syscall == sys.name()).map(|p| p.args()));
         for args in cases {
-            let compiled = decide(program, nr, args) == Decision::Allow;
-            let declared = s.policy.declared(nr, &args) == Declared::Allow;
-            if compiled != declared {
+            if decide(program, nr, args) != s.policy.declared(nr, &args).decision() {
                 mismatches.push(sys.name().to_string());
                 break;
             }

@@ -291,19 +291,24 @@ pub struct Group {
     pub description: String,
 }
 
-/// One alternative of an argument-filtered allow: every condition must hold.
+/// One alternative of an argument-filtered entry: every condition must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alternative {
     pub conditions: Vec<ArgCondition>,
     /// The trailing comment on the `args = [...]` line, if any.
     pub note: Option<String>,
+    /// A `no_effect` entry: the call returns 0 without being run (else an `allow`).
+    pub no_effect: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Verdict {
     /// Allowed whatever the arguments.
     Allow,
-    /// Allowed when one of the alternatives holds.
+    /// Returns 0 without being run, whatever the arguments (`no_effect`).
+    NoEffect,
+    /// Allowed, or answered without effect, when one of the alternatives holds (the first that
+    /// holds decides; the loader refuses an allow and a no_effect alternative that overlap).
     AllowIf(Vec<Alternative>),
     /// Denied with a named errno; `quiet`: reported but not a security violation.
     Deny { errno: String, quiet: bool },
@@ -347,7 +352,7 @@ impl PolicyView {
         for (i, entry) in policy.file.syscall.iter().enumerate() {
             let info = headers.entries.get(i).cloned().unwrap_or_default();
             let nr = Sysno::from_str(&entry.name).map(|s| s.id() as u32).unwrap_or(u32::MAX);
-            let alternative = Alternative { conditions: entry.args.clone(), note: info.args_note.clone() };
+            let alternative = Alternative { conditions: entry.args.clone(), note: info.args_note.clone(), no_effect: entry.action == Action::NoEffect };
             if let Some(rule) = rules.iter_mut().find(|r| r.name == entry.name) {
                 rule.comments.push(entry.comment.clone());
                 if let Verdict::AllowIf(alts) = &mut rule.verdict {
@@ -361,7 +366,8 @@ impl PolicyView {
             };
             let verdict = match entry.action {
                 Action::Allow if entry.args.is_empty() => Verdict::Allow,
-                Action::Allow => Verdict::AllowIf(vec![alternative]),
+                Action::NoEffect if entry.args.is_empty() => Verdict::NoEffect,
+                Action::Allow | Action::NoEffect => Verdict::AllowIf(vec![alternative]),
                 Action::Errno => Verdict::Deny {
                     errno: entry.errno.clone().unwrap_or_else(|| policy.file.default.errno.clone()),
                     quiet: entry.quiet,
@@ -381,22 +387,74 @@ impl PolicyView {
     pub fn declared(&self, nr: u32, args: &[u64; 6]) -> Declared {
         match self.rules.iter().find(|r| r.nr == nr).map(|r| &r.verdict) {
             Some(Verdict::Allow) => Declared::Allow,
-            Some(Verdict::AllowIf(alts)) if alts.iter().any(|a| a.conditions.iter().all(|c| holds(c, args))) => Declared::Allow,
+            Some(Verdict::NoEffect) => Declared::NoEffect,
+            Some(Verdict::AllowIf(alts)) if alts.iter().any(|a| a.conditions.iter().all(|c| holds(c, args))) => {
+                match alts.iter().find(|a| a.conditions.iter().all(|c| holds(c, args))) {
+                    Some(a) if a.no_effect => Declared::NoEffect,
+                    _ => Declared::Allow,
+                }
+            }
             Some(Verdict::Deny { errno, quiet }) => Declared::Deny { errno: errno.clone(), quiet: *quiet },
             _ => Declared::Deny { errno: self.default_errno.clone(), quiet: false },
         }
     }
 
-    /// Syscalls allowed at least for some arguments.
+    /// Syscalls the kernel runs, at least for some arguments.
     pub fn allowed_count(&self) -> usize {
-        self.rules.iter().filter(|r| matches!(r.verdict, Verdict::Allow | Verdict::AllowIf(_))).count()
+        self.rules
+            .iter()
+            .filter(|r| match &r.verdict {
+                Verdict::Allow => true,
+                Verdict::AllowIf(alts) => alts.iter().any(|a| !a.no_effect),
+                _ => false,
+            })
+            .count()
+    }
+
+    /// Syscalls answered without effect, at least for some arguments.
+    pub fn no_effect_count(&self) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| match &r.verdict {
+                Verdict::NoEffect => true,
+                Verdict::AllowIf(alts) => alts.iter().any(|a| a.no_effect),
+                _ => false,
+            })
+            .count()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Declared {
     Allow,
+    /// Returns 0 without being run.
+    NoEffect,
     Deny { errno: String, quiet: bool },
+}
+
+impl Declared {
+    /// The compiled program's decision this declaration calls for.
+    pub fn decision(&self) -> Decision {
+        match self {
+            Declared::Allow => Decision::Allow,
+            Declared::NoEffect => Decision::NoEffect,
+            Declared::Deny { .. } => Decision::Notify,
+        }
+    }
+}
+
+/// Why a call is answered without effect, where jaild knows (the words `explain` prints next
+/// to the policy's own comment).
+pub fn no_effect_reason(syscall: &str, alt: Option<&Alternative>) -> Option<&'static str> {
+    const LOCKS: &str = "locks would reach host inodes";
+    let lock_command = |a: &Alternative| {
+        a.conditions.iter().any(|c| c.index == 1 && c.op == Op::Eq && matches!(lookup(FCNTLS, c.value), Some("F_SETLK" | "F_SETLKW" | "F_OFD_SETLK" | "F_OFD_SETLKW")))
+    };
+    match (syscall, alt) {
+        ("flock", _) => Some(LOCKS),
+        ("fcntl", Some(a)) if lock_command(a) => Some(LOCKS),
+        _ => None,
+    }
 }
 
 fn holds(c: &ArgCondition, args: &[u64; 6]) -> bool {
@@ -511,6 +569,8 @@ pub fn arg_name(syscall: &str, index: u8) -> String {
         ("ptrace", 0) => "request",
         ("prlimit64", 1) => "resource",
         ("mmap" | "mprotect", 2) => "protection",
+        ("mmap", 3) | ("memfd_create", 1) => "flags",
+        ("shmget", 2) => "flags",
         ("setsockopt" | "getsockopt", 1) => "level",
         ("setsockopt" | "getsockopt", 2) => "option",
         ("personality", 0) => "persona",
@@ -688,6 +748,22 @@ pub const CLONE_NEW: &[(u64, &str)] = &[
 ];
 
 const PROT: &[(u64, &str)] = &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")];
+const MMAP_FLAGS: &[(u64, &str)] = &[
+    (0x01, "MAP_SHARED"),
+    (0x02, "MAP_PRIVATE"),
+    (0x10, "MAP_FIXED"),
+    (0x20, "MAP_ANONYMOUS"),
+    (0x100, "MAP_GROWSDOWN"),
+    (0x2000, "MAP_LOCKED"),
+    (0x4000, "MAP_NORESERVE"),
+    (0x8000, "MAP_POPULATE"),
+    (0x1_0000, "MAP_NONBLOCK"),
+    (0x2_0000, "MAP_STACK"),
+    (crate::seccomp::MAP_HUGETLB, "MAP_HUGETLB"),
+    (0x10_0000, "MAP_FIXED_NOREPLACE"),
+];
+const MFD_FLAGS: &[(u64, &str)] = &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (crate::seccomp::MFD_HUGETLB, "MFD_HUGETLB")];
+const SHM_FLAGS: &[(u64, &str)] = &[(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (crate::seccomp::SHM_HUGETLB, "SHM_HUGETLB")];
 
 fn lookup(table: &[(u64, &'static str)], v: u64) -> Option<&'static str> {
     table.iter().find(|(n, _)| *n == v).map(|(_, s)| *s)
@@ -705,7 +781,7 @@ pub fn value_name(syscall: &str, index: u8, value: u64) -> Option<String> {
         ("setsockopt" | "getsockopt", 1) => lookup(SOCKOPT_LEVELS, value),
         ("setsockopt" | "getsockopt", 2) => lookup(SOL_SOCKET_OPTIONS, value),
         ("prlimit64", 0) if value == 0 => Some("pid 0 (the calling process)"),
-        ("clone" | "unshare" | "mmap" | "mprotect", _) => return flags_name(syscall, index, value),
+        ("clone" | "unshare" | "mmap" | "mprotect" | "memfd_create" | "shmget", _) => return flags_name(syscall, index, value),
         _ => None,
     };
     named.map(String::from)
@@ -715,6 +791,9 @@ fn flags_name(syscall: &str, index: u8, value: u64) -> Option<String> {
     let table = match (syscall, index) {
         ("clone" | "unshare", 0) => CLONE_NEW,
         ("mmap" | "mprotect", 2) => PROT,
+        ("mmap", 3) => MMAP_FLAGS,
+        ("memfd_create", 1) => MFD_FLAGS,
+        ("shmget", 2) => SHM_FLAGS,
         _ => return None,
     };
     let names: Vec<&str> = table.iter().filter(|(bit, _)| value & bit != 0).map(|(_, n)| *n).collect();
@@ -778,6 +857,19 @@ pub fn alternatives_words(syscall: &str, alts: &[Alternative]) -> String {
     format!("only {}", parts.join(", "))
 }
 
+/// The no-effect part of an entry in words: "succeeds without effect (locks would reach host
+/// inodes)" for an unconditional one, "F_SETLK, F_SETLKW: succeed without effect (...)" for
+/// alternatives.
+pub fn no_effect_words(syscall: &str, alts: &[Alternative]) -> String {
+    let why = |a: Option<&Alternative>| no_effect_reason(syscall, a).map(|r| format!(" ({r})")).unwrap_or_default();
+    if alts.is_empty() {
+        return format!("succeeds without effect{}", why(None));
+    }
+    let values = alternatives_words(syscall, alts);
+    let values = values.trim_start_matches("only ");
+    format!("{values}: succeed without effect{}", why(alts.first()))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Deciding with the compiled program
 
@@ -786,9 +878,11 @@ pub fn alternatives_words(syscall: &str, alts: &[Alternative]) -> String {
 pub enum Decision {
     /// The kernel runs the syscall.
     Allow,
+    /// The syscall returns 0 without being run (`SECCOMP_RET_ERRNO` with errno 0).
+    NoEffect,
     /// The supervisor is notified and answers with the policy's errno.
     Notify,
-    /// The process is killed (a foreign architecture, or a malformed program).
+    /// Anything else (a malformed program): the process would be killed or worse.
     Kill,
 }
 
@@ -796,6 +890,7 @@ pub enum Decision {
 pub fn decide(program: &[SockFilter], nr: u32, args: [u64; 6]) -> Decision {
     match bpf::run(program, bpf::AUDIT_ARCH_X86_64, nr, args) {
         Ok(bpf::RET_ALLOW) => Decision::Allow,
+        Ok(bpf::RET_NO_EFFECT) => Decision::NoEffect,
         Ok(bpf::RET_USER_NOTIF) => Decision::Notify,
         _ => Decision::Kill,
     }
@@ -1085,6 +1180,11 @@ pub const ARG_PROBES: &[ArgProbe] = &[
     ArgProbe { id: "seccomp.madvise-mergeable", syscall: "madvise", index: 2, value: 12, rest: [NONE, NONE], label: "MADV_MERGEABLE", severity: Severity::Low, gives: "opt memory into page merging (KSM), a cross-process timing side channel", safe: true },
     ArgProbe { id: "seccomp.arch-prctl-cpuid", syscall: "arch_prctl", index: 0, value: 0x1011, rest: [NONE, NONE], label: "ARCH_GET_CPUID", severity: Severity::Low, gives: "use arch_prctl options beyond setting the thread pointer", safe: true },
     ArgProbe { id: "seccomp.prlimit-other", syscall: "prlimit64", index: 0, value: 1, rest: [NONE, NONE], label: "pid 1", severity: Severity::Low, gives: "read or change the resource limits of another process", safe: true },
+    // Huge pages come from a host-wide pool the memory cgroup does not count (only a hugetlb
+    // cgroup limit would, which not every host has). Length 0 and fd -1: harmless if let through.
+    ArgProbe { id: "seccomp.mmap-hugetlb", syscall: "mmap", index: 3, value: 0x22 | crate::seccomp::MAP_HUGETLB, rest: [(4, FD_NONE), NONE], label: "MAP_HUGETLB", severity: Severity::High, gives: "map huge pages from the host's pool, memory its memory limit never counts", safe: true },
+    ArgProbe { id: "seccomp.memfd-hugetlb", syscall: "memfd_create", index: 1, value: crate::seccomp::MFD_HUGETLB, rest: [NONE, NONE], label: "MFD_HUGETLB", severity: Severity::High, gives: "create a hugetlbfs file and map huge pages from the host's pool, memory its memory limit never counts", safe: true },
+    ArgProbe { id: "seccomp.shmget-hugetlb", syscall: "shmget", index: 2, value: crate::seccomp::SHM_HUGETLB, rest: [NONE, NONE], label: "SHM_HUGETLB", severity: Severity::High, gives: "create huge-page shared memory from the host's pool, memory its memory limit never counts", safe: true },
 ];
 
 /// Syscalls whose argument filter matters: allowed without conditions they are a finding.
@@ -1381,12 +1481,20 @@ mod tests {
     #[test]
     fn conditions_in_words() {
         let eq = |index, value| ArgCondition { index, op: Op::Eq, value, mask: None };
-        let alts = |conds: Vec<ArgCondition>| conds.into_iter().map(|c| Alternative { conditions: vec![c], note: None }).collect::<Vec<_>>();
+        let alts = |conds: Vec<ArgCondition>| conds.into_iter().map(|c| Alternative { conditions: vec![c], note: None, no_effect: false }).collect::<Vec<_>>();
         assert_eq!(alternatives_words("ioctl", &alts(vec![eq(1, 0x5401), eq(1, 0x5413)])), "only TCGETS, TIOCGWINSZ");
         assert_eq!(alternatives_words("socket", &alts(vec![eq(0, 1)])), "only AF_UNIX");
         assert_eq!(alternatives_words("prlimit64", &alts(vec![eq(0, 0)])), "only pid 0 (the calling process)");
         let masked = ArgCondition { index: 0, op: Op::MaskedEq, value: 0, mask: Some(0x1000_0000 | 0x4000_0000) };
         assert_eq!(condition_words("clone", &masked, None), "flags without any of CLONE_NEWUSER, CLONE_NEWNET");
+        let hugetlb = ArgCondition { index: 3, op: Op::MaskedEq, value: 0, mask: Some(0x4_0000) };
+        assert_eq!(condition_words("mmap", &hugetlb, None), "flags without any of MAP_HUGETLB");
+        assert_eq!(value_name("mmap", 3, 0x4_0022).as_deref(), Some("MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB"));
+        // Mixed allow and no_effect alternatives, in the words explain and diff print.
+        let lock = |v| Alternative { conditions: vec![eq(1, v)], note: None, no_effect: true };
+        assert_eq!(no_effect_words("fcntl", &[lock(6), lock(38)]), "F_SETLK, F_OFD_SETLKW: succeed without effect (locks would reach host inodes)");
+        assert_eq!(no_effect_words("flock", &[]), "succeeds without effect (locks would reach host inodes)");
+        assert_eq!(no_effect_words("sync", &[]), "succeeds without effect");
         assert_eq!(condition_words("futex", &eq(1, 0x81), Some("FUTEX_WAKE_PRIVATE")), "argument 1 0x81 (FUTEX_WAKE_PRIVATE)");
     }
 

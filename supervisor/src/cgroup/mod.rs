@@ -177,6 +177,9 @@ pub trait RunCgroup: Send {
     /// supervisor: the kernel checks the permission against the opener's credentials (and, on
     /// v2, its cgroup namespace).
     fn self_attach_files(&self) -> Vec<PathBuf>;
+    /// The huge page sizes ("2MB", "1GB") this cgroup allows none of (hugetlb limits of 0, set
+    /// with the other limits); empty where the host has no hugetlb controller for it.
+    fn hugetlb_limited(&self) -> Vec<String>;
     /// Cheap reading of total CPU time used, for polling (v1 `cpuacct.usage`;
     /// v2 `cpu.stat` usage_usec*1000).
     fn cpu_time_ns(&self) -> Result<u64, CgroupError>;
@@ -250,6 +253,8 @@ pub enum CgroupError {
         missing: Vec<String>,
         available: Vec<String>,
     },
+    #[error("the hugetlb controller is enabled for {} but it has no hugetlb.<size>{suffix} file to limit huge pages with", path.display())]
+    HugetlbFilesMissing { path: PathBuf, suffix: &'static str },
     #[error("cgroup v1 controller {controller} is not usable: {reason}")]
     V1ControllerMissing { controller: String, reason: String },
     #[error("no cgroup v2 mount found: {reason}")]
@@ -467,6 +472,26 @@ pub(crate) fn keyed_from(path: &Path, text: &str, key: &str) -> Result<u64, Cgro
             reason: format!("no {key:?} entry"),
         }),
     }
+}
+
+/// The huge page sizes of a hugetlb cgroup directory, from its `hugetlb.<size><suffix>` files
+/// (v2 `.max`, v1 `.limit_in_bytes`; not the `.rsvd` ones): "2MB", "1GB". The controller
+/// being there without any is an error (its limits could not be set).
+pub(crate) fn hugetlb_sizes(dir: &Path, suffix: &'static str) -> Result<Vec<String>, CgroupError> {
+    let rd = fs::read_dir(dir).map_err(|source| CgroupError::ListDir { path: dir.to_path_buf(), source })?;
+    let mut sizes = BTreeSet::new();
+    for entry in rd {
+        let entry = entry.map_err(|source| CgroupError::ListDir { path: dir.to_path_buf(), source })?;
+        let name = entry.file_name();
+        let Some(size) = name.to_str().and_then(|n| n.strip_prefix("hugetlb.")).and_then(|n| n.strip_suffix(suffix)) else { continue };
+        if !size.is_empty() && !size.contains('.') {
+            sizes.insert(size.to_string());
+        }
+    }
+    if sizes.is_empty() {
+        return Err(CgroupError::HugetlbFilesMissing { path: dir.to_path_buf(), suffix });
+    }
+    Ok(sizes.into_iter().collect())
 }
 
 /// Pids listed in a `cgroup.procs` file; a missing file (cgroup already

@@ -6,6 +6,12 @@
 //! mounts both work) and the run cgroup goes under the process's own cgroup *in
 //! that hierarchy* (from `/proc/self/cgroup`) + `jaild/`. The freezer is used only
 //! to kill reliably.
+//!
+//! Where a hugetlb hierarchy is mounted it is used like the others: the run gets a cgroup
+//! there too (the script joins it with the rest) whose `hugetlb.<size>.limit_in_bytes` and
+//! `hugetlb.<size>.rsvd.limit_in_bytes` are 0 for every page size, since huge pages are not
+//! charged to the memory controller. Mounted but unusable, or a limit that cannot be set,
+//! fails (fail closed); not mounted, the seccomp policy is what keeps huge pages out of reach.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -24,6 +30,8 @@ use super::{
 
 /// Controllers a v1 host must offer.
 pub(crate) const REQUIRED: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer"];
+/// Used when mounted: runs get a hugetlb limit of 0.
+pub(crate) const HUGETLB: &str = "hugetlb";
 
 /// How long to wait for `freezer.state` to go from FREEZING to FROZEN before
 /// killing anyway.
@@ -51,7 +59,8 @@ impl V1Cgroups {
         mounts: &[MountEntry],
     ) -> Result<Self, CgroupError> {
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
-        for controller in REQUIRED {
+        let hugetlb_mounted = mounts.iter().any(|m| m.fstype == "cgroup" && m.has_option(HUGETLB));
+        for controller in REQUIRED.into_iter().chain(hugetlb_mounted.then_some(HUGETLB)) {
             let missing = |reason: String| CgroupError::V1ControllerMissing {
                 controller: controller.to_string(),
                 reason,
@@ -224,6 +233,14 @@ impl V1Run {
             0 => "-1".to_string(),
             n => n.to_string(),
         };
+        if let Ok(dir) = self.dir(HUGETLB) {
+            // No huge pages at all: neither charged (limit) nor reserved at mmap time (rsvd;
+            // a reservation alone would keep the host's pool from others).
+            for size in super::hugetlb_sizes(dir, ".limit_in_bytes")? {
+                write_value(&dir.join(format!("hugetlb.{size}.limit_in_bytes")), "0")?;
+                write_value(&dir.join(format!("hugetlb.{size}.rsvd.limit_in_bytes")), "0")?;
+            }
+        }
         // limit_in_bytes first: memsw.limit_in_bytes may not go below it.
         write_value(&mem.join("memory.limit_in_bytes"), &mem_value)?;
         let memsw = mem.join("memory.memsw.limit_in_bytes");
@@ -341,6 +358,10 @@ impl RunCgroup for V1Run {
 
     fn self_attach_files(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|d| d.path.join("tasks")).collect()
+    }
+
+    fn hugetlb_limited(&self) -> Vec<String> {
+        self.dir(HUGETLB).ok().and_then(|d| super::hugetlb_sizes(d, ".limit_in_bytes").ok()).unwrap_or_default()
     }
 
     fn cpu_time_ns(&self) -> Result<u64, CgroupError> {
@@ -463,6 +484,7 @@ mod tests {
     /// Marker files in the fake root simulating kernel differences.
     const NO_MEMSW: &str = ".no-memsw";
     const NO_PIDS_MAX: &str = ".no-pids-max";
+    const NO_HUGETLB_RSVD: &str = ".no-hugetlb-rsvd";
 
     /// Creates the interface files the kernel would put in a new v1 cgroup dir.
     fn populate_v1(dir: &Path) {
@@ -522,6 +544,22 @@ mod tests {
                 }
             }
             Some("freezer") => write_files(dir, &[("freezer.state", "THAWED\n")]),
+            Some("hugetlb") => {
+                for size in ["2MB", "1GB"] {
+                    write_files(
+                        dir,
+                        &[
+                            (&format!("hugetlb.{size}.limit_in_bytes"), "9223372036854771712\n"),
+                            (&format!("hugetlb.{size}.usage_in_bytes"), "0\n"),
+                            (&format!("hugetlb.{size}.max_usage_in_bytes"), "0\n"),
+                            (&format!("hugetlb.{size}.failcnt"), "0\n"),
+                        ],
+                    );
+                    if !root.join(NO_HUGETLB_RSVD).exists() {
+                        write_files(dir, &[(&format!("hugetlb.{size}.rsvd.limit_in_bytes"), "9223372036854771712\n")]);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -537,6 +575,11 @@ mod tests {
         /// A hybrid host like the development machine, but with cpu and cpuacct
         /// co-mounted, memory under `/process_api/abc`, and an empty cgroup2.
         fn new(with_freezer: bool) -> FakeV1 {
+            Self::with(with_freezer, false)
+        }
+
+        /// [`FakeV1::new`], with a hugetlb hierarchy mounted too when `with_hugetlb`.
+        fn with(with_freezer: bool, with_hugetlb: bool) -> FakeV1 {
             let tmp = tempfile::tempdir().unwrap();
             let root = tmp.path().join(FAKE_ROOT);
             for d in [
@@ -544,6 +587,7 @@ mod tests {
                 "cpu,cpuacct",
                 "pids",
                 "freezer",
+                "hugetlb",
                 "unified",
                 "systemd",
             ] {
@@ -571,7 +615,12 @@ mod tests {
                     "37 31 0:34 / {r}/freezer rw,relatime - cgroup cgroup rw,freezer\n"
                 ));
             }
-            let proc_cgroup = "9:name=systemd:/\n8:pids:/\n6:freezer:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n0::/\n";
+            if with_hugetlb {
+                mountinfo.push_str(&format!(
+                    "38 31 0:35 / {r}/hugetlb rw,relatime - cgroup cgroup rw,hugetlb\n"
+                ));
+            }
+            let proc_cgroup = "10:hugetlb:/\n9:name=systemd:/\n8:pids:/\n6:freezer:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n0::/\n";
             let paths = HostPaths {
                 proc_self_cgroup: tmp.path().join("cgroup"),
                 proc_self_mountinfo: tmp.path().join("mountinfo"),
@@ -711,6 +760,51 @@ mod tests {
         }
         run.destroy().unwrap(); // idempotent
         assert!(fake.root.join("memory/process_api/abc/jaild").is_dir());
+    }
+
+    #[test]
+    fn fake_v1_hugetlb_hierarchy_is_joined_and_limited_to_zero() {
+        let fake = FakeV1::with(true, true);
+        let cg = detect(&fake.paths).unwrap();
+        let mut run = cg.create("h", &limits()).unwrap();
+        let name = format!("run.{}.h", own_pid());
+        let dir = fake.root.join("hugetlb").join(JAILD_DIR).join(&name);
+        for size in ["2MB", "1GB"] {
+            assert_eq!(read(&dir.join(format!("hugetlb.{size}.limit_in_bytes"))), "0");
+            assert_eq!(read(&dir.join(format!("hugetlb.{size}.rsvd.limit_in_bytes"))), "0");
+        }
+        assert_eq!(run.hugetlb_limited(), vec!["1GB".to_string(), "2MB".to_string()]);
+        // The script joins it with the others, and it goes with them.
+        assert!(run.self_attach_files().contains(&dir.join("tasks")), "{:?}", run.self_attach_files());
+        assert!(run.describe().contains(&format!("hugetlb={}", dir.display())), "{}", run.describe());
+        run.destroy().unwrap();
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn fake_v1_hugetlb_limit_that_cannot_be_set_fails_closed() {
+        let fake = FakeV1::with(true, true);
+        fs::write(fake.root.join(NO_HUGETLB_RSVD), "").unwrap();
+        let cg = detect(&fake.paths).unwrap();
+        let e = cg.create("hr", &limits()).err().unwrap();
+        assert!(
+            matches!(&e, CgroupError::Write { path, value, .. } if path.ends_with("hugetlb.1GB.rsvd.limit_in_bytes") && value == "0"),
+            "{}",
+            error_chain(&e)
+        );
+        let name = format!("run.{}.hr", own_pid());
+        assert!(!fake.root.join("hugetlb").join(JAILD_DIR).join(&name).exists());
+        assert!(fake.run_dirs(&name).iter().all(|d| !d.exists()));
+    }
+
+    #[test]
+    fn fake_v1_without_a_hugetlb_hierarchy_limits_nothing() {
+        let fake = FakeV1::new(true);
+        let cg = detect(&fake.paths).unwrap();
+        let run = cg.create("nh", &limits()).unwrap();
+        assert!(run.hugetlb_limited().is_empty());
+        assert!(!fake.root.join("hugetlb").join(JAILD_DIR).exists());
+        drop(run);
     }
 
     #[test]

@@ -9,11 +9,16 @@
 //! `/proc/self/cgroup`:
 //!
 //! ```text
-//! <base>/                      cgroup.subtree_control = +memory +cpu +pids
+//! <base>/                      cgroup.subtree_control = +memory +cpu +pids [+hugetlb]
 //!   supervisor/                leaf holding the processes that were in <base>
-//!   jaild/                     cgroup.subtree_control = +memory +cpu +pids
+//!   jaild/                     cgroup.subtree_control = +memory +cpu +pids [+hugetlb]
 //!     run.<pid>.<run id>/      limits; the jailed processes
 //! ```
+//!
+//! hugetlb is enabled where `<base>/cgroup.controllers` offers it, and then every run cgroup
+//! allows 0 huge pages of every size (`hugetlb.<size>.max` and `hugetlb.<size>.rsvd.max`):
+//! huge pages are not charged to `memory.max`. With the controller offered, a limit that cannot
+//! be set fails the run's cgroup, naming the file (fail closed).
 //!
 //! Because of the no-internal-processes rule, controllers can only be enabled
 //! in `<base>/cgroup.subtree_control` once `<base>` has no processes of its own,
@@ -41,8 +46,8 @@ use super::{
 
 /// Controllers the base cgroup must offer (`cgroup.controllers`).
 const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
-/// What is written to `cgroup.subtree_control` (one write, all or nothing).
-const ENABLE_CONTROLLERS: &str = "+memory +cpu +pids";
+/// Enabled too where the base offers it: huge pages are charged to it, not to memory.
+const HUGETLB: &str = "hugetlb";
 /// Leaf cgroup for the processes found in the base.
 const SUPERVISOR_LEAF: &str = "supervisor";
 /// Attempts at emptying the base when new processes keep appearing in it.
@@ -54,6 +59,9 @@ const REKILL_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct V2Cgroups {
     base: PathBuf,
+    /// The base offers the hugetlb controller: it is enabled for the run cgroups, which get a
+    /// limit of 0.
+    hugetlb: bool,
     /// Whether the base's and `jaild`'s subtree_control have been set up.
     prepared: Mutex<bool>,
     supervisor_pid: u32,
@@ -66,7 +74,8 @@ fn read_word_set(path: &Path) -> Result<BTreeSet<String>, CgroupError> {
         .collect())
 }
 
-fn check_controllers(base: &Path) -> Result<(), CgroupError> {
+/// Checks that the base offers the required controllers; returns whether it offers hugetlb.
+fn check_controllers(base: &Path) -> Result<bool, CgroupError> {
     let file = base.join("cgroup.controllers");
     let available = read_word_set(&file)?;
     let missing: Vec<String> = CONTROLLERS
@@ -75,7 +84,7 @@ fn check_controllers(base: &Path) -> Result<(), CgroupError> {
         .map(|c| c.to_string())
         .collect();
     if missing.is_empty() {
-        Ok(())
+        Ok(available.contains(HUGETLB))
     } else {
         Err(CgroupError::ControllersMissing {
             path: file,
@@ -122,15 +131,18 @@ fn evacuate(dir: &Path) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Enables memory, cpu and pids in `dir/cgroup.subtree_control` unless they
-/// already are. With `evacuate_first`, a non-root `dir` that has processes is
-/// emptied into the supervisor leaf first.
-fn enable_controllers(dir: &Path, evacuate_first: bool) -> Result<(), CgroupError> {
+/// Enables memory, cpu and pids (and hugetlb with `hugetlb`) in
+/// `dir/cgroup.subtree_control` unless they already are. With `evacuate_first`, a non-root
+/// `dir` that has processes is emptied into the supervisor leaf first.
+fn enable_controllers(dir: &Path, evacuate_first: bool, hugetlb: bool) -> Result<(), CgroupError> {
     let file = dir.join("cgroup.subtree_control");
     let enabled = read_word_set(&file)?;
-    if CONTROLLERS.iter().all(|c| enabled.contains(*c)) {
+    let wanted: Vec<&str> = CONTROLLERS.iter().copied().chain(hugetlb.then_some(HUGETLB)).collect();
+    if wanted.iter().all(|c| enabled.contains(*c)) {
         return Ok(());
     }
+    // One write, all or nothing.
+    let value = wanted.iter().map(|c| format!("+{c}")).collect::<Vec<_>>().join(" ");
     // The root cgroup (no cgroup.type) is exempt from the no-internal-processes
     // rule; emptying it would move every process on the system.
     let evacuate_first = evacuate_first && dir.join("cgroup.type").exists();
@@ -140,7 +152,7 @@ fn enable_controllers(dir: &Path, evacuate_first: bool) -> Result<(), CgroupErro
         if evacuate_first {
             evacuate(dir)?;
         }
-        match write_value(&file, ENABLE_CONTROLLERS) {
+        match write_value(&file, &value) {
             Ok(()) => return Ok(()),
             // A process appeared (forked) in `dir` meanwhile: move it too.
             Err(e) if is_ebusy(&e) && evacuate_first && attempt < ENABLE_ATTEMPTS => {
@@ -191,9 +203,10 @@ impl V2Cgroups {
             Some(parent) if in_leaf => parent.to_path_buf(),
             _ => own,
         };
-        check_controllers(&base)?;
+        let hugetlb = check_controllers(&base)?;
         Ok(V2Cgroups {
             base,
+            hugetlb,
             prepared: Mutex::new(false),
             supervisor_pid: own_pid(),
         })
@@ -206,10 +219,10 @@ impl V2Cgroups {
             return Ok(());
         }
         check_controllers(&self.base)?;
-        enable_controllers(&self.base, true)?;
+        enable_controllers(&self.base, true, self.hugetlb)?;
         let jaild = self.base.join(JAILD_DIR);
         ensure_dir(&jaild)?;
-        enable_controllers(&jaild, false)?;
+        enable_controllers(&jaild, false, self.hugetlb)?;
         *prepared = true;
         debug!(base = %self.base.display(), "cgroup v2 base prepared");
         Ok(())
@@ -232,6 +245,7 @@ impl Cgroups for V2Cgroups {
         create_new_dir(&dir)?;
         let mut run = V2Run {
             dir,
+            hugetlb: self.hugetlb,
             destroyed: false,
         };
         if let Err(err) = run.apply_limits(limits) {
@@ -255,6 +269,7 @@ impl Cgroups for V2Cgroups {
         for name in stale_names(list_run_dirs(&jaild)?) {
             let mut run = V2Run {
                 dir: jaild.join(&name),
+                hugetlb: false,
                 destroyed: false,
             };
             match run.destroy() {
@@ -280,6 +295,8 @@ impl Cgroups for V2Cgroups {
 #[derive(Debug)]
 pub struct V2Run {
     dir: PathBuf,
+    /// hugetlb is enabled for it: every page size is limited to 0.
+    hugetlb: bool,
     destroyed: bool,
 }
 
@@ -309,6 +326,14 @@ impl V2Run {
             &self.dir.join("cpu.max"),
             &format!("{} {period}", max_or(limits.cpu_quota_us)),
         )?;
+        if self.hugetlb {
+            // No huge pages at all: neither faulted in (max) nor reserved at mmap time
+            // (rsvd.max; a reservation alone would keep the host's pool from others).
+            for size in super::hugetlb_sizes(&self.dir, ".max")? {
+                write_value(&self.dir.join(format!("hugetlb.{size}.max")), "0")?;
+                write_value(&self.dir.join(format!("hugetlb.{size}.rsvd.max")), "0")?;
+            }
+        }
         Ok(())
     }
 
@@ -356,6 +381,13 @@ impl RunCgroup for V2Run {
 
     fn self_attach_files(&self) -> Vec<PathBuf> {
         vec![self.dir.join("cgroup.procs")]
+    }
+
+    fn hugetlb_limited(&self) -> Vec<String> {
+        if !self.hugetlb {
+            return Vec::new();
+        }
+        super::hugetlb_sizes(&self.dir, ".max").unwrap_or_default()
     }
 
     fn set_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError> {
@@ -480,6 +512,11 @@ mod tests {
     const NO_OOM_GROUP: &str = ".no-oom-group";
     /// Marker file in the fake root: new cgroups lack memory.swap.max.
     const NO_SWAP: &str = ".no-swap";
+    /// Marker file in the fake root: new cgroups have the hugetlb files (2MB and 1GB pages),
+    /// as the kernel creates them when hugetlb is enabled in the parent.
+    const HUGETLB_FILES: &str = ".hugetlb";
+    /// Marker file in the fake root: the hugetlb files lack rsvd.max (kernels before 5.7).
+    const NO_HUGETLB_RSVD: &str = ".no-hugetlb-rsvd";
 
     fn populate_v2(dir: &Path) {
         let comps: Vec<String> = dir
@@ -517,6 +554,25 @@ mod tests {
         }
         if !root.join(NO_SWAP).exists() {
             write_files(dir, &[("memory.swap.max", "max\n")]);
+        }
+        if root.join(HUGETLB_FILES).exists() {
+            for size in ["2MB", "1GB"] {
+                write_files(
+                    dir,
+                    &[
+                        (&format!("hugetlb.{size}.max"), "max\n"),
+                        (&format!("hugetlb.{size}.current"), "0\n"),
+                        (&format!("hugetlb.{size}.events"), "max 0\n"),
+                        (&format!("hugetlb.{size}.numa_stat"), "total=0 N0=0\n"),
+                    ],
+                );
+                if !root.join(NO_HUGETLB_RSVD).exists() {
+                    write_files(
+                        dir,
+                        &[(&format!("hugetlb.{size}.rsvd.max"), "max\n"), (&format!("hugetlb.{size}.rsvd.current"), "0\n")],
+                    );
+                }
+            }
         }
     }
 
@@ -631,6 +687,9 @@ mod tests {
         assert_eq!(read(&dir.join("memory.oom.group")), "1");
         assert_eq!(read(&dir.join("pids.max")), "8");
         assert_eq!(read(&dir.join("cpu.max")), "50000 100000");
+        // The base offers no hugetlb here: nothing to limit, and the report says so.
+        assert!(run.hugetlb_limited().is_empty());
+        assert!(!dir.join("hugetlb.2MB.max").exists());
 
         run.add_process(4242).unwrap();
         assert_eq!(read(&dir.join("cgroup.procs")), "4242");
@@ -691,6 +750,71 @@ mod tests {
     }
 
     #[test]
+    fn fake_v2_hugetlb_is_enabled_and_every_page_size_limited_to_zero() {
+        let me = own_pid();
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu io memory hugetlb pids\n", &format!("{me}\n"));
+        fs::write(fake.root.join(HUGETLB_FILES), "").unwrap();
+        let cg = detect(&fake.paths).unwrap();
+        let run = cg.create("h", &limits()).unwrap();
+        for level in [fake.base.clone(), fake.base.join("jaild")] {
+            assert_eq!(read(&level.join("cgroup.subtree_control")), "+memory +cpu +pids +hugetlb", "{}", level.display());
+        }
+        let dir = fake.base.join(format!("jaild/run.{me}.h"));
+        for size in ["2MB", "1GB"] {
+            assert_eq!(read(&dir.join(format!("hugetlb.{size}.max"))), "0");
+            assert_eq!(read(&dir.join(format!("hugetlb.{size}.rsvd.max"))), "0");
+            // Read-only statistics are left alone.
+            assert_eq!(read(&dir.join(format!("hugetlb.{size}.current"))), "0");
+        }
+        assert_eq!(run.hugetlb_limited(), vec!["1GB".to_string(), "2MB".to_string()]);
+        assert_eq!(read(&dir.join("memory.max")), "67108864");
+        drop(run);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn fake_v2_hugetlb_added_to_a_base_enabled_without_it() {
+        // A base an earlier jaild set up (memory cpu pids) on a kernel that offers hugetlb.
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu memory pids hugetlb\n", "");
+        fs::write(fake.root.join(HUGETLB_FILES), "").unwrap();
+        write_files(&fake.base, &[("cgroup.subtree_control", "cpu memory pids\n")]);
+        let cg = detect(&fake.paths).unwrap();
+        let run = cg.create("h2", &limits()).unwrap();
+        assert_eq!(read(&fake.base.join("cgroup.subtree_control")), "+memory +cpu +pids +hugetlb");
+        assert_eq!(run.hugetlb_limited().len(), 2);
+        drop(run);
+    }
+
+    #[test]
+    fn fake_v2_hugetlb_without_its_files_fails_closed() {
+        // Offered and enabled, but the run cgroup shows no hugetlb.<size>.max: no limit can be
+        // set, so there is no run cgroup (and no run).
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu memory pids hugetlb\n", "");
+        let cg = detect(&fake.paths).unwrap();
+        let e = cg.create("hm", &limits()).err().unwrap();
+        let dir = fake.base.join(format!("jaild/run.{}.hm", own_pid()));
+        assert!(matches!(&e, CgroupError::HugetlbFilesMissing { path, .. } if *path == dir), "{}", error_chain(&e));
+        assert!(e.to_string().contains("hugetlb.<size>.max"), "{e}");
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn fake_v2_hugetlb_rsvd_limit_that_cannot_be_set_names_the_file() {
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu memory pids hugetlb\n", "");
+        fs::write(fake.root.join(HUGETLB_FILES), "").unwrap();
+        fs::write(fake.root.join(NO_HUGETLB_RSVD), "").unwrap();
+        let cg = detect(&fake.paths).unwrap();
+        let e = cg.create("hr", &limits()).err().unwrap();
+        assert!(
+            matches!(&e, CgroupError::Write { path, value, .. } if path.ends_with("hugetlb.1GB.rsvd.max") && value == "0"),
+            "{}",
+            error_chain(&e)
+        );
+        assert!(error_chain(&e).contains("hugetlb.1GB.rsvd.max"), "{}", error_chain(&e));
+        assert!(!fake.base.join(format!("jaild/run.{}.hr", own_pid())).exists());
+    }
+
+    #[test]
     fn fake_v2_already_enabled_base_is_left_alone() {
         let me = own_pid();
         let fake = FakeV2::new(
@@ -738,12 +862,15 @@ mod tests {
             &fake.root,
             &[("cgroup.subtree_control", "\n"), ("cgroup.procs", "1\n")],
         );
+        // The fake root offers hugetlb (as a real root does): the kernel then gives new
+        // cgroups their hugetlb files.
+        fs::write(fake.root.join(HUGETLB_FILES), "").unwrap();
         let cg = detect(&fake.paths).unwrap();
         let run = cg.create("r", &limits()).unwrap();
         assert!(!fake.root.join("supervisor").exists());
         assert_eq!(
             read(&fake.root.join("cgroup.subtree_control")),
-            "+memory +cpu +pids"
+            "+memory +cpu +pids +hugetlb"
         );
         assert!(fake
             .root

@@ -652,6 +652,7 @@ mod tests {
                 landlock_net: vec![],
                 landlock_covered: vec![],
                 seccomp: Some("allowlist".to_owned()),
+                hugetlb: None,
                 namespaces: vec!["user".to_owned()],
             },
             started_at: "2026-11-21T10:00:01Z".to_owned(),
