@@ -857,6 +857,21 @@ fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result
             ),
         });
     }
+    // The jail's setup execs the interpreter right after installing the filter, before the
+    // supervisor holds the filter's listener (jail-init hands it over once the exec is done):
+    // a denied execve would wait for an answer that cannot come.
+    if !seccomp.allows_unconditionally("execve") {
+        let (p, line) = origins.of("seccomp.policy");
+        return Err(ProfileError::Invalid {
+            path: p,
+            line,
+            field: "seccomp.policy".into(),
+            message: format!(
+                "{} must allow execve without argument conditions: the jail execs the interpreter right after installing the filter",
+                file.seccomp.policy.display()
+            ),
+        });
+    }
     let sha256 = sha256_hex(canonical_toml(&file).as_bytes());
     Ok(Profile { file, path: path.to_path_buf(), extends, sha256, seccomp, origins })
 }
