@@ -351,10 +351,32 @@ fn limits_section(out: &mut String, s: &Subject) {
         ("file size", format!("{} per file (RLIMIT_FSIZE)", l.file_size)),
         ("script/input", format!("script up to {}, input up to {}; larger ones are rejected before anything starts", l.script, l.input)),
         ("core dumps", "none (RLIMIT_CORE 1: below any core file, and the value that also stops a pipe core_pattern)".to_string()),
+        ("signals", format!("{} queued at once, all its processes together (RLIMIT_SIGPENDING; more fail with EAGAIN)", crate::plan::PENDING_SIGNALS)),
+        ("namespace", user_namespace_limits()),
+        ("host ids", "its own for as long as it runs: no other jail running at once shares them, and its user namespace is owned by its own unprivileged id, so what the kernel counts per user (descriptors in flight, pending signals, inotify) is charged to the jail alone, never to another jail or to host root".to_string()),
     ];
     for (k, v) in rows {
         item(out, 2, k, 12, &v);
     }
+}
+
+/// The jail's user namespace limits (plan::USER_NAMESPACE_LIMITS) in words.
+fn user_namespace_limits() -> String {
+    let limits = crate::plan::USER_NAMESPACE_LIMITS;
+    let value = |name: &str| limits.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v);
+    let none: Vec<&str> = limits
+        .iter()
+        .filter(|(n, v)| *v == 0 && n.ends_with("_namespaces"))
+        .map(|(n, _)| n.trim_start_matches("max_").trim_end_matches("_namespaces"))
+        .collect();
+    format!(
+        "no new {} namespaces, {} cgroup namespace (its own, rooted at its cgroup), {} fanotify groups, {} inotify instances and {} watches (its user namespace's own limits, /proc/sys/user)",
+        none.join(", "),
+        value("max_cgroup_namespaces"),
+        value("max_fanotify_groups"),
+        value("max_inotify_instances"),
+        value("max_inotify_watches")
+    )
 }
 
 fn language_section(out: &mut String, s: &Subject) {
