@@ -65,6 +65,23 @@ impl Default for Metrics {
     }
 }
 
+/// The violations metric's label for a denial: the syscall's name alone. A report's detail
+/// carries the argument that decided ("ioctl(0x5412 TIOCSTI)"), or a number the script chose
+/// ("syscall_999999", "i386 syscall 20 (int 0x80)"): as labels, every run could add new series
+/// to the daemon's memory for good.
+fn syscall_label(detail: &str) -> String {
+    let name = detail.split('(').next().unwrap_or_default().trim();
+    if name.starts_with("syscall_") {
+        // A number no x86_64 syscall has.
+        return "unknown".to_string();
+    }
+    if let Some((abi, _)) = name.split_once(" syscall") {
+        // "i386 syscall 20", "x32 syscall 39": the ABI alone.
+        return format!("{abi} syscall");
+    }
+    name.to_string()
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("jaild");
@@ -107,7 +124,7 @@ impl Metrics {
             self.cpu.get_or_create(&CpuLabels { profile, mode: "system" }).inc_by(report.usage.cpu_system_ms as f64 / 1000.0);
         }
         for v in report.violations.iter().filter(|v| v.kind == "syscall") {
-            let labels = ViolationLabels { syscall: v.detail.clone(), quiet: if v.quiet { "true" } else { "false" } };
+            let labels = ViolationLabels { syscall: syscall_label(&v.detail), quiet: if v.quiet { "true" } else { "false" } };
             self.violations.get_or_create(&labels).inc_by(v.count);
         }
     }
@@ -138,6 +155,16 @@ impl Metrics {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn violation_labels_are_bounded_by_the_syscall_table() {
+        assert_eq!(syscall_label("ioctl(0x5412 TIOCSTI)"), "ioctl");
+        assert_eq!(syscall_label("socket(AF_INET)"), "socket");
+        assert_eq!(syscall_label("pread64"), "pread64");
+        assert_eq!(syscall_label("syscall_999999"), "unknown");
+        assert_eq!(syscall_label("i386 syscall 20 (int 0x80)"), "i386 syscall");
+        assert_eq!(syscall_label("x32 syscall 39"), "x32 syscall");
+    }
 
     #[test]
     fn counts_runs_by_status_and_profile() {
