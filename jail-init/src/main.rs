@@ -92,8 +92,14 @@ fn run() -> Step<i32> {
     nix::unistd::sethostname(&plan.hostname).map_err(fail("sethostname", plan.hostname.clone()))?;
     build_root(&plan)?;
     enter_root(&plan.staging)?;
-    // PID 1's own copy of the control socket, above anything the script's process places.
-    let control = sys::dup_cloexec_above(fds::CONTROL, 200).map_err(fail("fork", "control copy"))?;
+    // PID 1's own copy of the control socket, above every number the script's process closes
+    // or places in the shared table (0-6, the cgroup files from CGROUP_FIRST, its own copy from
+    // 64 up), and well below any RLIMIT_NOFILE a supervisor runs with.
+    const PID1_CONTROL_MIN: i32 = 32;
+    if fds::CGROUP_FIRST + plan.cgroup_fds as i32 > PID1_CONTROL_MIN {
+        return Err(StepError { step: "fork", errno: Errno::EINVAL, detail: format!("{} cgroup files do not fit below fd {PID1_CONTROL_MIN}", plan.cgroup_fds) });
+    }
+    let control = sys::dup_cloexec_above(fds::CONTROL, PID1_CONTROL_MIN).map_err(fail("fork", "control copy"))?;
     match fork_child()? {
         ForkResult::Child => {
             let err = match exec_script(&plan) {
