@@ -929,6 +929,7 @@ fn run_case(host: &Host, case: &Case) -> Outcome {
         id: Some(id.clone()),
         profile: case.profile.clone(),
         language: jaild::profile::Language::parse(case.language),
+        interpreter: None,
         filename: Some(case.file.clone()),
         code: case.code.as_bytes().to_vec(),
         input: Some(Value::Object(input).to_string()),

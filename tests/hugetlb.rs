@@ -142,6 +142,7 @@ fn huge_pages_cannot_bypass_the_memory_limit() {
             id: Some(id.clone()),
             profile: None,
             language: jaild::profile::Language::parse("python"),
+            interpreter: None,
             filename: None,
             code: SCRIPT.as_bytes().to_vec(),
             input: Some(format!("{{\"pages\": {POOL_PAGES}}}")),

@@ -77,6 +77,7 @@ fn request(language: Option<&str>, code: &[u8]) -> RunRequest {
         id: None,
         profile: None,
         language: language.and_then(Language::parse),
+        interpreter: None,
         filename: None,
         code: code.to_vec(),
         input: None,
@@ -2028,6 +2029,7 @@ fn a_cancelled_run_is_killed_at_once_and_reported_cancelled() {
             jaild::RunRequest {
                 id: Some(unique_id("cancel")),
                 language: Some(jaild::profile::Language::Python),
+                interpreter: None,
                 code: b"while True:\n    pass\n".to_vec(),
                 ..Default::default()
             },
@@ -2052,6 +2054,7 @@ fn output_is_streamed_as_it_comes_within_the_caps() {
         jaild::RunRequest {
             id: Some(unique_id("stream")),
             language: Some(jaild::profile::Language::Python),
+            interpreter: None,
             code: code.as_bytes().to_vec(),
             ..Default::default()
         },
@@ -2103,6 +2106,7 @@ fn killing_jail_init_from_outside_ends_the_run_as_an_internal_error() {
             supervisor().run(jaild::RunRequest {
                 id: Some(id.clone()),
                 language: Some(jaild::profile::Language::Python),
+                interpreter: None,
                 code: b"import time\ntime.sleep(20)\n".to_vec(),
                 ..Default::default()
             })

@@ -178,6 +178,7 @@ fn run_jail(sup: &Supervisor, profile: &str, code: &str, input: Value, on_line: 
             id: Some(id.clone()),
             profile: Some(profile.to_string()),
             language: None,
+            interpreter: None,
             filename: None,
             code: format!("{JAIL_PRELUDE}\n{code}").into_bytes(),
             input: Some(input.to_string()),

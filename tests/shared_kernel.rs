@@ -55,6 +55,7 @@ fn attack(sup: &'static Supervisor, language: &str, code: &str, input: &str) -> 
             RunRequest {
                 id: Some(unique_id("attacker")),
                 language: jaild::profile::Language::parse(&language),
+                interpreter: None,
                 code: code.into_bytes(),
                 input: Some(input),
                 ..Default::default()

@@ -3,8 +3,8 @@
 //! the shipped profiles, limits, sizes), as root (who may use every profile). Any panic is a
 //! crash; so is a refusal that is not a 4xx (bad input is never the daemon's failure), an
 //! `invalid` refusal that does not name its field, and an accepted request that breaks what
-//! the handler promises the library (code within the script limit, no NUL, input within its
-//! limit).
+//! the library's check promises (code within the script limit, no NUL, input within its limit,
+//! limits only tightened, a valid run id).
 #![no_main]
 
 use jaild::daemon::api::{decode_run, DecodeContext};
@@ -40,13 +40,16 @@ fuzz_target!(|data: &[u8]| {
     let s = setup();
     let ctx = DecodeContext { profiles_dir: &s.profiles, cache_dir: Some(&s.cache), rights: &s.rights };
     match decode_run(data, &ctx) {
-        Ok(run) => {
-            let profile = jaild::profile::load(&s.profiles, &run.profile).expect("an accepted run's profile loads");
-            let limits = &profile.file.limits;
-            assert!(run.code.len() as u64 <= limits.script.0, "accepted code over the script limit");
+        Ok(decoded) => {
+            let run = decoded.run;
+            let profile = jaild::profile::load(&s.profiles, run.profile.name()).expect("an accepted run's profile loads");
+            assert_eq!(profile.sha256, run.profile.sha256, "the queued profile differs from the shipped one");
+            let profile_limits = &profile.file.limits;
+            assert!(run.code.len() as u64 <= profile_limits.script.0, "accepted code over the script limit");
             assert!(!run.code.contains('\0'), "accepted code with a NUL byte");
-            assert!(run.input_size <= limits.input.0, "accepted input over the input limit");
-            assert_eq!(run.request.code, run.code.as_bytes(), "the queued code differs from the decoded code");
+            assert!(run.input_size <= profile_limits.input.0, "accepted input over the input limit");
+            assert!(run.limits.wall_time_ms <= profile_limits.wall_time_ms && run.limits.memory <= profile_limits.memory, "accepted looser limits");
+            assert!(jaild::run::valid_run_id(&run.id), "a queued run id that is not one");
         }
         Err(e) => {
             assert!(e.status().is_client_error(), "bad input answered with {e}");

@@ -21,7 +21,8 @@ pub mod fds {
     pub const PLAN: i32 = 3;
     /// `SOCK_SEQPACKET` control socket: the go signal in, [`crate::protocol::Record`]s out.
     pub const CONTROL: i32 = 4;
-    /// memfd holding the job (code and input) that the runner reads.
+    /// The job pipe's read end: the supervisor writes the runner's job (code and input, the
+    /// runner protocol) into it once the jail is ready.
     pub const JOB: i32 = 5;
     /// pipe the runner writes its structured result to.
     pub const RESULT: i32 = 6;

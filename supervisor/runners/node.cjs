@@ -6,15 +6,15 @@
 //   node [--disallow-code-generation-from-strings] /jaild/runner.cjs
 // (the flag when the job's policy has dynamic_code=false).  Node 24.
 //
-// Protocol:
-//   fd 3 (read):  the job, one JSON object
-//                 {"language": "javascript"|"typescript", "filename": "script.js",
+// Protocol (version 1; supervisor/src/run/job.rs is the other side):
+//   fd 3 (read):  the job, one line of JSON
+//                 {"v": 1, "language": "javascript"|"typescript", "filename": "script.js",
 //                  "code": "...", "input": <JSON>, "policy": {"blocked_modules": [...],
 //                  "dynamic_code": true|false}}
-//                 read fully, then closed.
+//                 read to the end, then closed; another version is refused.
 //   fd 4 (write): the result, one JSON object written once, then closed:
-//                 {"ok": true, "result": <JSON>, "violations": [...]}
-//                 {"ok": false, "error": {"type", "message", "traceback"},
+//                 {"v": 1, "ok": true, "result": <JSON>, "violations": [...]}
+//                 {"v": 1, "ok": false, "error": {"type", "message", "traceback"},
 //                  "violations": [...]}
 //   fd 1/2:       the script's stdout/stderr, drained before the result is written.
 //   exit status:  0 when ok, 1 when the script threw (or its result could not be
@@ -51,6 +51,7 @@ const JOB_FD = 3;
 const RESULT_FD = 4;
 const EXIT_RUNNER_FAILED = 70;
 const MAX_VIOLATIONS = 100;
+const PROTOCOL = 1;
 const RUNNER_FILE = __filename;
 const CODEGEN_DISALLOWED = 'Code generation from strings disallowed';
 
@@ -148,6 +149,7 @@ function finish(payload, status) {
 
 function runnerFailure(message) {
   return jsonStringify({
+    v: PROTOCOL,
     ok: false,
     error: { type: 'RunnerError', message, traceback: '' },
     violations: [],
@@ -375,6 +377,9 @@ function readJob() {
   if (job === null || typeof job !== 'object' || Array.isArray(job)) {
     throw new ErrorCtor('job is not a JSON object');
   }
+  if ((job.v === undefined ? PROTOCOL : job.v) !== PROTOCOL) {
+    throw new ErrorCtor(`runner protocol version ${jsonStringify(job.v)} (this runner speaks ${PROTOCOL})`);
+  }
   if (typeof job.code !== 'string') throw new ErrorCtor("job needs a string 'code'");
   if (job.language !== 'javascript' && job.language !== 'typescript') {
     throw new ErrorCtor(`unsupported language ${jsonStringify(job.language)}`);
@@ -408,7 +413,7 @@ function main() {
   const fail = (err) => {
     let payload;
     try {
-      payload = jsonStringify({ ok: false, error: describe(err, state), violations });
+      payload = jsonStringify({ v: PROTOCOL, ok: false, error: describe(err, state), violations });
     } catch (e) {
       payload = runnerFailure(`could not describe the error: ${safeString(e)}`);
     }
@@ -469,13 +474,14 @@ function main() {
     }
     if (problem !== null) {
       finish(jsonStringify({
+        v: PROTOCOL,
         ok: false,
         error: { type: 'ResultError', message: `result is not JSON-serializable: ${problem}`, traceback: '' },
         violations,
       }), 1);
       return;
     }
-    finish(`{"ok":true,"result":${text},"violations":${jsonStringify(violations)}}`, 0);
+    finish(`{"v":${PROTOCOL},"ok":true,"result":${text},"violations":${jsonStringify(violations)}}`, 0);
   };
 
   let promise;

@@ -3,15 +3,15 @@
 # Embedded in the supervisor and written read-only into the jail as
 # /jaild/runner.py; run as `/usr/bin/python3.11 -I -S -B /jaild/runner.py`.
 #
-# Protocol:
-#   fd 3 (read):  the job, one JSON object
-#                 {"language": "python", "filename": "script.py", "code": "...",
-#                  "input": <JSON>, "policy": {"blocked_modules": [...],
-#                  "dynamic_code": true|false}}
-#                 read fully, then closed.
+# Protocol (version 1; supervisor/src/run/job.rs is the other side):
+#   fd 3 (read):  the job, one line of JSON
+#                 {"v": 1, "language": "python", "filename": "script.py",
+#                  "code": "...", "input": <JSON>, "policy": {"blocked_modules":
+#                  [...], "dynamic_code": true|false}}
+#                 read to the end, then closed; another version is refused.
 #   fd 4 (write): the result, one JSON object written once, then closed:
-#                 {"ok": true, "result": <JSON>, "violations": [...]}
-#                 {"ok": false, "error": {"type", "message", "traceback"},
+#                 {"v": 1, "ok": true, "result": <JSON>, "violations": [...]}
+#                 {"v": 1, "ok": false, "error": {"type", "message", "traceback"},
 #                  "violations": [...]}
 #   fd 1/2:       the script's stdout/stderr, flushed before the result is written.
 #   exit status:  0 when ok, 1 when the script raised, the code of a
@@ -48,6 +48,7 @@ _JOB_FD = 3
 _RESULT_FD = 4
 _EXIT_RUNNER_FAILED = 70
 _MAX_VIOLATIONS = 100
+_PROTOCOL = 1
 _JSON_WS = " \t\n\r"
 
 # Bound now: the script shares the interpreter and may rebind module attributes.
@@ -267,7 +268,7 @@ def _error_payload(exc, filename, source, policy, message=None):
         "message": _safe_str(exc) if message is None else message,
         "traceback": tb_text,
     }
-    return '{"ok": false, "error": %s, "violations": %s}' % (
+    return '{"v": 1, "ok": false, "error": %s, "violations": %s}' % (
         _dumps(error, default=_safe_str), _dumps(policy.violations))
 
 
@@ -281,13 +282,13 @@ def _ok_payload(result, policy):
         # TypeError names the type ("keys must be str, ..., not tuple"),
         # ValueError the float ("Out of range float values ...") or the cycle.
         return _result_error(policy, "result is not JSON-serializable: %s" % _safe_str(exc)), 1
-    return '{"ok": true, "result": %s, "violations": %s}' % (
+    return '{"v": 1, "ok": true, "result": %s, "violations": %s}' % (
         result_json, _dumps(policy.violations)), 0
 
 
 def _result_error(policy, message):
     error = {"type": "ResultError", "message": message, "traceback": ""}
-    return '{"ok": false, "error": %s, "violations": %s}' % (
+    return '{"v": 1, "ok": false, "error": %s, "violations": %s}' % (
         _dumps(error), _dumps(policy.violations))
 
 
@@ -355,16 +356,18 @@ def _main():
         job = _read_job()
         if not isinstance(job, dict):
             raise ValueError("job is not a JSON object")
+        if job.get("v", _PROTOCOL) != _PROTOCOL:
+            raise ValueError("runner protocol version %r (this runner speaks %d)" % (job.get("v"), _PROTOCOL))
     except BaseException as exc:
         error = {"type": "RunnerError", "message": "bad job: %s" % _safe_str(exc), "traceback": ""}
-        _finish('{"ok": false, "error": %s, "violations": []}' % _dumps(error), _EXIT_RUNNER_FAILED)
+        _finish('{"v": 1, "ok": false, "error": %s, "violations": []}' % _dumps(error), _EXIT_RUNNER_FAILED)
         return
     try:
         payload, status = _run(job)
     except BaseException as exc:
         error = {"type": "RunnerError", "message": "runner failed: %s: %s" % (
             _type_name(type(exc)), _safe_str(exc)), "traceback": ""}
-        payload, status = '{"ok": false, "error": %s, "violations": []}' % _dumps(error), _EXIT_RUNNER_FAILED
+        payload, status = '{"v": 1, "ok": false, "error": %s, "violations": []}' % _dumps(error), _EXIT_RUNNER_FAILED
     _finish(payload, status)
 
 

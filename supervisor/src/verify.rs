@@ -1361,6 +1361,7 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
             code: code.as_bytes().to_vec(),
             input: Some(input.to_string()),
             limits,
+            ..Default::default()
         })
     };
     let mut runs = Vec::new();

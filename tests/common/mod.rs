@@ -159,6 +159,7 @@ pub fn run_with(sup: &Supervisor, language: &str, code: &str, input: Option<&str
         id: Some(id.clone()),
         profile: None,
         language: jaild::profile::Language::parse(language),
+        interpreter: None,
         filename: None,
         code: code.as_bytes().to_vec(),
         input: input.map(String::from),

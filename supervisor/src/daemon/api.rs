@@ -6,9 +6,10 @@ use super::metrics::Metrics;
 use super::peer::{Peer, Policy, Rights};
 use super::runs::{error_chain, new_run_id, Cancelled, Event, Runs, Submission, SubmitError};
 use super::store::{ListFilter, RunState, Store, StoredRun};
-use crate::profile::{self, ByteSize, Language, Limits};
+use crate::profile::{self, Language};
 use crate::report::Status;
-use crate::run::{LimitOverrides, RunRequest};
+use crate::run::request::{self, Profiles};
+use crate::run::{valid_run_id, LimitOverrides, RequestError, RequestErrorKind, RunRequest, ValidRun};
 use crate::Supervisor;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -334,7 +335,7 @@ fn run_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
 /// A run id from a URL: no run has one that is not 1-64 letters, digits, '-' and '_' (so none
 /// reaches the store, and a `..` is never a path).
 fn valid_id(id: &str) -> Result<(), ApiError> {
-    if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if valid_run_id(id) {
         Ok(())
     } else {
         let shown: String = id.chars().take(80).collect();
@@ -376,12 +377,10 @@ pub struct DecodeContext<'a> {
 /// A POST /v1/runs body, decoded and checked: what is queued.
 #[derive(Debug)]
 pub struct DecodedRun {
-    pub request: RunRequest,
-    /// The profile the run resolved to.
-    pub profile: String,
+    /// The request as the library checked it (crate::run::request::validate).
+    pub run: ValidRun,
+    /// The language the caller named, if any (the history records it as given).
     pub language: Option<Language>,
-    pub code: String,
-    pub input_size: u64,
     /// Reply with the report (200) rather than the id (202).
     pub wait: bool,
 }
@@ -390,14 +389,7 @@ pub struct DecodedRun {
 /// `request_decode` calls it): an error is the reply the caller gets, and nothing has been
 /// queued, recorded or started.
 pub fn decode_run(body: &[u8], ctx: &DecodeContext<'_>) -> Result<DecodedRun, ApiError> {
-    let create: CreateRun = parse_body(body)?;
-    validate(ctx, create)
-}
-
-/// Checks a request the way the library will (it checks again when the run starts), so that a
-/// bad one gets its 4xx now and nothing is queued.
-fn validate(ctx: &DecodeContext<'_>, c: CreateRun) -> Result<DecodedRun, ApiError> {
-    let rights = ctx.rights;
+    let c: CreateRun = parse_body(body)?;
     if c.stdin.is_some() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -410,113 +402,46 @@ fn validate(ctx: &DecodeContext<'_>, c: CreateRun) -> Result<DecodedRun, ApiErro
         Some(l) => Some(Language::parse(l).ok_or_else(|| ApiError::invalid("language", format!("{l:?} is not one of python, javascript, typescript")))?),
         None => None,
     };
-    let dir = ctx.profiles_dir;
-    let cache = ctx.cache_dir;
-    let name = match (&c.profile, language, &c.interpreter) {
-        (Some(p), _, _) => p.clone(),
-        (None, Some(l), _) => l.as_str().to_string(),
-        (None, None, Some(i)) => {
-            let users: Vec<String> = profile::list(dir)
-                .into_iter()
-                .filter(|n| profile::load_cached(dir, n, cache).is_ok_and(|p| interpreter_name(&p) == *i))
-                .collect();
-            // Several: the one named after its language (python3.11 → python), if that is one.
-            let named: Vec<&String> = users.iter().filter(|n| Language::parse(n).is_some_and(|l| l.as_str() == n.as_str())).collect();
-            match users.as_slice() {
-                [one] => one.clone(),
-                [_, _, ..] if named.len() == 1 => named[0].clone(),
-                [] => return Err(ApiError::invalid("interpreter", format!("no profile uses interpreter {i:?} (GET /v1/interpreters)"))),
-                many => return Err(ApiError::invalid("interpreter", format!("{i:?} is used by profiles {}; name the profile or the language", many.join(", ")))),
-            }
-        }
-        (None, None, None) => return Err(ApiError::invalid("language", "give a language (python, javascript, typescript), a profile or an interpreter")),
-    };
-    if !rights.may_use(&name) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("profile: uid {} may not use profile {name:?}", rights.uid)).field("profile"));
-    }
-    let profile = profile::load_cached(dir, &name, cache).map_err(|e| match e {
-        profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => ApiError::not_found(format!("profile: {e}")).field("profile"),
-        other => ApiError::internal(format!("profile {name}: {other}")),
-    })?;
-    if let Some(l) = language {
-        if l != profile.file.language {
-            return Err(ApiError::invalid("language", format!("profile {name} runs {}, not {}", profile.file.language.as_str(), l.as_str())));
-        }
-    }
-    if let Some(i) = &c.interpreter {
-        if *i != interpreter_name(&profile) {
-            return Err(ApiError::invalid("interpreter", format!("profile {name} runs interpreter {}, not {i}", interpreter_name(&profile))));
-        }
-    }
-    check_limits(&profile.file.limits, &c.limits)?;
-    let limits = &profile.file.limits;
-    if c.code.len() as u64 > limits.script.0 {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("code: {} bytes exceed profile {name}'s script limit of {}", c.code.len(), limits.script),
-        )
-        .field("code"));
-    }
-    // The library refuses it too, but only once the run is queued: refuse it here, as a 400.
-    if c.code.contains('\0') {
-        return Err(ApiError::invalid("code", "contains a NUL byte"));
-    }
     let input = match &c.input {
         Some(v) => Some(serde_json::to_string(v).map_err(|e| ApiError::invalid("input", e))?),
         None => None,
     };
-    let input_size = input.as_ref().map_or(4, |i| i.len()) as u64;
-    if input_size > limits.input.0 {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("input: {input_size} bytes exceed profile {name}'s input limit of {}", limits.input),
-        )
-        .field("input"));
-    }
-    if let Some(f) = &c.filename {
-        if f.is_empty() || f.len() > 255 || f.contains(['/', '\0', '\n']) {
-            return Err(ApiError::invalid("filename", "must be a plain file name (1-255 bytes, no '/', NUL or newline)"));
-        }
-    }
     let request = RunRequest {
         id: Some(new_run_id()),
-        profile: Some(name.clone()),
+        profile: c.profile,
         language,
+        interpreter: c.interpreter,
         filename: c.filename,
-        code: c.code.clone().into_bytes(),
+        code: c.code.into_bytes(),
         input,
         limits: c.limits,
     };
-    Ok(DecodedRun { request, profile: name, language, code: c.code, input_size, wait: c.wait })
-}
-
-/// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
-/// too, as NAME@VERSION).
-pub fn interpreter_name(p: &profile::Profile) -> String {
-    let full = p.file.interpreter.to_string();
-    full.split('@').next().unwrap_or_default().to_string()
-}
-
-/// Limits may only be tightened (the library's rule and minimums).
-fn check_limits(l: &Limits, o: &LimitOverrides) -> Result<(), ApiError> {
-    fn check<T: PartialOrd + Copy + std::fmt::Display>(field: &str, profile: T, want: Option<T>, min: T) -> Result<(), ApiError> {
-        let field = format!("limits.{field}");
-        match want {
-            Some(v) if v > profile => Err(ApiError::invalid(&field, format!("{v} is looser than the profile's {profile}; a run may only tighten limits"))),
-            Some(v) if v < min => Err(ApiError::invalid(&field, format!("{v} is below the minimum {min}"))),
-            _ => Ok(()),
+    let rights = ctx.rights;
+    let may_use = |name: &str| {
+        if rights.may_use(name) {
+            Ok(())
+        } else {
+            Err(format!("uid {} may not use profile {name:?}", rights.uid))
         }
-    }
-    check("wall_time_ms", l.wall_time_ms, o.wall_time_ms, 10)?;
-    check("cpu_time_ms", l.cpu_time_ms, o.cpu_time_ms, 10)?;
-    check("memory", l.memory, o.memory, ByteSize(8 << 20))?;
-    check("pids", l.pids, o.pids, 1)?;
-    check("stdout", l.stdout, o.stdout, ByteSize(0))?;
-    check("stderr", l.stderr, o.stderr, ByteSize(0))?;
-    check("result", l.result, o.result, ByteSize(2))
+    };
+    let profiles = Profiles { dir: ctx.profiles_dir, cache_dir: ctx.cache_dir, may_use: &may_use };
+    let run = request::validate(&request, &profiles).map_err(refused)?;
+    Ok(DecodedRun { run, language, wait: c.wait })
 }
+
+/// The reply to a request the library refused.
+fn refused(e: RequestError) -> ApiError {
+    let field = e.field.clone();
+    match e.kind {
+        RequestErrorKind::Invalid => ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string()).field(field),
+        RequestErrorKind::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()).field(field),
+        RequestErrorKind::UnknownProfile => ApiError::not_found(e.to_string()).field(field),
+        RequestErrorKind::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", e.to_string()).field(field),
+        RequestErrorKind::BrokenProfile => ApiError::internal(e.message),
+    }
+}
+
+pub use crate::run::request::interpreter_name;
 
 async fn create_run(
     State(app): State<Shared>,
@@ -532,20 +457,18 @@ async fn create_run(
     let (entry, wait) = blocking(move || {
         let cache = this.profile_cache();
         let ctx = DecodeContext { profiles_dir: &this.sup.config.profiles_dir, cache_dir: cache.as_deref(), rights: &rights };
-        let run = decode_run(&body, &ctx)?;
+        let decoded = decode_run(&body, &ctx)?;
         drop(body);
+        let wait = decoded.wait;
         let entry = this
             .runs
             .submit(Submission {
-                request: run.request,
                 caller_uid: peer.uid,
                 caller_gid: peer.gid,
                 caller_pid: peer.pid,
                 limits: rights.limits,
-                profile: run.profile,
-                language: run.language.map(|l| l.as_str().to_string()),
-                code: run.code,
-                input_size: run.input_size,
+                language: decoded.language.map(|l| l.as_str().to_string()),
+                run: decoded.run,
             })
             .map_err(|e| match e {
                 SubmitError::Draining => shutting_down(),
@@ -555,7 +478,7 @@ async fn create_run(
                 }
                 SubmitError::Store(e) => history_unwritable(&this.store, &e),
             })?;
-        Ok::<_, ApiError>((entry, run.wait))
+        Ok::<_, ApiError>((entry, wait))
     })
     .await??;
     if wait {
@@ -904,20 +827,6 @@ mod tests {
     fn error_replies_are_bounded() {
         assert_eq!(bounded("short", 10), "short");
         assert_eq!(bounded("ééé", 3), "é... (6 bytes)");
-    }
-
-    #[test]
-    fn limits_only_tighten() {
-        let l: Limits = toml::from_str(
-            "wall_time_ms = 5000\ncpu_time_ms = 5000\ncpu_cores = 1.0\nmemory = \"128MiB\"\npids = 16\nstdout = \"1MiB\"\n\
-             stderr = \"1MiB\"\nresult = \"1MiB\"\nopen_files = 64\nfile_size = \"16MiB\"\nscript = \"1MiB\"\ninput = \"8MiB\"\n",
-        )
-        .unwrap();
-        assert!(check_limits(&l, &LimitOverrides { wall_time_ms: Some(100), ..Default::default() }).is_ok());
-        let e = check_limits(&l, &LimitOverrides { wall_time_ms: Some(6000), ..Default::default() }).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("limits.wall_time_ms"));
-        let e = check_limits(&l, &LimitOverrides { memory: Some(ByteSize(1 << 20)), ..Default::default() }).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("limits.memory"));
     }
 }
 

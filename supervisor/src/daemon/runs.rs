@@ -15,7 +15,7 @@ use super::metrics::Metrics;
 use super::queue::{CallerId, CallerLimits, FairQueue, Refusal};
 use super::store::{NewRun, RunState, Store, StoreError, StoredRun};
 use crate::report::{Report, Status};
-use crate::run::{RunHooks, RunRequest, Stream};
+use crate::run::{RunHooks, Stream, ValidRun};
 use crate::Supervisor;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -112,7 +112,7 @@ struct Progress {
     chunkers: [Utf8Chunker; 2],
     report: Option<Arc<Report>>,
     /// Taken when the run starts.
-    request: Option<RunRequest>,
+    request: Option<ValidRun>,
 }
 
 /// A run from submit until its end is stored.
@@ -128,7 +128,7 @@ pub struct RunEntry {
 }
 
 impl RunEntry {
-    fn new(id: String, caller: CallerId, profile: String, request: RunRequest) -> RunEntry {
+    fn new(id: String, caller: CallerId, profile: String, request: ValidRun) -> RunEntry {
         RunEntry {
             id,
             caller,
@@ -201,7 +201,7 @@ impl RunEntry {
         now
     }
 
-    fn take_request(&self) -> Option<RunRequest> {
+    fn take_request(&self) -> Option<ValidRun> {
         lock(&self.progress).request.take()
     }
 
@@ -253,15 +253,14 @@ impl RunEntry {
 
 /// A run accepted by the API, ready to queue.
 pub struct Submission {
-    pub request: RunRequest,
+    /// The request, checked (crate::run::request::validate).
+    pub run: ValidRun,
     pub caller_uid: u32,
     pub caller_gid: u32,
     pub caller_pid: i32,
     pub limits: CallerLimits,
-    pub profile: String,
+    /// The language as the caller named it, if it did.
     pub language: Option<String>,
-    pub code: String,
-    pub input_size: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -431,9 +430,12 @@ impl Runs {
         if self.has_unrecorded() {
             self.record_unrecorded()?;
         }
-        let id = sub.request.id.clone().unwrap_or_else(new_run_id);
-        let code_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sub.code.as_bytes()));
-        let entry = Arc::new(RunEntry::new(id.clone(), sub.caller_uid, sub.profile.clone(), sub.request));
+        let id = sub.run.id.clone();
+        let profile = sub.run.profile.name().to_string();
+        let code = sub.run.code.clone();
+        let input_size = sub.run.input_size;
+        let code_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(code.as_bytes()));
+        let entry = Arc::new(RunEntry::new(id.clone(), sub.caller_uid, profile.clone(), sub.run));
         let mut s = lock(&self.sched);
         if s.draining {
             return Err(SubmitError::Draining);
@@ -449,12 +451,12 @@ impl Runs {
             caller_uid: sub.caller_uid,
             caller_gid: sub.caller_gid,
             caller_pid: sub.caller_pid,
-            profile: sub.profile,
+            profile,
             language: sub.language,
             code_sha256,
-            code_size: sub.code.len() as u64,
-            code: Some(sub.code),
-            input_size: sub.input_size,
+            code_size: code.len() as u64,
+            code: Some(code),
+            input_size,
             created_at: entry.created_at.clone(),
         };
         // Under the lock, so the run is in the store before anything can start or cancel it.
@@ -495,10 +497,10 @@ impl Runs {
             self.history_failed(&e);
         }
         let report = match entry.take_request() {
-            Some(request) => {
+            Some(run) => {
                 let output = |stream: Stream, bytes: &[u8]| entry.push_output(stream, bytes);
                 let hooks = RunHooks { cancel: Some(&entry.cancel), output: Some(&output), started: None };
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sup.run_with(request, &hooks)));
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sup.run_valid(run, &hooks)));
                 ran.unwrap_or_else(|_| unstarted_report(&entry.id, Status::InternalError, "the supervisor panicked during the run"))
             }
             None => unstarted_report(&entry.id, Status::InternalError, "the run's request was lost"),

@@ -164,6 +164,7 @@ impl Script {
             id: None,
             profile: self.profile,
             language: self.language,
+            interpreter: None,
             filename: self.filename,
             code: self.code,
             input: self.input,

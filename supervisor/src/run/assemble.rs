@@ -1,0 +1,188 @@
+//! The report of a run, assembled once from the evidence: what watching the jail saw, the
+//! cgroup's usage, the runner's result (checked), and the verdict taken from them.
+
+use super::denials::Denials;
+use super::jail::Outcome;
+use super::job::{record_runner_violations, RunnerResult, FORGED_RESULT};
+use crate::profile::Limits;
+use crate::report::{verdict, Evidence, Report, ScriptError, Status, Stop, Usage};
+
+/// Fills `report` from a finished jail's outcome.
+pub(super) fn report(report: &mut Report, outcome: Outcome) {
+    let Outcome { watched: watch, usage, enforcement, limits } = outcome;
+    report.enforcement = enforcement;
+    let usage = match usage {
+        Ok(u) => u,
+        Err(message) => {
+            report.status = Status::InternalError;
+            report.message = Some(message);
+            return;
+        }
+    };
+    let mut evidence = Evidence {
+        setup_failure: watch.setup_failure.clone(),
+        stopped: watch.stopped,
+        oom_kills: usage.oom_kills,
+        pids_limit_hits: usage.pids_limit_hits,
+        cpu_used_ns: usage.cpu_total_ns,
+        cpu_limit_ns: limits.cpu_time_ms * 1_000_000,
+        loud_violations: watch.denials.loud,
+        forged_result: None,
+        runner_ok: None,
+        exit_code: watch.exit_code,
+        signal: watch.signal,
+    };
+    if watch.exit_code.is_none() && watch.signal.is_none() && watch.setup_failure.is_none() && watch.stopped.is_none() {
+        // jail-init died without reporting (killed from outside, or it crashed).
+        evidence.setup_failure = Some("jail-init ended without a report".to_string());
+    }
+
+    report.stdout = String::from_utf8_lossy(&watch.stdout.data).into_owned();
+    report.stderr = String::from_utf8_lossy(&watch.stderr.data).into_owned();
+    report.stdout_truncated = watch.stdout.truncated;
+    report.stderr_truncated = watch.stderr.truncated;
+    report.exit_code = watch.exit_code;
+    report.signal = watch.signal;
+    let (cpu_user_ms, cpu_system_ms) = split_cpu_ms(usage.cpu_user_ns, usage.cpu_system_ns, usage.cpu_total_ns);
+    report.usage = Usage {
+        wall_ms: 0,
+        cpu_user_ms,
+        cpu_system_ms,
+        memory_peak_bytes: usage.memory_peak_bytes,
+        pids_peak: usage.pids_peak,
+        oom_kills: usage.oom_kills,
+        stdout_bytes: watch.stdout.total,
+        stderr_bytes: watch.stderr.total,
+        result_bytes: watch.result.total,
+    };
+    let mut violations: Denials = watch.denials;
+    if !watch.result.truncated && !watch.result.data.is_empty() {
+        match RunnerResult::decode(&watch.result.data) {
+            Ok(r) => {
+                evidence.runner_ok = Some(r.ok);
+                report.result = r.result;
+                report.error = r.error;
+                if let Some(forged) = record_runner_violations(r.violations, &mut violations) {
+                    violations.merge(FORGED_RESULT, forged.clone(), false);
+                    evidence.forged_result = Some(forged);
+                }
+            }
+            Err(e) => {
+                report.error = Some(ScriptError {
+                    kind: "ResultError".into(),
+                    message: format!("the runner's result could not be read: {e}"),
+                    traceback: String::new(),
+                });
+            }
+        }
+    }
+    report.violations = violations.into_vec();
+    report.status = verdict(&evidence);
+    report.message = message_for(report.status, &evidence, &limits, report, &watch.stop_detail);
+}
+
+/// What keeps huge pages (not charged to the memory limit) away from the run, in the report's
+/// words; an error, refusing the run, when nothing does.
+pub(super) fn hugetlb_enforcement(cgroup_sizes: &[String], policy: &crate::seccomp::SeccompPolicy) -> Result<String, String> {
+    let seccomp = policy.denies_hugetlb();
+    let cgroup = (!cgroup_sizes.is_empty()).then(|| format!("the run's cgroup allows 0 huge pages ({})", cgroup_sizes.join(", ")));
+    let filter = "seccomp denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB) and shmget(SHM_HUGETLB)";
+    match (cgroup, seccomp) {
+        (Some(c), true) => Ok(format!("{c}; {filter}")),
+        (Some(c), false) => Ok(format!("{c}; the seccomp policy lets huge pages be requested")),
+        (None, true) => Ok(format!("{filter}; no hugetlb cgroup controller in this host's cgroups")),
+        (None, false) => Err(format!(
+            "hugetlb: the seccomp policy {} lets a script request huge pages ({}) and this host's cgroups have no hugetlb controller to \
+             limit them; huge pages are not charged to the memory limit, so the run is refused",
+            policy.path.display(),
+            policy.hugetlb_openings().join(", ")
+        )),
+    }
+}
+
+/// User and system CPU in ms, adding up to the precise total. The kernel's user/system split is
+/// sampled (per tick on cgroup v1), the total is exact: the split is scaled onto the total, so
+/// the two never add up to less than the CPU the limit was checked against.
+fn split_cpu_ms(user_ns: u64, system_ns: u64, total_ns: u64) -> (u64, u64) {
+    let total_ms = total_ns.max(user_ns + system_ns) / 1_000_000;
+    let split = user_ns + system_ns;
+    let user_ms = if split == 0 { total_ms } else { ((u128::from(user_ns) * u128::from(total_ms)) / u128::from(split)) as u64 };
+    (user_ms, total_ms - user_ms)
+}
+
+fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_detail: &Option<String>) -> Option<String> {
+    let violations = &report.violations;
+    match status {
+        Status::Ok => None,
+        Status::RuntimeError => Some(match (&report.error, e.exit_code, e.signal) {
+            (_, _, Some(sig)) => {
+                let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("?");
+                format!("the script was killed by signal {sig} ({name})")
+            }
+            (Some(err), _, _) => format!("the script raised {}: {}", err.kind, err.message),
+            (None, Some(code), _) => format!("the script exited with status {code} without a result"),
+            _ => "the script failed".into(),
+        }),
+        Status::Timeout => Some(format!("wall time limit of {} ms reached", l.wall_time_ms)),
+        Status::CpuLimit => Some(format!("CPU time limit of {} ms reached", l.cpu_time_ms)),
+        Status::MemoryLimit => Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory)),
+        Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
+        Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
+        Status::SecurityViolation if e.stopped == Some(Stop::ForeignAbi) => stop_detail.clone(),
+        Status::SecurityViolation => {
+            let denied: Vec<&str> =
+                violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
+            let mut parts = Vec::new();
+            if !denied.is_empty() {
+                parts.push(format!("denied: {}", denied.join(", ")));
+            }
+            if let Some(forged) = &e.forged_result {
+                parts.push(format!("forged result: {forged}"));
+            }
+            if let (Some(Stop::DenialFlood), Some(detail)) = (e.stopped, stop_detail) {
+                parts.push(detail.clone());
+            }
+            Some(parts.join("; "))
+        }
+        Status::InternalError => e.setup_failure.clone(),
+        Status::Rejected => None,
+        Status::Cancelled => Some("cancelled on request; the jail was killed".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hugetlb_is_covered_by_a_layer_or_the_run_is_refused() {
+        let policy = |mmap_args: &str| {
+            let src = format!(
+                "schema = 1\ninterpreter = \"t\"\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n[[syscall]]\nname = \"mmap\"\naction = \"allow\"\n{mmap_args}comment = \"m\"\n"
+            );
+            let file = toml::from_str(&src).unwrap();
+            crate::seccomp::compile_policy(file, std::path::Path::new("/p/open.toml"), &src, String::new()).unwrap()
+        };
+        let closed = policy("args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]\n");
+        let open = policy("");
+        let sizes = vec!["1GB".to_string(), "2MB".to_string()];
+        let both = hugetlb_enforcement(&sizes, &closed).unwrap();
+        assert!(both.contains("0 huge pages (1GB, 2MB)") && both.contains("seccomp denies mmap(MAP_HUGETLB)"), "{both}");
+        let seccomp_only = hugetlb_enforcement(&[], &closed).unwrap();
+        assert!(seccomp_only.starts_with("seccomp denies") && seccomp_only.contains("no hugetlb cgroup controller"), "{seccomp_only}");
+        let cgroup_only = hugetlb_enforcement(&sizes, &open).unwrap();
+        assert!(cgroup_only.contains("lets huge pages be requested"), "{cgroup_only}");
+        let refused = hugetlb_enforcement(&[], &open).unwrap_err();
+        assert!(refused.contains("/p/open.toml") && refused.contains("mmap(MAP_HUGETLB)") && refused.contains("refused"), "{refused}");
+    }
+
+    #[test]
+    fn cpu_split_adds_up_to_the_exact_total() {
+        // Sampled split below the exact total: scaled onto it.
+        assert_eq!(split_cpu_ms(200_000_000, 90_000_000, 300_400_000), (206, 94));
+        let (u, s) = split_cpu_ms(1, 1, 299_999_999);
+        assert_eq!(u + s, 299);
+        assert_eq!(split_cpu_ms(0, 0, 5_000_000), (5, 0));
+        assert_eq!(split_cpu_ms(3_000_000, 0, 0), (3, 0));
+    }
+}

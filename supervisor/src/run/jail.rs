@@ -1,0 +1,230 @@
+//! The jail as the supervisor holds it, with its states:
+//!
+//! ```text
+//!   created ──ready()──▶ ready ──start(job)──▶ running ──watch()──▶ finished ──finish()──▶ outcome
+//!   (jail-init cloned,   (maps written, GO;   (limits in force,    (the script's main
+//!    waiting for its      the runner waits     the job handed        process ended or the
+//!    id maps)             for its job)         over, clock on)       supervisor stopped it)
+//! ```
+//!
+//! [`Jail::create`] and [`Jail::ready`] are in `spawn`, [`Jail::watch`] in `watch`. Dropped in
+//! any state, a jail is killed, jail-init reaped and its cgroup removed.
+
+use super::prepare::Prepared;
+use super::request::ValidRun;
+use super::watch::{RunHooks, Watched};
+use crate::cgroup::{CgroupUsage, RunCgroup};
+use crate::hostids::Slot;
+use crate::profile::Limits;
+use crate::report::Enforcement;
+use crate::sys;
+use nix::errno::Errno;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Instant;
+
+/// Where a jail is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JailState {
+    /// jail-init is cloned into its namespaces and waits for its id maps.
+    Created,
+    /// jail-init is building the jail; the runner will wait for its job.
+    Ready,
+    /// The job is handed over; the run's limits and clock are on.
+    Running,
+    /// Over: the script's main process ended, or the supervisor stopped the jail.
+    Finished,
+}
+
+/// A jail: jail-init, its cgroup and the supervisor's ends of its descriptors.
+pub struct Jail {
+    pub(super) id: String,
+    pub(super) state: JailState,
+    pub(super) prepared: Prepared,
+    pub(super) cgroup: Box<dyn RunCgroup>,
+    pub(super) init: Init,
+    pub(super) control: OwnedFd,
+    /// The read ends of stdout, stderr and the result; taken by watch().
+    pub(super) outputs: Option<[OwnedFd; 3]>,
+    /// The write end of the job pipe, until the job is handed over.
+    pub(super) job: Option<OwnedFd>,
+    /// The job's bytes not yet written (the watch loop writes them as the pipe takes them).
+    pub(super) job_pending: Vec<u8>,
+    /// The limits in force: the profile's or a run's, tighter.
+    pub(super) limits: Limits,
+    pub(super) enforcement: Enforcement,
+    /// When the job was handed over: the run's wall clock.
+    pub(super) started: Option<Instant>,
+}
+
+/// What a finished jail leaves for the report.
+pub struct Outcome {
+    pub watched: Watched,
+    pub usage: Result<CgroupUsage, String>,
+    pub enforcement: Enforcement,
+    pub limits: Limits,
+}
+
+impl Jail {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn state(&self) -> JailState {
+        self.state
+    }
+
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// Hands the job over: the run's limits take the place of the jail's (a run only tightens),
+    /// the job goes down the pipe (the watch loop writes what the pipe does not take at once)
+    /// and the run's clock starts (state [`JailState::Running`]).
+    pub fn start(&mut self, run: &ValidRun, hooks: &RunHooks<'_>) -> Result<(), String> {
+        if self.state != JailState::Ready {
+            return Err(format!("jail {}: start() in state {:?}", self.id, self.state));
+        }
+        if run.limits != self.limits {
+            self.cgroup.set_limits(&super::spawn::cgroup_limits(&run.limits)).map_err(|e| format!("cgroup: {e}"))?;
+            self.limits = run.limits;
+        }
+        let policy = &self.prepared.profile.file.language_policy;
+        let job = super::job::Job {
+            v: super::job::PROTOCOL,
+            language: run.language.as_str(),
+            filename: &run.filename,
+            code: &run.code,
+            input: &run.input,
+            policy: super::job::JobPolicy { blocked_modules: &policy.blocked_modules, dynamic_code: policy.dynamic_code },
+        };
+        self.job_pending = job.encode().map_err(|e| format!("job: {e}"))?;
+        if let Some(fd) = &self.job {
+            let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+        }
+        self.started = Some(Instant::now());
+        self.state = JailState::Running;
+        if let Some(started) = hooks.started {
+            started();
+        }
+        Ok(())
+    }
+
+    /// Kills what is left, reaps jail-init in the background and reads the cgroup's usage.
+    pub fn finish(mut self, watched: Watched) -> Outcome {
+        // Everything of the script is dead now (watch killed the cgroup). jail-init is exiting
+        // or killed; its exit tears the namespaces down, which the report does not wait for.
+        self.kill();
+        let init = std::mem::replace(&mut self.init, Init::reaped());
+        init.reap_in_background();
+        let usage = self.cgroup.usage().map_err(|e| format!("cgroup usage: {e}"));
+        Outcome { watched, usage, enforcement: self.enforcement.clone(), limits: self.limits }
+    }
+
+    /// Kills jail-init (which takes the whole PID namespace with it) and everything in the
+    /// cgroup.
+    pub(super) fn kill(&self) {
+        self.init.kill();
+        if let Err(e) = self.cgroup.kill_all() {
+            tracing::warn!(pid = self.init.pid, error = %e, "failed to kill the run's cgroup");
+        }
+    }
+}
+
+impl Drop for Jail {
+    /// Whatever state it is in: nothing of it outlives the handle.
+    fn drop(&mut self) {
+        self.kill();
+        let t = Instant::now();
+        if let Err(e) = self.cgroup.destroy() {
+            tracing::warn!(run = %self.id, error = %e, "failed to remove the run's cgroup");
+        }
+        tracing::debug!(run = %self.id, us = t.elapsed().as_micros() as u64, "cgroup removed");
+    }
+}
+
+/// jail-init as the supervisor holds it.
+pub(super) struct Init {
+    pub(super) pid: i32,
+    pub(super) pidfd: Option<OwnedFd>,
+    pub(super) reaped: bool,
+    /// The jail's host ids, given back once jail-init is reaped: the PID namespace is empty
+    /// then, no process of the jail is left to use them.
+    pub(super) ids: Option<Slot>,
+}
+
+impl Init {
+    pub(super) fn new(pid: i32, pidfd: OwnedFd, ids: Slot) -> Init {
+        Init { pid, pidfd: Some(pidfd), reaped: false, ids: Some(ids) }
+    }
+
+    /// What is left once the real one went to its reaper.
+    fn reaped() -> Init {
+        Init { pid: 0, pidfd: None, reaped: true, ids: None }
+    }
+
+    pub(super) fn pidfd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|f| f.as_fd())
+    }
+
+    fn kill(&self) {
+        if let (false, Some(fd)) = (self.reaped, self.pidfd()) {
+            let _ = sys::pidfd_kill(fd);
+        }
+    }
+
+    /// Reaps jail-init on a thread of its own: its exit (the namespaces' teardown) can take a
+    /// few milliseconds, and nothing in the report depends on it.
+    fn reap_in_background(self) {
+        if self.reaped {
+            return;
+        }
+        let spawned = std::thread::Builder::new().name("jaild-reap".into()).spawn(move || {
+            let mut init = self;
+            init.reap();
+        });
+        if let Err(e) = spawned {
+            // The closure, and jail-init with it, was dropped: reaped on this thread instead.
+            tracing::warn!(error = %e, "no thread to reap jail-init; reaped on the run's thread");
+        }
+    }
+
+    fn reap(&mut self) {
+        if self.reaped {
+            return;
+        }
+        let Some(fd) = self.pidfd.as_ref() else {
+            self.reaped = true;
+            return;
+        };
+        loop {
+            match nix::sys::wait::waitid(nix::sys::wait::Id::PIDFd(fd.as_fd()), nix::sys::wait::WaitPidFlag::WEXITED) {
+                Ok(_) => {
+                    self.reaped = true;
+                    self.ids = None;
+                    return;
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    // Not known to be gone: the ids stay taken (dropped without going back).
+                    self.reaped = true;
+                    if let Some(ids) = self.ids.take() {
+                        tracing::warn!(root_id = ids.root_id(), error = %e, "jail-init could not be reaped; its host ids are not reused");
+                        std::mem::forget(ids);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Init {
+    /// jail-init dropped on an error path is killed and reaped here, so that its host ids go
+    /// back only once it is gone.
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            self.reap();
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Watching a running jail: the job written, output captured with caps, jail-init's records,
+//! denied syscalls answered, wall time, CPU and process limits enforced.
+
+use super::denials::{Denials, MAX_DENIALS, MAX_LOUD_DENIALS};
+use super::jail::{Jail, JailState};
+use crate::profile::Profile;
+use crate::report::Stop;
+use crate::sys;
+use jail_init::protocol::{Record, MAX_RECORD};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives output chunks as they arrive.
+pub type OutputHook<'a> = dyn Fn(Stream, &[u8]) + Sync + 'a;
+
+/// How a caller follows and steers a run in progress (the daemon's cancel and event stream).
+#[derive(Default)]
+pub struct RunHooks<'a> {
+    /// Once true, the jail is killed (within the watch loop's 50 ms tick) and the run reported
+    /// as cancelled.
+    pub cancel: Option<&'a AtomicBool>,
+    /// The script's output as it arrives, only what fits in the caps (the report keeps the
+    /// same bytes).
+    pub output: Option<&'a OutputHook<'a>>,
+    /// Called once the jail has been told to start the script.
+    pub started: Option<&'a (dyn Fn() + Sync)>,
+}
+
+/// A capped capture of one output stream.
+pub(super) struct Capture {
+    pub(super) data: Vec<u8>,
+    cap: u64,
+    pub(super) total: u64,
+    pub(super) truncated: bool,
+}
+
+impl Capture {
+    fn new(cap: u64) -> Capture {
+        Capture { data: Vec::new(), cap, total: 0, truncated: false }
+    }
+
+    /// Keeps what fits under the cap and returns how many bytes that was; past the cap the
+    /// capture is marked truncated.
+    fn push(&mut self, bytes: &[u8]) -> usize {
+        self.total += bytes.len() as u64;
+        let room = self.cap.saturating_sub(self.data.len() as u64) as usize;
+        let kept = bytes.len().min(room);
+        self.data.extend_from_slice(&bytes[..kept]);
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        kept
+    }
+}
+
+/// What watching a jail saw.
+pub struct Watched {
+    pub(super) stdout: Capture,
+    pub(super) stderr: Capture,
+    pub(super) result: Capture,
+    pub(super) denials: Denials,
+    pub(super) setup_failure: Option<String>,
+    pub(super) stopped: Option<Stop>,
+    pub(super) stop_detail: Option<String>,
+    pub(super) exit_code: Option<i32>,
+    pub(super) signal: Option<i32>,
+}
+
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+impl Jail {
+    /// Watches the running jail until jail-init ends or the supervisor stops it: the job
+    /// written as the pipe takes it, output with caps, records from jail-init, denied syscalls,
+    /// wall time, CPU and process limits (state [`JailState::Finished`] after).
+    pub fn watch(&mut self, hooks: &RunHooks<'_>) -> Watched {
+        let start = self.started.unwrap_or_else(Instant::now);
+        let pipes = self.outputs.take();
+        let mut job = self.job.take().map(|fd| (fd, std::mem::take(&mut self.job_pending), 0usize));
+        let w = watch_loop(self, hooks, pipes, &mut job, start);
+        self.state = JailState::Finished;
+        w
+    }
+}
+
+fn watch_loop(
+    jail: &Jail,
+    hooks: &RunHooks<'_>,
+    pipes: Option<[OwnedFd; 3]>,
+    job: &mut Option<(OwnedFd, Vec<u8>, usize)>,
+    start: Instant,
+) -> Watched {
+    let limits = &jail.limits;
+    let profile = &jail.prepared.profile;
+    let cgroup = jail.cgroup.as_ref();
+    let control = &jail.control;
+    let mut w = Watched {
+        stdout: Capture::new(limits.stdout.0),
+        stderr: Capture::new(limits.stderr.0),
+        result: Capture::new(limits.result.0),
+        denials: Denials::default(),
+        setup_failure: None,
+        stopped: None,
+        stop_detail: None,
+        exit_code: None,
+        signal: None,
+    };
+    let mut pipes: Vec<Option<OwnedFd>> = match pipes {
+        Some(p) => p.into_iter().map(Some).collect(),
+        None => vec![None, None, None],
+    };
+    for p in pipes.iter().flatten() {
+        let _ = nix::fcntl::fcntl(p, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    }
+    let mut listener: Option<OwnedFd> = None;
+    let deadline = start + Duration::from_millis(limits.wall_time_ms);
+    let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
+    let mut next_check = start + POLL_INTERVAL;
+    let mut exited = false;
+    let mut buf = vec![0u8; 64 << 10];
+
+    let stop = |w: &mut Watched, why: Stop, detail: Option<String>| {
+        if w.stopped.is_none() {
+            w.stopped = Some(why);
+            w.stop_detail = detail;
+        }
+        jail.kill();
+    };
+
+    while !exited {
+        if hooks.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            stop(&mut w, Stop::Cancelled, None);
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            stop(&mut w, Stop::Timeout, None);
+            break;
+        }
+        if now >= next_check {
+            next_check = now + POLL_INTERVAL;
+            if cgroup.cpu_time_ns().map(|ns| ns >= cpu_limit_ns).unwrap_or(false) {
+                stop(&mut w, Stop::CpuLimit, None);
+                break;
+            }
+            if cgroup.pids_limit_hit().unwrap_or(false) {
+                stop(&mut w, Stop::PidsLimit, None);
+                break;
+            }
+        }
+        let timeout = deadline.min(next_check).saturating_duration_since(now);
+
+        let Some(pidfd) = jail.init.pidfd() else {
+            w.setup_failure = Some("jail-init is not there to watch".into());
+            break;
+        };
+        let mut polled: Vec<PollFd> = vec![PollFd::new(pidfd, PollFlags::POLLIN), PollFd::new(control.as_fd(), PollFlags::POLLIN)];
+        let job_slot = job.as_ref().map(|(fd, _, _)| {
+            polled.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
+            polled.len() - 1
+        });
+        let listener_slot = listener.as_ref().map(|l| {
+            polled.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            polled.len() - 1
+        });
+        let mut pipe_slots = [None; 3];
+        for (i, p) in pipes.iter().enumerate() {
+            if let Some(fd) = p {
+                polled.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                pipe_slots[i] = Some(polled.len() - 1);
+            }
+        }
+        let ms = PollTimeout::try_from(timeout.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut polled, ms) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => {
+                w.setup_failure = Some(format!("poll: {e}"));
+                stop(&mut w, Stop::Timeout, None);
+                break;
+            }
+        }
+        let ready = |i: usize| polled[i].revents().map(|r| !r.is_empty()).unwrap_or(false);
+        let pid_ready = ready(0);
+        let control_ready = ready(1);
+        let listener_ready = listener_slot.map(ready).unwrap_or(false);
+        let job_ready = job_slot.map(ready).unwrap_or(false);
+        let pipe_ready: Vec<bool> = pipe_slots.iter().map(|s| s.map(ready).unwrap_or(false)).collect();
+        drop(polled);
+
+        if job_ready && write_job(job) {
+            // All of it is in the pipe: closing it ends the job (the runner reads to the end).
+            *job = None;
+        }
+        if control_ready {
+            read_records(control, &mut w, &mut listener);
+            if w.exit_code.is_some() || w.signal.is_some() {
+                // The script's main process ended; jail-init is ending the rest of the jail.
+                exited = true;
+            }
+        }
+        if listener_ready {
+            if let Some(l) = &listener {
+                match answer_notifications(l, profile, &mut w.denials) {
+                    Answered::Open => {}
+                    Answered::Closed => listener = None,
+                    Answered::ForeignAbi(detail) => {
+                        let detail = format!("a process used another architecture's syscalls ({detail}); the run was stopped");
+                        stop(&mut w, Stop::ForeignAbi, Some(detail));
+                        break;
+                    }
+                }
+                if w.denials.loud >= MAX_LOUD_DENIALS {
+                    let detail = format!("stopped after {MAX_LOUD_DENIALS} denied syscalls");
+                    stop(&mut w, Stop::DenialFlood, Some(detail));
+                    break;
+                }
+                if w.denials.answered >= MAX_DENIALS {
+                    let detail = format!(
+                        "stopped after {MAX_DENIALS} denied syscalls ({} of them routine probes the profile denies quietly, repeated without end)",
+                        w.denials.answered - w.denials.loud
+                    );
+                    stop(&mut w, Stop::DenialFlood, Some(detail));
+                    break;
+                }
+            }
+        }
+        for (i, is_ready) in pipe_ready.into_iter().enumerate() {
+            if !is_ready {
+                continue;
+            }
+            match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i), stream_hook(hooks, i)) {
+                PipeState::Open | PipeState::Closed => {}
+                PipeState::Overflow => {
+                    let (name, cap) = match i {
+                        0 => ("stdout", limits.stdout),
+                        1 => ("stderr", limits.stderr),
+                        _ => ("result", limits.result),
+                    };
+                    stop(&mut w, Stop::OutputLimit, Some(format!("{name} exceeded its limit of {cap}")));
+                    exited = true;
+                }
+            }
+        }
+        if pid_ready {
+            tracing::debug!("jail-init ended");
+            exited = true;
+        }
+    }
+
+    // jail-init is gone or being killed: collect what is left without waiting on anyone.
+    *job = None;
+    jail.kill();
+    read_records(control, &mut w, &mut listener);
+    let drain_deadline = Instant::now() + Duration::from_millis(500);
+    for (i, pipe) in pipes.iter_mut().enumerate() {
+        while pipe.is_some() && Instant::now() < drain_deadline {
+            match drain_pipe(pipe, &mut buf, capture(&mut w, i), stream_hook(hooks, i)) {
+                PipeState::Open => std::thread::sleep(Duration::from_millis(1)),
+                PipeState::Closed => break,
+                PipeState::Overflow => {
+                    if w.stopped.is_none() && w.exit_code.is_none() {
+                        w.stopped = Some(Stop::OutputLimit);
+                    }
+                    *pipe = None;
+                }
+            }
+        }
+    }
+    w
+}
+
+/// Writes as much of the pending job as the pipe takes; true once nothing is left to write (all
+/// written, or the runner is gone and the rest will never be read).
+fn write_job(job: &mut Option<(OwnedFd, Vec<u8>, usize)>) -> bool {
+    let Some((fd, bytes, written)) = job.as_mut() else { return true };
+    while *written < bytes.len() {
+        match nix::unistd::write(&*fd, &bytes[*written..]) {
+            Ok(n) => *written += n,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return false,
+            // EPIPE: the runner closed its end (it failed, or the script ended it).
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
+fn capture(w: &mut Watched, i: usize) -> &mut Capture {
+    match i {
+        0 => &mut w.stdout,
+        1 => &mut w.stderr,
+        _ => &mut w.result,
+    }
+}
+
+enum PipeState {
+    Open,
+    Closed,
+    Overflow,
+}
+
+/// The output hook for pipe `i` (the result pipe is not streamed).
+fn stream_hook<'h>(hooks: &RunHooks<'h>, i: usize) -> Option<(Stream, &'h OutputHook<'h>)> {
+    let stream = match i {
+        0 => Stream::Stdout,
+        1 => Stream::Stderr,
+        _ => return None,
+    };
+    hooks.output.map(|f| (stream, f))
+}
+
+fn drain_pipe(
+    pipe: &mut Option<OwnedFd>,
+    buf: &mut [u8],
+    cap: &mut Capture,
+    hook: Option<(Stream, &OutputHook<'_>)>,
+) -> PipeState {
+    let Some(fd) = pipe else { return PipeState::Closed };
+    loop {
+        match nix::unistd::read(&*fd, buf) {
+            Ok(0) => {
+                *pipe = None;
+                return PipeState::Closed;
+            }
+            Ok(n) => {
+                let kept = cap.push(&buf[..n]);
+                if let (Some((stream, f)), true) = (hook, kept > 0) {
+                    f(stream, &buf[..kept]);
+                }
+                if cap.truncated {
+                    return PipeState::Overflow;
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return PipeState::Open,
+            Err(_) => {
+                *pipe = None;
+                return PipeState::Closed;
+            }
+        }
+    }
+}
+
+fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedFd>) {
+    let mut buf = vec![0u8; MAX_RECORD];
+    loop {
+        match sys::recv_with_fds(control.as_fd(), &mut buf) {
+            Ok((0, _)) => return,
+            Ok((n, mut fds)) => match Record::decode(&buf[..n]) {
+                Some(Record::Failed { step, errno, detail }) => {
+                    let errno = Errno::from_raw(errno);
+                    w.setup_failure.get_or_insert_with(|| format!("jail setup failed at step {step} ({detail}): {errno} ({})", errno.desc()));
+                }
+                Some(Record::Listener) if listener.is_none() && !fds.is_empty() => {
+                    *listener = Some(fds.remove(0));
+                }
+                Some(Record::Exited { code, signal }) => {
+                    tracing::debug!(?code, ?signal, "script ended");
+                    w.exit_code = code;
+                    w.signal = signal;
+                }
+                other => tracing::warn!(record = ?other, "unexpected record from jail-init"),
+            },
+            Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// What became of the listener after a batch of notifications.
+enum Answered {
+    /// Still in use: more may come.
+    Open,
+    /// Finished (no process uses the filter any more) or broken.
+    Closed,
+    /// A syscall of another ABI, in the report's words: it is left unanswered (its process
+    /// stays blocked in the kernel) and the run must be stopped at once.
+    ForeignAbi(String),
+}
+
+/// Answers the pending notifications (at most a batch, so that a flood cannot keep the watch
+/// loop from its deadlines) with the policy's errno and records them. A syscall of another
+/// ABI (i386 `int 0x80`, x32) is recorded as a loud violation named by its own ABI and number,
+/// never answered, and ends the batch: the caller stops the run.
+fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Denials) -> Answered {
+    for _ in 0..256 {
+        let mut pfd = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut pfd, PollTimeout::ZERO) {
+            Ok(0) => return Answered::Open,
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(_) => return Answered::Closed,
+        }
+        let revents = pfd[0].revents().unwrap_or(PollFlags::empty());
+        if !revents.contains(PollFlags::POLLIN) {
+            // POLLHUP: every task using the filter is gone.
+            return if revents.contains(PollFlags::POLLHUP) { Answered::Closed } else { Answered::Open };
+        }
+        match sys::notif_recv(listener.as_fd()) {
+            Ok(n) => {
+                if let Some(detail) = crate::seccomp::foreign_abi(n.arch, n.nr) {
+                    tracing::warn!(syscall = %detail, pid = n.pid, "a process made a syscall of another architecture; stopping the run");
+                    denials.record("syscall", detail.clone(), false);
+                    return Answered::ForeignAbi(detail);
+                }
+                let denial = profile.seccomp.denial(n.nr);
+                let (_, detail) = crate::seccomp::describe(n.nr, &n.args);
+                tracing::debug!(syscall = %detail, pid = n.pid, quiet = denial.quiet, "denied syscall");
+                // ENOENT: the task died before the answer; nothing to do.
+                let _ = sys::notif_deny(listener.as_fd(), n.id, denial.errno);
+                denials.record("syscall", detail, denial.quiet);
+            }
+            Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
+            Err(_) => return Answered::Closed,
+        }
+    }
+    Answered::Open
+}
+
