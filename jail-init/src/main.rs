@@ -20,6 +20,10 @@
 //! jail-init reports, it does not log: a failed step sends one [`Record::Failed`] and exits
 //! with [`EXIT_SETUP_FAILED`].
 
+#![deny(unsafe_code)]
+
+// The one module that may hold unsafe code: the raw system calls nix does not wrap.
+#[allow(unsafe_code)]
 mod sys;
 
 use jail_init::fds;

@@ -1,12 +1,13 @@
 //! Who is calling: the peer's credentials from the socket (SO_PEERCRED: uid, gid, pid, and
 //! SO_PEERGROUPS: its supplementary groups, both as of connect(2), so nothing can be swapped
 //! under them), and what the caller policy lets that peer do.
+#![forbid(unsafe_code)]
 
 use super::config::CallerPolicy;
 use super::queue::CallerLimits;
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsFd;
 use tokio::net::UnixListener;
 
 /// The process at the other end of a connection.
@@ -36,45 +37,13 @@ impl Connected<IncomingStream<'_, UnixListener>> for Peer {
                 uid: cred.uid(),
                 gid: cred.gid(),
                 pid: cred.pid().unwrap_or(0),
-                groups: peer_groups(io.as_fd()).unwrap_or_default(),
+                groups: crate::sys::peer_groups(io.as_fd()).unwrap_or_default(),
             },
             Err(e) => {
                 tracing::warn!(error = %e, "SO_PEERCRED failed; the caller is treated as unknown");
                 Peer::UNKNOWN
             }
         }
-    }
-}
-
-/// SO_PEERGROUPS (asm-generic and most architectures; sparc numbers it differently).
-#[cfg(not(target_arch = "sparc64"))]
-const SO_PEERGROUPS: libc::c_int = 59;
-#[cfg(target_arch = "sparc64")]
-const SO_PEERGROUPS: libc::c_int = 0x003d;
-
-/// The peer's supplementary groups as they were at connect(2) (Linux 4.13+). Neither libc nor
-/// nix wraps this option, hence the raw getsockopt.
-fn peer_groups(fd: BorrowedFd<'_>) -> std::io::Result<Vec<u32>> {
-    let mut groups = vec![0 as libc::gid_t; 64];
-    loop {
-        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
-        // SAFETY: `fd` is a live socket borrowed for the call; the buffer is `len` bytes of
-        // writable gid_t storage that outlives the call; the kernel writes at most `len` bytes
-        // and stores the length it needs (or wrote) in `len`.
-        let rc = unsafe {
-            libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len)
-        };
-        let n = len as usize / std::mem::size_of::<libc::gid_t>();
-        if rc == 0 {
-            groups.truncate(n);
-            return Ok(groups);
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= 65_536 {
-            groups.resize(n, 0);
-            continue;
-        }
-        return Err(err);
     }
 }
 

@@ -6,7 +6,7 @@
 //! libsystemd or bring more than they save. Without systemd (no LISTEN_PID, no NOTIFY_SOCKET)
 //! both do nothing.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 use std::time::Duration;
 
@@ -41,7 +41,8 @@ pub fn listener_from_systemd() -> Result<Option<UnixListener>, ActivationError> 
     // SAFETY: LISTEN_PID names this process, so by the sd_listen_fds(3) protocol fd 3 is an
     // open socket systemd handed to it, and nothing else in the process has taken ownership
     // of it (this runs once, first thing, and the variables are cleared above).
-    let fd = unsafe { OwnedFd::from_raw_fd(LISTEN_FDS_START) };
+    #[allow(unsafe_code)]
+    let fd: OwnedFd = unsafe { crate::sys::take_inherited_fd(LISTEN_FDS_START) };
     let accepting = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::AcceptConn).map_err(ActivationError::NotUnixStream)?;
     let kind = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType).map_err(ActivationError::NotUnixStream)?;
     // Fails unless the socket is AF_UNIX.
