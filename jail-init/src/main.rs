@@ -25,22 +25,23 @@
 // The one module that may hold unsafe code: the raw system calls nix does not wrap.
 #[allow(unsafe_code)]
 mod sys;
+mod syscall;
 
 use jail_init::fds;
 use jail_init::plan::{access, LandlockPlan, Mount, Plan};
 use jail_init::protocol::{Record, EXIT_SETUP_FAILED};
 use nix::errno::Errno;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::socket::{send, sendmsg, ControlMessage, MsgFlags};
-use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::sys::statvfs::FsFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chdir, pivot_root, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+use nix::unistd::{chdir, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 use std::ffi::CString;
 use std::io::{IoSlice, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
+use syscall::{Linux, Syscall};
 
 /// A failed setup step: what, the errno, and the path or value involved.
 struct StepError {
@@ -92,10 +93,11 @@ fn main() {
 
 fn run() -> Step<i32> {
     let plan = read_plan()?;
-    set_user_namespace_limits(&plan)?;
-    nix::unistd::sethostname(&plan.hostname).map_err(fail("sethostname", plan.hostname.clone()))?;
-    build_root(&plan)?;
-    enter_root(&plan.staging)?;
+    let k = &Linux;
+    set_user_namespace_limits(k, &plan)?;
+    k.sethostname(&plan.hostname).map_err(fail("sethostname", plan.hostname.clone()))?;
+    build_root(k, &plan)?;
+    enter_root(k, &plan.staging)?;
     // PID 1's own copy of the control socket, above every number the script's process closes
     // or places in the shared table (0-6, the cgroup files from CGROUP_FIRST, its own copy from
     // 64 up), and well below any RLIMIT_NOFILE a supervisor runs with.
@@ -144,13 +146,13 @@ fn fork_child() -> Step<ForkResult> {
 /// Step 2: the jail's own user namespace limits (plan::Plan::user_namespace_limits), written
 /// while the supervisor's /proc is still in view. /proc/sys/user holds the limits of the
 /// writer's user namespace: these are the jail's, writable by its root.
-fn set_user_namespace_limits(plan: &Plan) -> Step {
+fn set_user_namespace_limits(k: &dyn Syscall, plan: &Plan) -> Step {
     for (name, value) in &plan.user_namespace_limits {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
             return Err(StepError { step: "user_namespace_limits", errno: Errno::EINVAL, detail: format!("bad limit name {name:?}") });
         }
         let path = format!("/proc/sys/user/{name}");
-        std::fs::write(&path, value.to_string()).map_err(io_fail("user_namespace_limits", format!("{path} = {value}")))?;
+        k.write_file(Path::new(&path), value.to_string().as_bytes()).map_err(io_fail("user_namespace_limits", format!("{path} = {value}")))?;
     }
     Ok(())
 }
@@ -173,38 +175,28 @@ fn inside(staging: &Path, dst: &Path) -> PathBuf {
     staging.join(dst.strip_prefix("/").unwrap_or(dst))
 }
 
-fn mkdir_all(path: &Path, step: &'static str) -> Step {
-    std::fs::create_dir_all(path).map_err(io_fail(step, path.display().to_string()))
+fn mkdir_all(k: &dyn Syscall, path: &Path, step: &'static str) -> Step {
+    k.create_dir_all(path).map_err(io_fail(step, path.display().to_string()))
 }
 
 /// Step 3: the new root: a tmpfs with only what the plan lists.
-fn build_root(plan: &Plan) -> Step {
+fn build_root(k: &dyn Syscall, plan: &Plan) -> Step {
     // Nothing we mount may propagate back to the host's mount namespace.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(fail("make_root_private", "/"))?;
+    k.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None).map_err(fail("make_root_private", "/"))?;
     let root = &plan.staging;
     let options = format!("size={},mode=0755", plan.root_size_bytes);
-    mount(
-        Some("jaild"),
-        root,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(options.as_str()),
-    )
-    .map_err(fail("mount_root_tmpfs", root.display().to_string()))?;
+    k.mount(Some(Path::new("jaild")), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(options.as_str()))
+        .map_err(fail("mount_root_tmpfs", root.display().to_string()))?;
 
     for m in &plan.mounts {
         match m {
-            Mount::Bind { src, dst, exec, dev } => {
-                bind(src, &inside(root, dst), *exec, *dev)?
-            }
+            Mount::Bind { src, dst, exec, dev } => bind(k, src, &inside(root, dst), *exec, *dev)?,
             Mount::Tmpfs { dst, size_bytes, inodes, mode, uid, gid } => {
                 let target = inside(root, dst);
-                mkdir_all(&target, "mount_tmpfs")?;
-                let options =
-                    format!("size={size_bytes},nr_inodes={inodes},mode={mode:o},uid={uid},gid={gid}");
-                mount(
-                    Some("jaild"),
+                mkdir_all(k, &target, "mount_tmpfs")?;
+                let options = format!("size={size_bytes},nr_inodes={inodes},mode={mode:o},uid={uid},gid={gid}");
+                k.mount(
+                    Some(Path::new("jaild")),
                     &target,
                     Some("tmpfs"),
                     MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
@@ -214,12 +206,12 @@ fn build_root(plan: &Plan) -> Step {
             }
             Mount::Proc { dst } => {
                 let target = inside(root, dst);
-                mkdir_all(&target, "mount_proc")?;
+                mkdir_all(k, &target, "mount_proc")?;
                 // A procfs of the jail's own PID namespace. subset=pid leaves out /proc/sys,
                 // /proc/sysrq-trigger, /proc/kcore and the rest of the kernel's global files;
                 // hidepid=invisible hides processes of other uids (jail-init runs as 0).
-                mount(
-                    Some("proc"),
+                k.mount(
+                    Some(Path::new("proc")),
                     &target,
                     Some("proc"),
                     MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
@@ -229,25 +221,23 @@ fn build_root(plan: &Plan) -> Step {
             }
             Mount::Dir { dst, mode } => {
                 let target = inside(root, dst);
-                mkdir_all(&target, "make_dir")?;
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode))
-                    .map_err(io_fail("make_dir", dst.display().to_string()))?;
+                mkdir_all(k, &target, "make_dir")?;
+                k.set_mode(&target, *mode).map_err(io_fail("make_dir", dst.display().to_string()))?;
             }
             Mount::File { dst, contents, mode } => {
                 let target = inside(root, dst);
                 if let Some(parent) = target.parent() {
-                    mkdir_all(parent, "write_file")?;
+                    mkdir_all(k, parent, "write_file")?;
                 }
-                std::fs::write(&target, contents).map_err(io_fail("write_file", dst.display().to_string()))?;
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode))
-                    .map_err(io_fail("write_file", dst.display().to_string()))?;
+                k.write_file(&target, contents.as_bytes()).map_err(io_fail("write_file", dst.display().to_string()))?;
+                k.set_mode(&target, *mode).map_err(io_fail("write_file", dst.display().to_string()))?;
             }
             Mount::Symlink { target, dst } => {
                 let link = inside(root, dst);
                 if let Some(parent) = link.parent() {
-                    mkdir_all(parent, "symlink")?;
+                    mkdir_all(k, parent, "symlink")?;
                 }
-                symlink(target, &link).map_err(io_fail("symlink", dst.display().to_string()))?;
+                k.symlink(target, &link).map_err(io_fail("symlink", dst.display().to_string()))?;
             }
         }
     }
@@ -257,25 +247,19 @@ fn build_root(plan: &Plan) -> Step {
 /// A read-only, nosuid, non-recursive bind mount. The flags the source mount
 /// already has that a user namespace may not clear (nodev, noexec, atime flags) are kept, or the
 /// remount would fail with EPERM.
-fn bind(src: &Path, target: &Path, exec: bool, dev: bool) -> Step {
-    let is_dir = std::fs::metadata(src).map_err(io_fail("bind_source", src.display().to_string()))?.is_dir();
+fn bind(k: &dyn Syscall, src: &Path, target: &Path, exec: bool, dev: bool) -> Step {
+    let is_dir = k.is_dir(src).map_err(io_fail("bind_source", src.display().to_string()))?;
     if is_dir {
-        mkdir_all(target, "bind_target")?;
+        mkdir_all(k, target, "bind_target")?;
     } else {
         if let Some(parent) = target.parent() {
-            mkdir_all(parent, "bind_target")?;
+            mkdir_all(k, parent, "bind_target")?;
         }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(target)
-            .map_err(io_fail("bind_target", target.display().to_string()))?;
+        k.touch(target).map_err(io_fail("bind_target", target.display().to_string()))?;
     }
-    mount(Some(src), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(fail("bind", src.display().to_string()))?;
+    k.mount(Some(src), target, None, MsFlags::MS_BIND, None).map_err(fail("bind", src.display().to_string()))?;
 
-    let existing = statvfs(target).map_err(fail("bind_statvfs", src.display().to_string()))?.flags();
+    let existing = k.mount_flags(target).map_err(fail("bind_statvfs", src.display().to_string()))?;
     let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_RDONLY;
     if !dev || existing.contains(FsFlags::ST_NODEV) {
         flags |= MsFlags::MS_NODEV;
@@ -292,24 +276,24 @@ fn bind(src: &Path, target: &Path, exec: bool, dev: bool) -> Step {
             flags |= ms;
         }
     }
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-        .map_err(fail("bind_remount_readonly", src.display().to_string()))
+    k.mount(None, target, None, flags, None).map_err(fail("bind_remount_readonly", src.display().to_string()))
 }
 
 /// Step 4: pivot_root into the new root, detach the old one, make the root read-only.
-fn enter_root(staging: &Path) -> Step {
-    chdir(staging).map_err(fail("chdir_new_root", staging.display().to_string()))?;
+fn enter_root(k: &dyn Syscall, staging: &Path) -> Step {
+    k.chdir(staging).map_err(fail("chdir_new_root", staging.display().to_string()))?;
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then
     // removes the old root without needing a directory for it (the trick from pivot_root(2)).
-    pivot_root(".", ".").map_err(fail("pivot_root", staging.display().to_string()))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(fail("detach_old_root", "/"))?;
-    chdir("/").map_err(fail("chdir_root", "/"))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
+    let here = Path::new(".");
+    k.pivot_root(here, here).map_err(fail("pivot_root", staging.display().to_string()))?;
+    k.umount(here, MntFlags::MNT_DETACH).map_err(fail("detach_old_root", "/"))?;
+    k.chdir(Path::new("/")).map_err(fail("chdir_root", "/"))?;
+    k.mount(
+        None,
+        Path::new("/"),
+        None,
         MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        None::<&str>,
+        None,
     )
     .map_err(fail("remount_root_readonly", "/"))
 }
@@ -320,7 +304,7 @@ fn exec_script(plan: &Plan) -> Step<std::convert::Infallible> {
     // A new session without a controlling terminal: TIOCSTI has nothing to inject into.
     nix::unistd::setsid().map_err(fail("setsid", ""))?;
     setup_fds()?;
-    set_rlimits(plan)?;
+    set_rlimits(&Linux, plan)?;
     drop_privileges(plan)?;
     // Before the filter: after it, the script's process only execs.
     chdir(&plan.cwd).map_err(fail("chdir_workdir", plan.cwd.display().to_string()))?;
@@ -360,14 +344,14 @@ fn setup_fds() -> Step {
     sys::cloexec_from(5).map_err(fail("setup_fds", "close_range"))
 }
 
-fn set_rlimits(plan: &Plan) -> Step {
+fn set_rlimits(k: &dyn Syscall, plan: &Plan) -> Step {
     for r in &plan.rlimits {
         // nix's Resource enum cannot be built from a raw number; setrlimit(2) via prlimit.
         let res = resource(r.resource)?;
         // A jail can lower a limit, never raise one above the hard limit it inherited (that
         // takes CAP_SYS_RESOURCE in the host's user namespace). Say so by name instead of a
         // bare EPERM: the fix is in the supervisor's service (LimitCORE=, LimitNOFILE=...).
-        let (_, inherited_hard) = nix::sys::resource::getrlimit(res).map_err(fail("setrlimit", format!("getrlimit {res:?}")))?;
+        let (_, inherited_hard) = k.getrlimit(res).map_err(fail("setrlimit", format!("getrlimit {res:?}")))?;
         if r.hard > inherited_hard {
             return Err(StepError {
                 step: "setrlimit",
@@ -378,7 +362,7 @@ fn set_rlimits(plan: &Plan) -> Step {
                 ),
             });
         }
-        nix::sys::resource::setrlimit(res, r.soft, r.hard).map_err(fail("setrlimit", format!("{res:?} {}/{}", r.soft, r.hard)))?;
+        k.setrlimit(res, r.soft, r.hard).map_err(fail("setrlimit", format!("{res:?} {}/{}", r.soft, r.hard)))?;
     }
     Ok(())
 }
@@ -584,5 +568,123 @@ fn reap(main: Pid, control: RawFd) -> Step<i32> {
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(e) => return Err(fail("reap", "waitpid")(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jail_init::plan::{LandlockPlan, Rlimit};
+    use syscall::test::{Call, Recorder};
+
+    fn plan(mounts: Vec<Mount>) -> Plan {
+        Plan {
+            hostname: "jail".into(),
+            user_namespace_limits: vec![("max_user_namespaces".into(), 0), ("max_inotify_watches".into(), 4096)],
+            staging: "/tmp".into(),
+            root_size_bytes: 1 << 20,
+            mounts,
+            rlimits: vec![Rlimit { resource: libc::RLIMIT_CORE, soft: 1, hard: 1 }, Rlimit { resource: libc::RLIMIT_NOFILE, soft: 64, hard: 64 }],
+            uid: 1000,
+            gid: 1000,
+            landlock: LandlockPlan { handled_fs: 0, handled_net: 0, scoped: 0, rules: vec![] },
+            seccomp: vec![],
+            exec: "/usr/bin/python3.11".into(),
+            argv: vec![],
+            env: vec![],
+            cwd: "/work".into(),
+            cgroup_fds: 1,
+        }
+    }
+
+    fn bind(src: &str, exec: bool, dev: bool) -> Mount {
+        Mount::Bind { src: src.into(), dst: src.into(), exec, dev }
+    }
+
+    #[test]
+    fn the_root_is_private_then_a_tmpfs_then_each_mount_in_order() {
+        let k = Recorder { dirs: vec!["/usr/lib/python3.11".into()], ..Default::default() };
+        let p = plan(vec![
+            bind("/usr/bin/python3.11", true, false),
+            bind("/usr/lib/python3.11", false, false),
+            Mount::Proc { dst: "/proc".into() },
+            Mount::Tmpfs { dst: "/work".into(), size_bytes: 16 << 20, inodes: 1024, mode: 0o700, uid: 1000, gid: 1000 },
+        ]);
+        build_root(&k, &p).unwrap_or_else(|e| panic!("{}", e.detail));
+        let m = k.mounts();
+        assert_eq!(m[0], (None, "/".into(), MsFlags::MS_REC | MsFlags::MS_PRIVATE, None), "nothing propagates back to the host");
+        assert_eq!(m[1].1, PathBuf::from("/tmp"));
+        assert_eq!(m[1].3.as_deref(), Some("size=1048576,mode=0755"));
+        // Every bind: the bind itself, then a read-only, nosuid remount; noexec unless it maps
+        // code, nodev unless it is a device.
+        let ro = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_NODEV;
+        assert_eq!(m[2], (Some("/usr/bin/python3.11".into()), "/tmp/usr/bin/python3.11".into(), MsFlags::MS_BIND, None));
+        assert_eq!(m[3], (None, "/tmp/usr/bin/python3.11".into(), ro, None));
+        assert_eq!(m[5], (None, "/tmp/usr/lib/python3.11".into(), ro | MsFlags::MS_NOEXEC, None));
+        assert_eq!(m[6].3.as_deref(), Some("hidepid=invisible,subset=pid"));
+        assert!(m[6].2.contains(MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC));
+        assert_eq!(m[7].3.as_deref(), Some("size=16777216,nr_inodes=1024,mode=700,uid=1000,gid=1000"));
+        assert!(m[7].2.contains(MsFlags::MS_NOEXEC), "scratch is noexec");
+        assert_eq!(m.len(), 8);
+        // A file's bind target is a file, a directory's a directory.
+        let calls = k.calls.borrow();
+        assert!(calls.contains(&Call::Touch("/tmp/usr/bin/python3.11".into())));
+        assert!(calls.contains(&Call::Mkdir("/tmp/usr/lib/python3.11".into())));
+    }
+
+    #[test]
+    fn a_bind_keeps_the_flags_its_source_mount_has() {
+        // A user namespace cannot clear nodev/noexec/atime flags of a mount it did not make:
+        // the remount keeps them, or it would fail with EPERM.
+        let mut k = Recorder::default();
+        k.flags.insert("/tmp/data".into(), FsFlags::ST_NOEXEC | FsFlags::ST_NOATIME);
+        build_root(&k, &plan(vec![bind("/data", true, true)])).unwrap_or_else(|e| panic!("{}", e.detail));
+        let (_, _, flags, _) = k.mounts()[3].clone();
+        assert!(flags.contains(MsFlags::MS_NOEXEC | MsFlags::MS_NOATIME | MsFlags::MS_RDONLY));
+        assert!(!flags.contains(MsFlags::MS_NODEV), "a device bind may keep its devices");
+    }
+
+    #[test]
+    fn the_root_is_pivoted_detached_and_made_read_only() {
+        let k = Recorder::default();
+        enter_root(&k, Path::new("/tmp")).unwrap_or_else(|e| panic!("{}", e.detail));
+        let calls = k.calls.borrow();
+        assert_eq!(calls[0], Call::Chdir("/tmp".into()));
+        assert_eq!(calls[1], Call::PivotRoot(".".into(), ".".into()));
+        assert_eq!(calls[2], Call::Umount(".".into(), MntFlags::MNT_DETACH));
+        assert_eq!(calls[3], Call::Chdir("/".into()));
+        assert!(matches!(&calls[4], Call::Mount { target, flags, .. } if target == Path::new("/") && flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT)));
+    }
+
+    #[test]
+    fn a_limit_above_the_inherited_hard_limit_is_refused_by_name() {
+        let mut k = Recorder::default();
+        k.hard.insert(libc::RLIMIT_CORE, 0);
+        let e = set_rlimits(&k, &plan(vec![])).err().unwrap_or_else(|| panic!("refused"));
+        assert_eq!((e.step, e.errno), ("setrlimit", Errno::EPERM));
+        assert!(e.detail.contains("RLIMIT_CORE") && e.detail.contains("hard limit 0") && e.detail.contains("jaild.service"), "{}", e.detail);
+        assert!(k.calls.borrow().is_empty(), "nothing is set once one limit is refused");
+        let k = Recorder::default();
+        set_rlimits(&k, &plan(vec![])).unwrap_or_else(|e| panic!("{}", e.detail));
+        assert_eq!(k.calls.borrow().len(), 2);
+    }
+
+    #[test]
+    fn user_namespace_limits_are_written_and_a_failure_named() {
+        let k = Recorder::default();
+        set_user_namespace_limits(&k, &plan(vec![])).unwrap_or_else(|e| panic!("{}", e.detail));
+        assert_eq!(
+            *k.calls.borrow(),
+            [
+                Call::Write("/proc/sys/user/max_user_namespaces".into(), b"0".to_vec()),
+                Call::Write("/proc/sys/user/max_inotify_watches".into(), b"4096".to_vec())
+            ]
+        );
+        let mut bad = plan(vec![]);
+        bad.user_namespace_limits = vec![("../../kernel/core_pattern".into(), 0)];
+        assert_eq!(set_user_namespace_limits(&k, &bad).err().map(|e| e.errno), Some(Errno::EINVAL));
+        let k = Recorder { failing_write: Some(("/proc/sys/user/max_user_namespaces".into(), libc::EROFS)), ..Default::default() };
+        let e = set_user_namespace_limits(&k, &plan(vec![])).err().unwrap_or_else(|| panic!("refused"));
+        assert_eq!((e.step, e.errno), ("user_namespace_limits", Errno::EROFS));
     }
 }

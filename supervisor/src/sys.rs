@@ -294,6 +294,15 @@ pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> Result<(), E
     .map(drop)
 }
 
+/// A pidfd for process `pid` (pidfd_open(2)).
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes integers and returns a new fd or -1.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    let fd = RawFd::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Sends SIGKILL through a pidfd (no pid-reuse race).
 pub fn pidfd_kill(pidfd: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: pidfd_send_signal with a NULL siginfo takes only integers.

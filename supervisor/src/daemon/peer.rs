@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn peer_groups_of_a_socketpair_are_ours() {
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let groups = peer_groups(a.as_fd()).unwrap();
+        let groups = crate::sys::peer_groups(a.as_fd()).unwrap();
         let mut ours: Vec<u32> = nix::unistd::getgroups().unwrap().iter().map(|g| g.as_raw()).collect();
         let mut got = groups.clone();
         ours.sort();

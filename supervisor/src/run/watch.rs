@@ -428,3 +428,183 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
     Answered::Open
 }
 
+
+/// The watch loop on its own, without root: a real child process stands in for jail-init (its
+/// pidfd), real pipes and a socket pair for the jail's descriptors, a cgroup that reports what
+/// the test says. The jail tests run the loop on real jails.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::{CgroupError, CgroupLimits, CgroupUsage, RunCgroup};
+    use crate::run::jail::Init;
+    use crate::run::prepare::Prepared;
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    use std::io::Read;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct FakeCgroup {
+        cpu_ns: Arc<AtomicU64>,
+        kills: Arc<AtomicU64>,
+    }
+
+    impl RunCgroup for FakeCgroup {
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+        fn add_process(&self, _: i32) -> Result<(), CgroupError> {
+            Ok(())
+        }
+        fn set_limits(&self, _: &CgroupLimits) -> Result<(), CgroupError> {
+            Ok(())
+        }
+        fn self_attach_files(&self) -> Vec<PathBuf> {
+            vec![]
+        }
+        fn hugetlb_limited(&self) -> Vec<String> {
+            vec![]
+        }
+        fn cpu_time_ns(&self) -> Result<u64, CgroupError> {
+            Ok(self.cpu_ns.load(Ordering::Relaxed))
+        }
+        fn pids_limit_hit(&self) -> Result<bool, CgroupError> {
+            Ok(false)
+        }
+        fn oom_killed(&self) -> Result<bool, CgroupError> {
+            Ok(false)
+        }
+        fn usage(&self) -> Result<CgroupUsage, CgroupError> {
+            Ok(CgroupUsage::default())
+        }
+        fn kill_all(&self) -> Result<(), CgroupError> {
+            self.kills.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        fn destroy(&mut self) -> Result<(), CgroupError> {
+            Ok(())
+        }
+    }
+
+    fn prepared() -> Prepared {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let profile = crate::profile::load(&repo.join("profiles"), "python").unwrap_or_else(|e| panic!("{e}"));
+        let interpreter = profile.interpreter(&repo.join("interpreters")).unwrap_or_else(|e| panic!("{e}"));
+        let plan = crate::plan::build(&profile, &interpreter.manifest, &profile.file.limits, 6);
+        Prepared { profile, interpreter, interpreter_sha256: String::new(), landlock_covered: vec![], plan }
+    }
+
+    /// A jail whose "jail-init" is a `sleep` child; returns the test's ends: the control
+    /// socket, stdout, stderr and result write ends, and the job pipe's read end.
+    struct Rig {
+        jail: Jail,
+        control: OwnedFd,
+        out: [OwnedFd; 3],
+        job: OwnedFd,
+        cpu_ns: Arc<AtomicU64>,
+        kills: Arc<AtomicU64>,
+    }
+
+    fn rig(edit: impl FnOnce(&mut crate::profile::Limits)) -> Rig {
+        let child = std::process::Command::new("sleep").arg("30").spawn().unwrap_or_else(|e| panic!("sleep: {e}"));
+        let pidfd = sys::pidfd_open(child.id() as i32).unwrap_or_else(|e| panic!("pidfd_open: {e}"));
+        let (control, control_test) =
+            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
+        let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
+        let ((o_r, o_w), (e_r, e_w), (r_r, r_w), (j_r, j_w)) = (pipe(), pipe(), pipe(), pipe());
+        let prepared = prepared();
+        let mut limits = prepared.profile.file.limits;
+        edit(&mut limits);
+        let cgroup = FakeCgroup::default();
+        let (cpu_ns, kills) = (cgroup.cpu_ns.clone(), cgroup.kills.clone());
+        let enforcement = prepared.enforcement(crate::cgroup::CgroupVersion::V1, 6);
+        let jail = Jail {
+            id: "t".into(),
+            state: JailState::Running,
+            prepared,
+            cgroup: Box::new(cgroup),
+            init: Init { pid: child.id() as i32, pidfd: Some(pidfd), reaped: false, ids: None },
+            control,
+            outputs: Some([o_r, e_r, r_r]),
+            job: Some(j_w),
+            job_pending: b"{\"v\":1}\n".to_vec(),
+            limits,
+            enforcement,
+            started: Some(Instant::now()),
+        };
+        Rig { jail, control: control_test, out: [o_w, e_w, r_w], job: j_r, cpu_ns, kills }
+    }
+
+    fn exited(control: &OwnedFd, code: i32) {
+        let record = Record::Exited { code: Some(code), signal: None }.encode();
+        nix::sys::socket::send(std::os::fd::AsRawFd::as_raw_fd(control), &record, nix::sys::socket::MsgFlags::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn the_job_is_written_output_captured_and_the_end_taken_from_jail_init() {
+        let mut r = rig(|_| {});
+        nix::unistd::write(&r.out[0], b"hello ").unwrap_or_else(|e| panic!("{e}"));
+        nix::unistd::write(&r.out[2], b"{\"ok\":true}").unwrap_or_else(|e| panic!("{e}"));
+        exited(&r.control, 0);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let hook = |s: Stream, b: &[u8]| seen.lock().unwrap_or_else(|p| p.into_inner()).push((s, b.to_vec()));
+        drop(r.out);
+        let w = r.jail.watch(&RunHooks { output: Some(&hook), ..Default::default() });
+        assert_eq!((w.exit_code, w.stopped), (Some(0), None));
+        assert_eq!(w.stdout.data, b"hello ");
+        assert_eq!(w.result.data, b"{\"ok\":true}");
+        assert_eq!(*seen.lock().unwrap_or_else(|p| p.into_inner()), [(Stream::Stdout, b"hello ".to_vec())]);
+        let mut job = String::new();
+        std::fs::File::from(r.job).read_to_string(&mut job).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(job, "{\"v\":1}\n", "the whole job, then the end of the pipe");
+        assert_eq!(r.jail.state(), JailState::Finished);
+    }
+
+    #[test]
+    fn the_wall_clock_stops_a_jail_that_does_not_end() {
+        let mut r = rig(|l| l.wall_time_ms = 100);
+        let t = Instant::now();
+        let w = r.jail.watch(&RunHooks::default());
+        assert_eq!(w.stopped, Some(Stop::Timeout));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(r.kills.load(Ordering::Relaxed) > 0, "the cgroup was killed");
+        drop(r.control);
+    }
+
+    #[test]
+    fn cpu_past_the_limit_stops_the_jail() {
+        let mut r = rig(|l| l.cpu_time_ms = 100);
+        r.cpu_ns.store(200_000_000, Ordering::Relaxed);
+        let w = r.jail.watch(&RunHooks::default());
+        assert_eq!(w.stopped, Some(Stop::CpuLimit));
+    }
+
+    #[test]
+    fn output_past_its_cap_stops_the_jail_and_keeps_what_came_before() {
+        let mut r = rig(|l| l.stdout = crate::profile::ByteSize(4));
+        nix::unistd::write(&r.out[0], b"0123456789").unwrap_or_else(|e| panic!("{e}"));
+        let w = r.jail.watch(&RunHooks::default());
+        assert_eq!(w.stopped, Some(Stop::OutputLimit));
+        assert_eq!((w.stdout.data.as_slice(), w.stdout.total, w.stdout.truncated), (&b"0123"[..], 10, true));
+        assert_eq!(w.stop_detail.as_deref(), Some("stdout exceeded its limit of 4B"));
+    }
+
+    #[test]
+    fn a_cancel_stops_the_jail() {
+        let mut r = rig(|_| {});
+        let cancel = AtomicBool::new(true);
+        let w = r.jail.watch(&RunHooks { cancel: Some(&cancel), ..Default::default() });
+        assert_eq!(w.stopped, Some(Stop::Cancelled));
+    }
+
+    #[test]
+    fn a_runner_that_never_reads_its_job_does_not_block_the_loop() {
+        let mut r = rig(|l| l.wall_time_ms = 200);
+        r.jail.job_pending = vec![b'x'; 4 << 20];
+        drop(r.job);
+        let w = r.jail.watch(&RunHooks::default());
+        assert_eq!(w.stopped, Some(Stop::Timeout), "EPIPE on the job pipe ends the writing, not the run");
+    }
+}
