@@ -506,6 +506,8 @@ mod tests {
         kills: Arc<AtomicU64>,
     }
 
+    // The child is reaped through its pidfd, as jail-init is (Init's reap).
+    #[allow(clippy::zombie_processes)]
     fn rig(edit: impl FnOnce(&mut crate::profile::Limits)) -> Rig {
         let child = std::process::Command::new("sleep").arg("30").spawn().unwrap_or_else(|e| panic!("sleep: {e}"));
         let pidfd = sys::pidfd_open(child.id() as i32).unwrap_or_else(|e| panic!("pidfd_open: {e}"));
