@@ -144,8 +144,9 @@ pub fn load<R: ManifestRef + ?Sized>(dir: &Path, reference: &R) -> Result<Interp
     Ok(Interpreter { manifest, path })
 }
 
+/// Names of the interpreter manifests in `dir`.
 pub fn list(dir: &Path) -> Vec<String> {
-    crate::profile::list(dir)
+    crate::toml_file::names(dir)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -31,6 +31,7 @@ pub mod profile;
 pub mod report;
 pub mod run;
 pub mod seccomp;
+pub mod toml_file;
 pub mod verify;
 mod sys;
 

@@ -9,6 +9,7 @@
 
 use crate::interpreter::{self, Interpreter, InterpreterError};
 use crate::seccomp::{self, SeccompPolicy};
+use crate::toml_file;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -588,46 +589,6 @@ fn deserialize_field(e: &toml::de::Error) -> Option<String> {
     (!field.is_empty()).then_some(field)
 }
 
-/// The table header a line opens, if it is one: `[a.b]` or `[[a.b]]`, comments ignored.
-pub(crate) fn table_header(line: &str) -> Option<&str> {
-    let t = line.split('#').next().unwrap_or("").trim();
-    let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")).or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
-    Some(inner.trim())
-}
-
-/// The line (1-based) of `key =` inside `[section]` (or at top level), for error messages.
-/// For an array of tables (`[[section]]`), `index` picks the entry.
-pub fn line_of(source: &str, section: Option<&str>, key: &str) -> usize {
-    line_of_nth(source, section, 0, key)
-}
-
-pub fn line_of_nth(source: &str, section: Option<&str>, index: usize, key: &str) -> usize {
-    let mut in_section = section.is_none();
-    let mut seen = 0;
-    let mut section_line = 1;
-    for (i, line) in source.lines().enumerate() {
-        if let Some(name) = table_header(line) {
-            in_section = false;
-            if Some(name) == section {
-                if seen == index {
-                    in_section = true;
-                    section_line = i + 1;
-                }
-                seen += 1;
-            }
-            continue;
-        }
-        if in_section {
-            if let Some(rest) = line.trim().strip_prefix(key) {
-                if rest.trim_start().starts_with('=') {
-                    return i + 1;
-                }
-            }
-        }
-    }
-    section_line
-}
-
 /// Loads `dir/NAME.toml` (and the profile it extends) and its seccomp policy.
 pub fn load(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
     load_cached(dir, name, None)
@@ -651,17 +612,7 @@ pub fn load_cached(dir: &Path, name: &str, cache_dir: Option<&Path>) -> Result<P
 
 /// Names of the profiles in `dir`.
 pub fn list(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let p = e.path();
-            (p.extension()? == "toml" && p.is_file()).then(|| p.file_stem()?.to_str().map(String::from))?
-        })
-        .collect();
-    names.sort();
-    names
+    toml_file::names(dir)
 }
 
 pub fn load_file(dir: &Path, path: &Path) -> Result<Profile, ProfileError> {
@@ -1068,15 +1019,6 @@ mod tests {
         assert!(InterpreterRef::parse("@3").is_err());
         assert!(InterpreterRef::parse("../x@1").is_err());
         assert!(InterpreterRef::parse("a@b@c").is_err());
-    }
-
-    #[test]
-    fn line_lookup_finds_key_in_section() {
-        let src = "schema = 1\n[limits]  # c\nwall_time_ms = 5\n[other]\nwall_time_ms = 9\n";
-        assert_eq!(line_of(src, Some("limits"), "wall_time_ms"), 3);
-        assert_eq!(line_of(src, None, "schema"), 1);
-        let arr = "[[t]]\nsize = 1\n[[t]] # second\nsize = 2\n";
-        assert_eq!(line_of_nth(arr, Some("t"), 1, "size"), 4);
     }
 
     #[test]
