@@ -1,8 +1,8 @@
 //! Turns a profile and an interpreter manifest into the one fully resolved plan jail-init carries
 //! out: every mount, Landlock rule and rlimit, the compiled seccomp program, argv and env.
 
-use crate::interpreter::Manifest;
-use crate::profile::{Language, Limits, Profile};
+use crate::interpreter::{Language, Manifest};
+use crate::profile::{Limits, Profile};
 use crate::report::CoveredRight;
 use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit};
 use std::path::{Path, PathBuf};
