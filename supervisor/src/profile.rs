@@ -14,6 +14,7 @@ use crate::interpreter::{self, Interpreter, InterpreterError};
 pub use crate::interpreter::{InterpreterRef, Language};
 use crate::seccomp::{self, SeccompPolicy};
 use crate::toml_file;
+use jail_init::plan::STAGING;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -787,8 +788,8 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         if fs.tmpfs.iter().any(|t| overlaps(at, &t.path)) {
             return Err(invalid("path", format!("{} overlaps a writable tmpfs: a path cannot be both read-only and writable", at.display())));
         }
-        if r.path.starts_with(crate::plan::STAGING) {
-            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", r.path.display(), crate::plan::STAGING)));
+        if r.path.starts_with(STAGING) {
+            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", r.path.display(), STAGING)));
         }
     }
     for (i, d) in fs.data.iter().enumerate() {
@@ -805,8 +806,8 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         if !is_clean_absolute(&d.path) {
             return Err(invalid("path", format!("{} must be an absolute, normalized host path", d.path.display())));
         }
-        if d.path.starts_with(crate::plan::STAGING) {
-            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", d.path.display(), crate::plan::STAGING)));
+        if d.path.starts_with(STAGING) {
+            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", d.path.display(), STAGING)));
         }
         match std::fs::metadata(&d.path) {
             Err(e) => return Err(invalid("path", format!("{} does not exist on this host ({e}); create it (interpreters/install.sh creates the shipped one) or point the profile elsewhere", d.path.display()))),
