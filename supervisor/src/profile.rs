@@ -372,6 +372,16 @@ impl Profile {
     }
 }
 
+/// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
+/// too, as NAME@VERSION).
+///
+/// In `profile`, not in the daemon's API: the API's request checks and the daemon's start-up
+/// checks (`daemon::checks`) both ask it, and the daemon's other modules stay below its API.
+pub fn interpreter_name(p: &Profile) -> String {
+    let full = p.file.interpreter.to_string();
+    full.split('@').next().unwrap_or_default().to_string()
+}
+
 /// The canonical text of a resolved profile: serde's field order, no comments.
 fn canonical_toml(file: &ProfileFile) -> String {
     toml::to_string(file).unwrap_or_else(|e| format!("# unserializable profile: {e}\n"))

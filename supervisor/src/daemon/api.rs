@@ -492,12 +492,8 @@ fn validate(ctx: &DecodeContext<'_>, c: CreateRun) -> Result<DecodedRun, ApiErro
     Ok(DecodedRun { request, profile: name, language, code: c.code, input_size, wait: c.wait })
 }
 
-/// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
-/// too, as NAME@VERSION).
-pub fn interpreter_name(p: &profile::Profile) -> String {
-    let full = p.file.interpreter.to_string();
-    full.split('@').next().unwrap_or_default().to_string()
-}
+// Defined with the profiles: the daemon's start-up checks ask it too.
+pub use crate::profile::interpreter_name;
 
 /// Limits may only be tightened (the library's rule and minimums).
 fn check_limits(l: &Limits, o: &LimitOverrides) -> Result<(), ApiError> {
