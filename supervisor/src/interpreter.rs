@@ -114,7 +114,7 @@ impl std::fmt::Display for InterpreterRef {
 
 /// Code that names interpreters by manifest name (`profile.file.interpreter == "python3.11"`,
 /// `names.contains(&profile.file.interpreter)`) compares and borrows the name: a profile's
-/// interpreter *is* that manifest, at the version [`Profile::interpreter`] checks.
+/// interpreter *is* that manifest, at the version `profile::Profile::interpreter` checks.
 impl std::ops::Deref for InterpreterRef {
     type Target = String;
     fn deref(&self) -> &String {
