@@ -4,6 +4,13 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Where jail-init builds the jail's new root ([`Plan::staging`] of every plan the supervisor
+/// makes), in its own mount namespace: host paths below it are hidden from it, so a profile
+/// cannot bind them. Defined here, with the plan, because both the supervisor's plan builder
+/// (which fills it in) and its profile validation (which refuses binds below it) need it, and
+/// a profile is validated before any plan is built from it.
+pub const STAGING: &str = "/tmp";
+
 /// One run's jail, resolved.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

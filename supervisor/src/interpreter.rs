@@ -1,9 +1,10 @@
 //! Pinned interpreters: manifests in interpreters/ with exact version and binary sha256. A binary
 //! whose digest no longer matches its manifest is refused.
 
-use crate::profile::Language;
-use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 use crate::cache::FileKey;
@@ -39,6 +40,133 @@ pub enum InterpreterError {
     NoLine { path: PathBuf, key: String },
 }
 
+// The language of a script: what a profile runs and what a manifest says its interpreter runs
+// (`languages`). Defined here, with the interpreters, because a profile names an interpreter
+// and so imports this module, never the other way round. (A `//` comment, not a doc comment:
+// the derived JSON Schema of profiles would take a doc comment as the type's description.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Python,
+    Javascript,
+    Typescript,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Javascript => "javascript",
+            Language::Typescript => "typescript",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Language> {
+        match s {
+            "python" | "py" => Some(Language::Python),
+            "javascript" | "js" => Some(Language::Javascript),
+            "typescript" | "ts" => Some(Language::Typescript),
+            _ => None,
+        }
+    }
+
+    /// The language a script file's extension says.
+    pub fn from_extension(path: &Path) -> Option<Language> {
+        match path.extension()?.to_str()? {
+            "py" => Some(Language::Python),
+            "js" | "mjs" | "cjs" => Some(Language::Javascript),
+            "ts" | "mts" | "cts" => Some(Language::Typescript),
+            _ => None,
+        }
+    }
+}
+
+/// An interpreter by name and exact version, written `"python3.11@3.11.2"`: the name of a
+/// manifest in interpreters/ and the version that manifest must pin.
+///
+/// A profile's `interpreter` key holds one, but it is defined here, not in `profile`: this
+/// module resolves it ([`ManifestRef`], [`load`]), and a profile sits above its interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterpreterRef {
+    pub name: String,
+    pub version: String,
+}
+
+impl InterpreterRef {
+    pub fn parse(s: &str) -> Result<InterpreterRef, String> {
+        let bad = || {
+            format!("{s:?} is not NAME@VERSION: name an interpreter manifest and its exact version, e.g. \"python3.11@3.11.2\" or \"node24@24.21.0\"")
+        };
+        let (name, version) = s.split_once('@').ok_or_else(bad)?;
+        let plain = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+        if !plain(name) || !plain(version) || name.starts_with('.') {
+            return Err(bad());
+        }
+        Ok(InterpreterRef { name: name.to_string(), version: version.to_string() })
+    }
+}
+
+impl std::fmt::Display for InterpreterRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+/// Code that names interpreters by manifest name (`profile.file.interpreter == "python3.11"`,
+/// `names.contains(&profile.file.interpreter)`) compares and borrows the name: a profile's
+/// interpreter *is* that manifest, at the version `profile::Profile::interpreter` checks.
+impl std::ops::Deref for InterpreterRef {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.name
+    }
+}
+
+impl PartialEq<String> for InterpreterRef {
+    fn eq(&self, other: &String) -> bool {
+        &self.name == other
+    }
+}
+
+impl PartialEq<InterpreterRef> for String {
+    fn eq(&self, other: &InterpreterRef) -> bool {
+        self == &other.name
+    }
+}
+
+impl PartialEq<str> for InterpreterRef {
+    fn eq(&self, other: &str) -> bool {
+        self.name == other
+    }
+}
+
+impl Serialize for InterpreterRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for InterpreterRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        InterpreterRef::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for InterpreterRef {
+    fn schema_name() -> Cow<'static, str> {
+        "InterpreterRef".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "NAME@VERSION: an interpreter manifest (interpreters/NAME.toml) and the exact version it must pin, e.g. \"python3.11@3.11.2\".",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_+-][A-Za-z0-9._+-]*@[A-Za-z0-9._+-]+$"
+        })
+    }
+}
+
 /// What names an interpreter: a manifest name ("python3.11"), or a profile's reference
 /// ("python3.11@3.11.2"), whose version the manifest must pin.
 pub trait ManifestRef {
@@ -60,7 +188,7 @@ impl ManifestRef for String {
     }
 }
 
-impl ManifestRef for crate::profile::InterpreterRef {
+impl ManifestRef for InterpreterRef {
     fn manifest_name(&self) -> &str {
         &self.name
     }
@@ -144,8 +272,9 @@ pub fn load<R: ManifestRef + ?Sized>(dir: &Path, reference: &R) -> Result<Interp
     Ok(Interpreter { manifest, path })
 }
 
+/// Names of the interpreter manifests in `dir`.
 pub fn list(dir: &Path) -> Vec<String> {
-    crate::profile::list(dir)
+    crate::toml_file::names(dir)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -443,6 +572,15 @@ mod tests {
             },
             path: "t.toml".into(),
         }
+    }
+
+    #[test]
+    fn interpreter_refs() {
+        assert_eq!(InterpreterRef::parse("python3.11@3.11.2"), Ok(InterpreterRef { name: "python3.11".into(), version: "3.11.2".into() }));
+        assert!(InterpreterRef::parse("python3.11").is_err());
+        assert!(InterpreterRef::parse("@3").is_err());
+        assert!(InterpreterRef::parse("../x@1").is_err());
+        assert!(InterpreterRef::parse("a@b@c").is_err());
     }
 
     #[test]

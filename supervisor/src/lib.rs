@@ -32,6 +32,7 @@ pub mod profile;
 pub mod report;
 pub mod run;
 pub mod seccomp;
+pub mod toml_file;
 pub mod verify;
 // The one module that may hold unsafe code (see its header).
 #[allow(unsafe_code)]

@@ -1,19 +1,15 @@
 //! Turns a profile and an interpreter manifest into the one fully resolved plan jail-init carries
 //! out: every mount, Landlock rule and rlimit, the compiled seccomp program, argv and env.
 
-use crate::interpreter::Manifest;
-use crate::profile::{Language, Limits, Profile};
+use crate::interpreter::{Language, Manifest};
+use crate::profile::{Limits, Profile};
 use crate::report::CoveredRight;
-use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit};
+use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit, STAGING};
 use std::path::{Path, PathBuf};
 
 /// uid and gid of the script inside the jail (jail-init is 0 there; both map to unprivileged
 /// host ids).
 pub const SCRIPT_ID: u32 = 1000;
-
-/// Where jail-init builds the jail's new root, in its own mount namespace: host paths below it
-/// are hidden from it, so a profile cannot bind them.
-pub const STAGING: &str = "/tmp";
 
 /// Where the runner lives inside the jail (read-only, outside the script's scratch).
 pub const RUNNER_DIR: &str = "/jaild";

@@ -8,7 +8,13 @@
 //! the file and line it was written at, so an error still points where the value came from.
 
 use crate::interpreter::{self, Interpreter, InterpreterError};
+/// A profile names its language and its interpreter with these. They are defined with the
+/// interpreters, which this module builds on and whose manifests name languages too; the
+/// old paths (`profile::Language`) stay.
+pub use crate::interpreter::{InterpreterRef, Language};
 use crate::seccomp::{self, SeccompPolicy};
+use crate::toml_file;
+use jail_init::plan::STAGING;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -44,43 +50,6 @@ pub enum ProfileError {
 impl From<InterpreterError> for ProfileError {
     fn from(e: InterpreterError) -> Self {
         ProfileError::Interpreter(Box::new(e))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Python,
-    Javascript,
-    Typescript,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Python => "python",
-            Language::Javascript => "javascript",
-            Language::Typescript => "typescript",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "python" | "py" => Some(Language::Python),
-            "javascript" | "js" => Some(Language::Javascript),
-            "typescript" | "ts" => Some(Language::Typescript),
-            _ => None,
-        }
-    }
-
-    /// The language a script file's extension says.
-    pub fn from_extension(path: &Path) -> Option<Language> {
-        match path.extension()?.to_str()? {
-            "py" => Some(Language::Python),
-            "js" | "mjs" | "cjs" => Some(Language::Javascript),
-            "ts" | "mts" | "cts" => Some(Language::Typescript),
-            _ => None,
-        }
     }
 }
 
@@ -165,89 +134,6 @@ impl std::fmt::Display for ByteSize {
         } else {
             write!(f, "{n}B")
         }
-    }
-}
-
-/// An interpreter by name and exact version, written `"python3.11@3.11.2"`: the name of a
-/// manifest in interpreters/ and the version that manifest must pin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterpreterRef {
-    pub name: String,
-    pub version: String,
-}
-
-impl InterpreterRef {
-    pub fn parse(s: &str) -> Result<InterpreterRef, String> {
-        let bad = || {
-            format!("{s:?} is not NAME@VERSION: name an interpreter manifest and its exact version, e.g. \"python3.11@3.11.2\" or \"node24@24.21.0\"")
-        };
-        let (name, version) = s.split_once('@').ok_or_else(bad)?;
-        let plain = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
-        if !plain(name) || !plain(version) || name.starts_with('.') {
-            return Err(bad());
-        }
-        Ok(InterpreterRef { name: name.to_string(), version: version.to_string() })
-    }
-}
-
-impl std::fmt::Display for InterpreterRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.name, self.version)
-    }
-}
-
-/// Code that names interpreters by manifest name (`profile.file.interpreter == "python3.11"`,
-/// `names.contains(&profile.file.interpreter)`) compares and borrows the name: a profile's
-/// interpreter *is* that manifest, at the version [`Profile::interpreter`] checks.
-impl std::ops::Deref for InterpreterRef {
-    type Target = String;
-    fn deref(&self) -> &String {
-        &self.name
-    }
-}
-
-impl PartialEq<String> for InterpreterRef {
-    fn eq(&self, other: &String) -> bool {
-        &self.name == other
-    }
-}
-
-impl PartialEq<InterpreterRef> for String {
-    fn eq(&self, other: &InterpreterRef) -> bool {
-        self == &other.name
-    }
-}
-
-impl PartialEq<str> for InterpreterRef {
-    fn eq(&self, other: &str) -> bool {
-        self.name == other
-    }
-}
-
-impl Serialize for InterpreterRef {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for InterpreterRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        InterpreterRef::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl JsonSchema for InterpreterRef {
-    fn schema_name() -> Cow<'static, str> {
-        "InterpreterRef".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "NAME@VERSION: an interpreter manifest (interpreters/NAME.toml) and the exact version it must pin, e.g. \"python3.11@3.11.2\".",
-            "type": "string",
-            "pattern": "^[A-Za-z0-9_+-][A-Za-z0-9._+-]*@[A-Za-z0-9._+-]+$"
-        })
     }
 }
 
@@ -486,6 +372,16 @@ impl Profile {
     }
 }
 
+/// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
+/// too, as NAME@VERSION).
+///
+/// In `profile`, not in the daemon's API: the API's request checks and the daemon's start-up
+/// checks (`daemon::checks`) both ask it, and the daemon's other modules stay below its API.
+pub fn interpreter_name(p: &Profile) -> String {
+    let full = p.file.interpreter.to_string();
+    full.split('@').next().unwrap_or_default().to_string()
+}
+
 /// The canonical text of a resolved profile: serde's field order, no comments.
 fn canonical_toml(file: &ProfileFile) -> String {
     toml::to_string(file).unwrap_or_else(|e| format!("# unserializable profile: {e}\n"))
@@ -588,46 +484,6 @@ fn deserialize_field(e: &toml::de::Error) -> Option<String> {
     (!field.is_empty()).then_some(field)
 }
 
-/// The table header a line opens, if it is one: `[a.b]` or `[[a.b]]`, comments ignored.
-pub(crate) fn table_header(line: &str) -> Option<&str> {
-    let t = line.split('#').next().unwrap_or("").trim();
-    let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")).or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
-    Some(inner.trim())
-}
-
-/// The line (1-based) of `key =` inside `[section]` (or at top level), for error messages.
-/// For an array of tables (`[[section]]`), `index` picks the entry.
-pub fn line_of(source: &str, section: Option<&str>, key: &str) -> usize {
-    line_of_nth(source, section, 0, key)
-}
-
-pub fn line_of_nth(source: &str, section: Option<&str>, index: usize, key: &str) -> usize {
-    let mut in_section = section.is_none();
-    let mut seen = 0;
-    let mut section_line = 1;
-    for (i, line) in source.lines().enumerate() {
-        if let Some(name) = table_header(line) {
-            in_section = false;
-            if Some(name) == section {
-                if seen == index {
-                    in_section = true;
-                    section_line = i + 1;
-                }
-                seen += 1;
-            }
-            continue;
-        }
-        if in_section {
-            if let Some(rest) = line.trim().strip_prefix(key) {
-                if rest.trim_start().starts_with('=') {
-                    return i + 1;
-                }
-            }
-        }
-    }
-    section_line
-}
-
 /// Loads `dir/NAME.toml` (and the profile it extends) and its seccomp policy.
 pub fn load(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
     load_cached(dir, name, None)
@@ -651,17 +507,7 @@ pub fn load_cached(dir: &Path, name: &str, cache_dir: Option<&Path>) -> Result<P
 
 /// Names of the profiles in `dir`.
 pub fn list(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let p = e.path();
-            (p.extension()? == "toml" && p.is_file()).then(|| p.file_stem()?.to_str().map(String::from))?
-        })
-        .collect();
-    names.sort();
-    names
+    toml_file::names(dir)
 }
 
 pub fn load_file(dir: &Path, path: &Path) -> Result<Profile, ProfileError> {
@@ -952,8 +798,8 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         if fs.tmpfs.iter().any(|t| overlaps(at, &t.path)) {
             return Err(invalid("path", format!("{} overlaps a writable tmpfs: a path cannot be both read-only and writable", at.display())));
         }
-        if r.path.starts_with(crate::plan::STAGING) {
-            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", r.path.display(), crate::plan::STAGING)));
+        if r.path.starts_with(STAGING) {
+            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", r.path.display(), STAGING)));
         }
     }
     for (i, d) in fs.data.iter().enumerate() {
@@ -970,8 +816,8 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         if !is_clean_absolute(&d.path) {
             return Err(invalid("path", format!("{} must be an absolute, normalized host path", d.path.display())));
         }
-        if d.path.starts_with(crate::plan::STAGING) {
-            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", d.path.display(), crate::plan::STAGING)));
+        if d.path.starts_with(STAGING) {
+            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", d.path.display(), STAGING)));
         }
         match std::fs::metadata(&d.path) {
             Err(e) => return Err(invalid("path", format!("{} does not exist on this host ({e}); create it (interpreters/install.sh creates the shipped one) or point the profile elsewhere", d.path.display()))),
@@ -1059,24 +905,6 @@ mod tests {
         assert!(ByteSize::parse("-5MiB").is_err());
         assert_eq!(ByteSize(128 << 20).to_string(), "128MiB");
         assert_eq!(ByteSize::parse(&ByteSize(1000).to_string()), Ok(ByteSize(1000)));
-    }
-
-    #[test]
-    fn interpreter_refs() {
-        assert_eq!(InterpreterRef::parse("python3.11@3.11.2"), Ok(InterpreterRef { name: "python3.11".into(), version: "3.11.2".into() }));
-        assert!(InterpreterRef::parse("python3.11").is_err());
-        assert!(InterpreterRef::parse("@3").is_err());
-        assert!(InterpreterRef::parse("../x@1").is_err());
-        assert!(InterpreterRef::parse("a@b@c").is_err());
-    }
-
-    #[test]
-    fn line_lookup_finds_key_in_section() {
-        let src = "schema = 1\n[limits]  # c\nwall_time_ms = 5\n[other]\nwall_time_ms = 9\n";
-        assert_eq!(line_of(src, Some("limits"), "wall_time_ms"), 3);
-        assert_eq!(line_of(src, None, "schema"), 1);
-        let arr = "[[t]]\nsize = 1\n[[t]] # second\nsize = 2\n";
-        assert_eq!(line_of_nth(arr, Some("t"), 1, "size"), 4);
     }
 
     #[test]

@@ -231,7 +231,7 @@ pub fn load_policy(path: &Path) -> Result<SeccompPolicy, PolicyError> {
 
 pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: String) -> Result<SeccompPolicy, PolicyError> {
     if file.schema != SCHEMA {
-        let line = crate::profile::line_of(source, None, "schema");
+        let line = crate::toml_file::line_of(source, None, "schema");
         return Err(PolicyError::Parse {
             path: path.to_path_buf(),
             message: format!("line {line}: schema {} is not supported; this jaild reads schema {SCHEMA}", file.schema),
@@ -241,7 +241,7 @@ pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: Strin
         path: path.to_path_buf(),
         message: format!(
             "line {}: default.errno {:?} is not an errno name such as \"EPERM\"",
-            crate::profile::line_of(source, Some("default"), "errno"),
+            crate::toml_file::line_of(source, Some("default"), "errno"),
             file.default.errno
         ),
     })?;

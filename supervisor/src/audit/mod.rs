@@ -513,7 +513,7 @@ fn parse_headers(source: &str) -> Headers {
             }
             continue;
         }
-        if profile::table_header(line) == Some("syscall") && t.starts_with("[[") {
+        if crate::toml_file::table_header(line) == Some("syscall") && t.starts_with("[[") {
             entries.push(EntryInfo { group: current.clone(), args_note: None, line: i + 1 });
             continue;
         }

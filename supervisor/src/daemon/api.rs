@@ -441,7 +441,6 @@ fn refused(e: RequestError) -> ApiError {
     }
 }
 
-pub use crate::run::request::interpreter_name;
 
 async fn create_run(
     State(app): State<Shared>,

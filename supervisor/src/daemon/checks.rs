@@ -48,7 +48,7 @@ pub fn host(sup: &Supervisor) -> HostReport {
         if let Err(e) = plan::landlock_coverage(&p, sup.landlock_abi()) {
             r.problems.push(e);
         }
-        let wanted = super::api::interpreter_name(&p);
+        let wanted = profile::interpreter_name(&p);
         match verified.iter().find(|i| i.manifest.name == wanted) {
             Some(i) if !i.manifest.languages.contains(&p.file.language) => r.problems.push(format!(
                 "profile {name}: interpreter {} does not run {}",

@@ -174,7 +174,7 @@ impl DaemonConfig {
     fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
         let bad = |section: Option<&str>, key: &str, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
-            line: crate::profile::line_of(text, section, key),
+            line: crate::toml_file::line_of(text, section, key),
             key: section.map_or(key.to_string(), |s| format!("{s}.{key}")),
             message,
         };
@@ -222,7 +222,7 @@ impl DaemonConfig {
             if rule.uid.is_some() == rule.group.is_some() {
                 return Err(ConfigError::Invalid {
                     path: path.to_path_buf(),
-                    line: crate::profile::line_of_nth(text, Some("callers.rule"), i, "uid").max(1),
+                    line: crate::toml_file::line_of_nth(text, Some("callers.rule"), i, "uid").max(1),
                     key: format!("callers.rule[{i}]"),
                     message: "a rule names exactly one of uid or group".into(),
                 });
@@ -251,7 +251,7 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
     let message = e.message().trim().to_string();
     let offset = e.span().map_or(0, |s| s.start.min(text.len()));
     let line = text[..offset].matches('\n').count() + 1;
-    let section = text[..offset].lines().rev().find_map(crate::profile::table_header);
+    let section = text[..offset].lines().rev().find_map(crate::toml_file::table_header);
     let key = between_backticks(&message, "unknown field `")
         .or_else(|| between_backticks(&message, "missing field `"))
         .or_else(|| {

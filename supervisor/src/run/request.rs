@@ -7,7 +7,7 @@
 //! to the same rules whichever way it comes in (Firecracker's `parsed_request.rs` does this for
 //! its API).
 
-use crate::profile::{self, ByteSize, Language, Limits, Profile};
+use crate::profile::{self, interpreter_name, ByteSize, Language, Limits, Profile};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -120,13 +120,6 @@ pub fn new_run_id() -> String {
         bytes = (nanos as u64 ^ u64::from(std::process::id()) << 32).to_le_bytes();
     }
     hex::encode(bytes)
-}
-
-/// The name of the interpreter manifest a profile runs (its `interpreter` may pin a version
-/// too, as NAME@VERSION).
-pub fn interpreter_name(p: &Profile) -> String {
-    let full = p.file.interpreter.to_string();
-    full.split('@').next().unwrap_or_default().to_string()
 }
 
 /// Checks `req` against the profile it names, in the order a caller fixes mistakes: which
