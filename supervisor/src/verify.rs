@@ -28,7 +28,8 @@ use crate::audit::{
 };
 use crate::profile::Language;
 use crate::report::{Report, Status};
-use crate::{Config, LimitOverrides, RunRequest, SetupError, Supervisor};
+use crate::run::{LimitOverrides, RunRequest};
+use crate::supervisor::{Config, SetupError, Supervisor};
 use jail_init::plan::{access, Mount};
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -21,7 +21,7 @@ use crate::interpreter::Interpreter;
 use crate::plan;
 use crate::profile::{self, Profile, ProfileError};
 use crate::seccomp::{Action, ArgCondition, Op, SeccompPolicy};
-use crate::Config;
+use crate::supervisor::Config;
 use jail_init::plan::{Plan, SockFilter};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -323,7 +323,7 @@ pub(crate) const KILL_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const RMDIR_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-pub(crate) use crate::error_chain;
+pub(crate) use crate::error_chain::error_chain;
 
 /// `run.<pid>.<run_id>`
 pub(crate) fn run_dir_name(supervisor_pid: u32, run_id: &str) -> Result<String, CgroupError> {

@@ -10,7 +10,7 @@ use crate::profile::{self, Language};
 use crate::report::Status;
 use crate::run::request::{self, Profiles};
 use crate::run::{valid_run_id, LimitOverrides, RequestError, RequestErrorKind, RunRequest, ValidRun};
-use crate::Supervisor;
+use crate::supervisor::Supervisor;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};

@@ -5,7 +5,8 @@
 //! digest, and the kernel's Landlock ABI covers every profile's minimum.
 #![forbid(unsafe_code)]
 
-use crate::{interpreter, plan, profile, Supervisor};
+use crate::supervisor::Supervisor;
+use crate::{interpreter, plan, profile};
 use std::path::Path;
 
 #[derive(Debug, Default)]

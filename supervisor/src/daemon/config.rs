@@ -79,7 +79,7 @@ impl Default for DaemonConfig {
             queue_size: 256,
             max_body: ByteSize(16 << 20),
             drain_timeout_ms: 10_000,
-            host_id_base: crate::DEFAULT_HOST_ID_BASE,
+            host_id_base: crate::supervisor::DEFAULT_HOST_ID_BASE,
             host_id_slots: crate::hostids::DEFAULT_SLOTS,
             callers: CallerPolicy::default(),
         }

@@ -20,7 +20,7 @@ pub mod runs;
 pub mod store;
 pub mod systemd;
 
-use crate::Supervisor;
+use crate::supervisor::Supervisor;
 use config::DaemonConfig;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
     let notifier = systemd::Notifier::from_env();
     let watchdog = systemd::watchdog_interval();
 
-    let mut lib = crate::Config::discover();
+    let mut lib = crate::supervisor::Config::discover();
     if let Some(d) = &config.profiles_dir {
         lib.profiles_dir = d.clone();
     }

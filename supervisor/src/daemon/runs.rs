@@ -16,7 +16,7 @@ use super::queue::{CallerId, CallerLimits, FairQueue, Refusal};
 use super::store::{NewRun, RunState, Store, StoreError, StoredRun};
 use crate::report::{Report, Status};
 use crate::run::{RunHooks, Stream, ValidRun};
-use crate::Supervisor;
+use crate::supervisor::Supervisor;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -317,7 +317,7 @@ pub struct HistoryHealth {
     pub error: Option<String>,
 }
 
-pub use crate::error_chain;
+pub use crate::error_chain::error_chain;
 
 impl Runs {
     pub fn new(sup: Arc<Supervisor>, store: Arc<Store>, metrics: Arc<Metrics>, queue_size: usize, concurrency: usize) -> Runs {

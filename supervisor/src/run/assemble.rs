@@ -81,25 +81,6 @@ pub(super) fn report(report: &mut Report, outcome: Outcome) {
     report.message = message_for(report.status, &evidence, &limits, report, &watch.stop_detail);
 }
 
-/// What keeps huge pages (not charged to the memory limit) away from the run, in the report's
-/// words; an error, refusing the run, when nothing does.
-pub(super) fn hugetlb_enforcement(cgroup_sizes: &[String], policy: &crate::seccomp::SeccompPolicy) -> Result<String, String> {
-    let seccomp = policy.denies_hugetlb();
-    let cgroup = (!cgroup_sizes.is_empty()).then(|| format!("the run's cgroup allows 0 huge pages ({})", cgroup_sizes.join(", ")));
-    let filter = "seccomp denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB) and shmget(SHM_HUGETLB)";
-    match (cgroup, seccomp) {
-        (Some(c), true) => Ok(format!("{c}; {filter}")),
-        (Some(c), false) => Ok(format!("{c}; the seccomp policy lets huge pages be requested")),
-        (None, true) => Ok(format!("{filter}; no hugetlb cgroup controller in this host's cgroups")),
-        (None, false) => Err(format!(
-            "hugetlb: the seccomp policy {} lets a script request huge pages ({}) and this host's cgroups have no hugetlb controller to \
-             limit them; huge pages are not charged to the memory limit, so the run is refused",
-            policy.path.display(),
-            policy.hugetlb_openings().join(", ")
-        )),
-    }
-}
-
 /// User and system CPU in ms, adding up to the precise total. The kernel's user/system split is
 /// sampled (per tick on cgroup v1), the total is exact: the split is scaled onto the total, so
 /// the two never add up to less than the CPU the limit was checked against.
@@ -153,28 +134,6 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hugetlb_is_covered_by_a_layer_or_the_run_is_refused() {
-        let policy = |mmap_args: &str| {
-            let src = format!(
-                "schema = 1\ninterpreter = \"t\"\ndescription = \"t\"\n[default]\nerrno = \"EPERM\"\n[[syscall]]\nname = \"mmap\"\naction = \"allow\"\n{mmap_args}comment = \"m\"\n"
-            );
-            let file = toml::from_str(&src).unwrap();
-            crate::seccomp::compile_policy(file, std::path::Path::new("/p/open.toml"), &src, String::new()).unwrap()
-        };
-        let closed = policy("args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]\n");
-        let open = policy("");
-        let sizes = vec!["1GB".to_string(), "2MB".to_string()];
-        let both = hugetlb_enforcement(&sizes, &closed).unwrap();
-        assert!(both.contains("0 huge pages (1GB, 2MB)") && both.contains("seccomp denies mmap(MAP_HUGETLB)"), "{both}");
-        let seccomp_only = hugetlb_enforcement(&[], &closed).unwrap();
-        assert!(seccomp_only.starts_with("seccomp denies") && seccomp_only.contains("no hugetlb cgroup controller"), "{seccomp_only}");
-        let cgroup_only = hugetlb_enforcement(&sizes, &open).unwrap();
-        assert!(cgroup_only.contains("lets huge pages be requested"), "{cgroup_only}");
-        let refused = hugetlb_enforcement(&[], &open).unwrap_err();
-        assert!(refused.contains("/p/open.toml") && refused.contains("mmap(MAP_HUGETLB)") && refused.contains("refused"), "{refused}");
-    }
 
     #[test]
     fn cpu_split_adds_up_to_the_exact_total() {

@@ -12,7 +12,10 @@
 
 use super::prepare::Prepared;
 use super::request::ValidRun;
-use super::watch::{RunHooks, Watched};
+use super::denials::Denials;
+use super::hooks::RunHooks;
+use crate::cgroup::CgroupLimits;
+use crate::report::Stop;
 use crate::cgroup::{CgroupUsage, RunCgroup};
 use crate::hostids::Slot;
 use crate::profile::Limits;
@@ -56,6 +59,57 @@ pub struct Jail {
     pub(super) started: Option<Instant>,
 }
 
+/// A capped capture of one output stream.
+pub(super) struct Capture {
+    pub(super) data: Vec<u8>,
+    cap: u64,
+    pub(super) total: u64,
+    pub(super) truncated: bool,
+}
+
+impl Capture {
+    pub(super) fn new(cap: u64) -> Capture {
+        Capture { data: Vec::new(), cap, total: 0, truncated: false }
+    }
+
+    /// Keeps what fits under the cap and returns how many bytes that was; past the cap the
+    /// capture is marked truncated.
+    pub(super) fn push(&mut self, bytes: &[u8]) -> usize {
+        self.total += bytes.len() as u64;
+        let room = self.cap.saturating_sub(self.data.len() as u64) as usize;
+        let kept = bytes.len().min(room);
+        self.data.extend_from_slice(&bytes[..kept]);
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        kept
+    }
+}
+
+/// What watching a jail saw.
+pub struct Watched {
+    pub(super) stdout: Capture,
+    pub(super) stderr: Capture,
+    pub(super) result: Capture,
+    pub(super) denials: Denials,
+    pub(super) setup_failure: Option<String>,
+    pub(super) stopped: Option<Stop>,
+    pub(super) stop_detail: Option<String>,
+    pub(super) exit_code: Option<i32>,
+    pub(super) signal: Option<i32>,
+}
+
+/// The cgroup limits of a run's limits.
+pub(super) fn cgroup_limits(l: &Limits) -> CgroupLimits {
+    let period_us = 100_000u64;
+    CgroupLimits {
+        memory_bytes: l.memory.0,
+        pids: l.pids,
+        cpu_quota_us: ((period_us as f64) * l.cpu_cores).round().max(1000.0) as u64,
+        cpu_period_us: period_us,
+    }
+}
+
 /// What a finished jail leaves for the report.
 pub struct Outcome {
     pub watched: Watched,
@@ -85,7 +139,7 @@ impl Jail {
             return Err(format!("jail {}: start() in state {:?}", self.id, self.state));
         }
         if run.limits != self.limits {
-            self.cgroup.set_limits(&super::spawn::cgroup_limits(&run.limits)).map_err(|e| format!("cgroup: {e}"))?;
+            self.cgroup.set_limits(&cgroup_limits(&run.limits)).map_err(|e| format!("cgroup: {e}"))?;
             self.limits = run.limits;
         }
         let policy = &self.prepared.profile.file.language_policy;

@@ -14,6 +14,7 @@
 
 mod assemble;
 mod denials;
+mod hooks;
 mod jail;
 pub mod job;
 mod prepare;
@@ -25,10 +26,10 @@ pub use jail::{Jail, JailState};
 pub use prepare::{PrepareError, Prepared};
 pub use request::{new_run_id, valid_run_id, LimitOverrides, RequestError, RequestErrorKind, RunRequest, ValidRun};
 pub use spawn::Parts;
-pub use watch::{OutputHook, RunHooks, Stream};
+pub use hooks::{OutputHook, RunHooks, Stream};
 
 use crate::report::{now_rfc3339, Report, Status};
-use crate::Supervisor;
+use crate::supervisor::Supervisor;
 use std::time::Instant;
 
 impl Supervisor {

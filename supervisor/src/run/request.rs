@@ -3,7 +3,7 @@
 //! [`validate`] turns a [`RunRequest`] into a [`ValidRun`]: the profile resolved and loaded, the
 //! limits tightened, the code, input and file name checked, every mistake named by its field. The
 //! daemon's API decodes its JSON into a [`RunRequest`] and maps a [`RequestError`] to an HTTP
-//! reply; `jailctl run` and [`crate::Supervisor::run`] use the same function, so a request is held
+//! reply; `jailctl run` and [`crate::supervisor::Supervisor::run`] use the same function, so a request is held
 //! to the same rules whichever way it comes in (Firecracker's `parsed_request.rs` does this for
 //! its API).
 

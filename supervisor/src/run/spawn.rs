@@ -2,13 +2,13 @@
 //! cloned into its namespaces with its fixed descriptor layout, its user namespace owned by the
 //! slot's host id, and its id maps written.
 
-use super::jail::{Init, Jail, JailState};
+use super::jail::{cgroup_limits, Init, Jail, JailState};
 use super::prepare::Prepared;
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::hostids::Slot;
 use crate::profile::Limits;
 use crate::sys;
-use crate::Supervisor;
+use crate::supervisor::Supervisor;
 use jail_init::fds;
 use jail_init::protocol::GO;
 use nix::errno::Errno;
@@ -26,17 +26,6 @@ pub struct Parts {
     pub(super) ids: Slot,
 }
 
-/// The cgroup limits of a run's limits.
-pub(super) fn cgroup_limits(l: &Limits) -> CgroupLimits {
-    let period_us = 100_000u64;
-    CgroupLimits {
-        memory_bytes: l.memory.0,
-        pids: l.pids,
-        cpu_quota_us: ((period_us as f64) * l.cpu_cores).round().max(1000.0) as u64,
-        cpu_period_us: period_us,
-    }
-}
-
 fn err(what: &'static str) -> impl Fn(Errno) -> String {
     move |e: Errno| format!("{what}: {e}")
 }
@@ -48,7 +37,7 @@ impl Supervisor {
         std::thread::scope(|scope| {
             // unshare(CLONE_NEWNET) moves the calling thread: it gets a thread of its own.
             let netns = scope.spawn(sys::new_network_namespace);
-            let ids = self.host_ids.acquire().map_err(|e| crate::error_chain(&e));
+            let ids = self.host_ids.acquire().map_err(|e| crate::error_chain::error_chain(&e));
             let none = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
             let cgroup = self.cgroups.create(id, &none).map_err(|e| format!("cgroup: {e}"));
             let netns = netns
@@ -68,7 +57,7 @@ impl Jail {
         let Parts { cgroup, netns, ids } = parts;
         cgroup.set_limits(&cgroup_limits(limits)).map_err(|e| format!("cgroup: {e}"))?;
         let mut enforcement = prepared.enforcement(sup.cgroups.version(), sup.landlock_abi);
-        enforcement.hugetlb = Some(super::assemble::hugetlb_enforcement(&cgroup.hugetlb_limited(), &prepared.profile.seccomp)?);
+        enforcement.hugetlb = Some(super::prepare::hugetlb_enforcement(&cgroup.hugetlb_limited(), &prepared.profile.seccomp)?);
         tracing::debug!(run = %id, plan = ?prepared.plan, "resolved plan");
 
         // The script's process joins the run's cgroup itself, through these files (see

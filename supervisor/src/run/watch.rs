@@ -2,7 +2,8 @@
 //! denied syscalls answered, wall time, CPU and process limits enforced.
 
 use super::denials::{Denials, MAX_DENIALS, MAX_LOUD_DENIALS};
-use super::jail::{Jail, JailState};
+use super::hooks::{OutputHook, RunHooks, Stream};
+use super::jail::{Capture, Jail, JailState, Watched};
 use crate::profile::Profile;
 use crate::report::Stop;
 use crate::sys;
@@ -11,72 +12,8 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// Which output stream a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// Receives output chunks as they arrive.
-pub type OutputHook<'a> = dyn Fn(Stream, &[u8]) + Sync + 'a;
-
-/// How a caller follows and steers a run in progress (the daemon's cancel and event stream).
-#[derive(Default)]
-pub struct RunHooks<'a> {
-    /// Once true, the jail is killed (within the watch loop's 50 ms tick) and the run reported
-    /// as cancelled.
-    pub cancel: Option<&'a AtomicBool>,
-    /// The script's output as it arrives, only what fits in the caps (the report keeps the
-    /// same bytes).
-    pub output: Option<&'a OutputHook<'a>>,
-    /// Called once the jail has been told to start the script.
-    pub started: Option<&'a (dyn Fn() + Sync)>,
-}
-
-/// A capped capture of one output stream.
-pub(super) struct Capture {
-    pub(super) data: Vec<u8>,
-    cap: u64,
-    pub(super) total: u64,
-    pub(super) truncated: bool,
-}
-
-impl Capture {
-    fn new(cap: u64) -> Capture {
-        Capture { data: Vec::new(), cap, total: 0, truncated: false }
-    }
-
-    /// Keeps what fits under the cap and returns how many bytes that was; past the cap the
-    /// capture is marked truncated.
-    fn push(&mut self, bytes: &[u8]) -> usize {
-        self.total += bytes.len() as u64;
-        let room = self.cap.saturating_sub(self.data.len() as u64) as usize;
-        let kept = bytes.len().min(room);
-        self.data.extend_from_slice(&bytes[..kept]);
-        if bytes.len() > room {
-            self.truncated = true;
-        }
-        kept
-    }
-}
-
-/// What watching a jail saw.
-pub struct Watched {
-    pub(super) stdout: Capture,
-    pub(super) stderr: Capture,
-    pub(super) result: Capture,
-    pub(super) denials: Denials,
-    pub(super) setup_failure: Option<String>,
-    pub(super) stopped: Option<Stop>,
-    pub(super) stop_detail: Option<String>,
-    pub(super) exit_code: Option<i32>,
-    pub(super) signal: Option<i32>,
-}
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -438,6 +375,7 @@ mod tests {
     use crate::cgroup::{CgroupError, CgroupLimits, CgroupUsage, RunCgroup};
     use crate::run::jail::Init;
     use crate::run::prepare::Prepared;
+    use std::sync::atomic::AtomicBool;
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
     use std::io::Read;
     use std::path::{Path, PathBuf};
