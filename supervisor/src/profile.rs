@@ -168,6 +168,20 @@ pub struct ProfileFile {
     pub environment: BTreeMap<String, String>,
 }
 
+/// The ranges a limit may take, (lowest, highest): in a profile, and, for the limits a run may
+/// tighten, in a request (a run may go down to the lowest, never above its profile). One table
+/// for both (crate::run::request::tighten).
+pub mod limit_range {
+    pub const WALL_TIME_MS: (u64, u64) = (10, 3_600_000);
+    pub const CPU_TIME_MS: (u64, u64) = (10, 3_600_000);
+    pub const MEMORY: (u64, u64) = (8 << 20, 64 << 30);
+    pub const PIDS: (u64, u64) = (1, 65_536);
+    /// stdout and stderr.
+    pub const OUTPUT: (u64, u64) = (0, 1 << 30);
+    /// The runner's result is JSON: `{}` at least.
+    pub const RESULT: (u64, u64) = (2, 1 << 30);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "the [limits] table")]
 pub struct Limits {
@@ -748,13 +762,14 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
             Ok(())
         }
     };
-    range("wall_time_ms", l.wall_time_ms, 10, 3_600_000, " ms")?;
-    range("cpu_time_ms", l.cpu_time_ms, 10, 3_600_000, " ms")?;
-    range("memory", l.memory.0, 8 << 20, 64 << 30, " bytes")?;
-    range("pids", l.pids, 1, 65_536, "")?;
-    range("stdout", l.stdout.0, 0, 1 << 30, " bytes")?;
-    range("stderr", l.stderr.0, 0, 1 << 30, " bytes")?;
-    range("result", l.result.0, 2, 1 << 30, " bytes")?;
+    use limit_range as r;
+    range("wall_time_ms", l.wall_time_ms, r::WALL_TIME_MS.0, r::WALL_TIME_MS.1, " ms")?;
+    range("cpu_time_ms", l.cpu_time_ms, r::CPU_TIME_MS.0, r::CPU_TIME_MS.1, " ms")?;
+    range("memory", l.memory.0, r::MEMORY.0, r::MEMORY.1, " bytes")?;
+    range("pids", l.pids, r::PIDS.0, r::PIDS.1, "")?;
+    range("stdout", l.stdout.0, r::OUTPUT.0, r::OUTPUT.1, " bytes")?;
+    range("stderr", l.stderr.0, r::OUTPUT.0, r::OUTPUT.1, " bytes")?;
+    range("result", l.result.0, r::RESULT.0, r::RESULT.1, " bytes")?;
     range("open_files", l.open_files, 16, 1 << 20, "")?;
     range("file_size", l.file_size.0, 0, 64 << 30, " bytes")?;
     range("script", l.script.0, 1, 64 << 20, " bytes")?;

@@ -95,13 +95,6 @@ pub struct Profiles<'a> {
     pub may_use: &'a dyn Fn(&str) -> Result<(), String>,
 }
 
-/// The smallest limit a run may ask for, per field.
-pub const MIN_WALL_TIME_MS: u64 = 10;
-pub const MIN_CPU_TIME_MS: u64 = 10;
-pub const MIN_MEMORY: ByteSize = ByteSize(8 << 20);
-pub const MIN_PIDS: u64 = 1;
-/// The runner's result is JSON: `{}` at least.
-pub const MIN_RESULT: ByteSize = ByteSize(2);
 
 /// The longest run id, and what one is made of.
 pub const MAX_RUN_ID: usize = 64;
@@ -221,13 +214,14 @@ pub fn tighten(profile: &Limits, o: &LimitOverrides) -> Result<Limits, RequestEr
         }
         Ok(())
     }
-    apply("wall_time_ms", &mut l.wall_time_ms, o.wall_time_ms, MIN_WALL_TIME_MS)?;
-    apply("cpu_time_ms", &mut l.cpu_time_ms, o.cpu_time_ms, MIN_CPU_TIME_MS)?;
-    apply("memory", &mut l.memory, o.memory, MIN_MEMORY)?;
-    apply("pids", &mut l.pids, o.pids, MIN_PIDS)?;
-    apply("stdout", &mut l.stdout, o.stdout, ByteSize(0))?;
-    apply("stderr", &mut l.stderr, o.stderr, ByteSize(0))?;
-    apply("result", &mut l.result, o.result, MIN_RESULT)?;
+    use crate::profile::limit_range as r;
+    apply("wall_time_ms", &mut l.wall_time_ms, o.wall_time_ms, r::WALL_TIME_MS.0)?;
+    apply("cpu_time_ms", &mut l.cpu_time_ms, o.cpu_time_ms, r::CPU_TIME_MS.0)?;
+    apply("memory", &mut l.memory, o.memory, ByteSize(r::MEMORY.0))?;
+    apply("pids", &mut l.pids, o.pids, r::PIDS.0)?;
+    apply("stdout", &mut l.stdout, o.stdout, ByteSize(r::OUTPUT.0))?;
+    apply("stderr", &mut l.stderr, o.stderr, ByteSize(r::OUTPUT.0))?;
+    apply("result", &mut l.result, o.result, ByteSize(r::RESULT.0))?;
     Ok(l)
 }
 
