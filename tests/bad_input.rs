@@ -63,7 +63,9 @@ fn expand(s: &str) -> Vec<u8> {
         if let Some(spec) = after.strip_prefix("REPEAT ") {
             let (count, spec) = spec.split_once(' ').unwrap_or_else(|| panic!("bad REPEAT marker in {s:?}"));
             // TEXT is the shortest run of non-space characters followed by "}}".
-            let end = (1..=spec.len()).find(|&i| spec.is_char_boundary(i) && spec[i..].starts_with("}}")).expect("REPEAT marker ends");
+            let end = (1..=spec.len())
+                .find(|&i| spec.is_char_boundary(i) && spec[i..].starts_with("}}"))
+                .expect("REPEAT marker ends");
             let text = &spec[..end];
             assert!(!text.contains(' '), "REPEAT text with a space in {s:?}");
             out.extend(text.as_bytes().repeat(count.parse().expect("REPEAT count")));
@@ -159,7 +161,10 @@ fn send(socket: &Path, case: &RequestCase) -> Response {
         // jaild may answer and close before all of it is sent: a failed write is that.
         if chunked {
             for chunk in body.chunks(1 << 20) {
-                let sent = writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).and_then(|_| writer.write_all(chunk)).and_then(|_| writer.write_all(b"\r\n"));
+                let sent = writer
+                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .and_then(|_| writer.write_all(chunk))
+                    .and_then(|_| writer.write_all(b"\r\n"));
                 if sent.is_err() {
                     return;
                 }
@@ -194,7 +199,12 @@ fn children_of(pid: i32) -> Vec<i32> {
 /// daemon, no jail process, and the daemon is alive and has not panicked.
 fn assert_nothing_started(d: &Daemon, case: &str) {
     let runs = d.get("/v1/runs?limit=1000");
-    assert_eq!(runs.status, 200, "{case}: the daemon does not list its history: {}", String::from_utf8_lossy(&runs.body));
+    assert_eq!(
+        runs.status,
+        200,
+        "{case}: the daemon does not list its history: {}",
+        String::from_utf8_lossy(&runs.body)
+    );
     assert_eq!(runs.json()["runs"], serde_json::json!([]), "{case}: a run was recorded");
     let health = d.get("/v1/health").json();
     assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(0), Some(0)), "{case}: {health}");
@@ -219,7 +229,8 @@ fn every_bad_request_gets_its_error_and_starts_nothing() {
             assert_nothing_started(&d, name);
             return;
         }
-        let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{name}: the reply ({} {:?}) is not JSON ({e}): {shown}", r.status, r.headers));
+        let v: Value = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("{name}: the reply ({} {:?}) is not JSON ({e}): {shown}", r.status, r.headers));
         let got = (r.status, v["error"]["code"].as_str(), v["error"]["field"].as_str());
         let field = case.field.as_deref().map(expand_text);
         assert_eq!(got, (case.status, Some(case.code.as_str()), field.as_deref()), "{name}: {shown}");
@@ -233,8 +244,22 @@ fn every_bad_request_gets_its_error_and_starts_nothing() {
     // Every field of a run request is somewhere in the catalogue.
     let named: BTreeSet<String> = cases.iter().filter_map(|c| c.field.clone()).collect();
     for f in [
-        "language", "interpreter", "profile", "code", "filename", "input", "limits", "stdin", "wait",
-        "limits.wall_time_ms", "limits.cpu_time_ms", "limits.memory", "limits.pids", "limits.stdout", "limits.stderr", "limits.result",
+        "language",
+        "interpreter",
+        "profile",
+        "code",
+        "filename",
+        "input",
+        "limits",
+        "stdin",
+        "wait",
+        "limits.wall_time_ms",
+        "limits.cpu_time_ms",
+        "limits.memory",
+        "limits.pids",
+        "limits.stdout",
+        "limits.stderr",
+        "limits.result",
         "id",
     ] {
         assert!(named.contains(f), "no case names the field {f}");
@@ -290,12 +315,25 @@ fn profiles() -> Profiles {
             continue;
         }
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
-        assert!(!dir.join(format!("{name}.toml")).exists() || !repo().join("profiles").join(format!("{name}.toml")).exists(), "{name} shadows a shipped profile");
+        assert!(
+            !dir.join(format!("{name}.toml")).exists()
+                || !repo().join("profiles").join(format!("{name}.toml")).exists(),
+            "{name} shadows a shipped profile"
+        );
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        let header: String = text.lines().take_while(|l| l.starts_with('#')).filter_map(|l| l.strip_prefix("#! ")).map(|l| format!("{l}\n")).collect();
-        assert!(text.lines().next().is_some_and(|l| l.starts_with("# ") && l.len() > 3), "{name}: the first line says what the mistake is");
-        let case: ProfileCase = toml::from_str(&header).unwrap_or_else(|e| panic!("{}: the header: {e}", path.display()));
+        let header: String = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .filter_map(|l| l.strip_prefix("#! "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(
+            text.lines().next().is_some_and(|l| l.starts_with("# ") && l.len() > 3),
+            "{name}: the first line says what the mistake is"
+        );
+        let case: ProfileCase =
+            toml::from_str(&header).unwrap_or_else(|e| panic!("{}: the header: {e}", path.display()));
         cases.push((name, case));
     }
     cases.sort_by(|a, b| a.0.cmp(&b.0));
@@ -315,14 +353,24 @@ impl ProfileCase {
     /// the fragment.
     fn assert_rendered(&self, name: &str, dir: &Path, text: &str) {
         let file = self.file(dir, name);
-        assert!(text.contains(&file.display().to_string()), "{name}: does not name the file {}:\n{text}", file.display());
+        assert!(
+            text.contains(&file.display().to_string()),
+            "{name}: does not name the file {}:\n{text}",
+            file.display()
+        );
         let line = self.line;
-        assert!(text.contains(&format!(":{line}:")) || text.contains(&format!("line {line}")), "{name}: does not name line {line}:\n{text}");
+        assert!(
+            text.contains(&format!(":{line}:")) || text.contains(&format!("line {line}")),
+            "{name}: does not name line {line}:\n{text}"
+        );
         if let Some(field) = &self.field {
             assert!(text.contains(&format!("field `{field}`")), "{name}: does not name the field `{field}`:\n{text}");
         }
         if let Some(entry) = &self.entry {
-            assert!(text.contains(&format!("syscall entry {entry:?}")), "{name}: does not name the entry {entry:?}:\n{text}");
+            assert!(
+                text.contains(&format!("syscall entry {entry:?}")),
+                "{name}: does not name the entry {entry:?}:\n{text}"
+            );
         }
         assert!(text.contains(&self.says), "{name}: does not say {:?}:\n{text}", self.says);
     }
@@ -339,7 +387,9 @@ impl ProfileCase {
             ("seccomp-invalid", ProfileError::Seccomp(PolicyError::Invalid { path, line, name: entry, .. })) => {
                 assert_eq!((path, *line, Some(entry)), (&file, self.line, self.entry.as_ref()), "{name}: {shown}");
             }
-            ("seccomp-parse", ProfileError::Seccomp(PolicyError::Parse { path, .. })) => assert_eq!(path, &file, "{name}: {shown}"),
+            ("seccomp-parse", ProfileError::Seccomp(PolicyError::Parse { path, .. })) => {
+                assert_eq!(path, &file, "{name}: {shown}")
+            }
             (kind, other) => panic!("{name}: expected a {kind} error, got {other:?}: {shown}"),
         }
         self.assert_rendered(name, dir, &shown);
@@ -389,8 +439,12 @@ fn every_broken_profile_is_refused_naming_file_line_and_field() {
                 case.assert_error(name, &p.dir, &e);
             }
             "interpreter" => {
-                let loaded = loaded.unwrap_or_else(|e| panic!("{name}: does not load ({e}); the case is about its interpreter"));
-                let e = loaded.interpreter(&interpreters).err().unwrap_or_else(|| panic!("{name}: its interpreter was accepted"));
+                let loaded =
+                    loaded.unwrap_or_else(|e| panic!("{name}: does not load ({e}); the case is about its interpreter"));
+                let e = loaded
+                    .interpreter(&interpreters)
+                    .err()
+                    .unwrap_or_else(|| panic!("{name}: its interpreter was accepted"));
                 case.assert_error(name, &p.dir, &e);
             }
             other => panic!("{name}: unknown stage {other:?}"),
@@ -419,11 +473,18 @@ fn a_run_under_a_broken_profile_is_an_internal_error_and_leaves_nothing() {
     let script = p.dir.parent().unwrap().join("script");
     std::fs::write(&script, "result = 1\n").unwrap();
     each_case(p.cases.iter().filter(|(_, c)| c.via("run")).map(|(n, c)| (n.as_str(), c)), |name, case| {
-        let (out, pid) = jailctl(&["run", "--json", "--profile", name, "--profiles-dir", p.dir.to_str().unwrap(), script.to_str().unwrap()], &p.dir);
+        let (out, pid) = jailctl(
+            &["run", "--json", "--profile", name, "--profiles-dir", p.dir.to_str().unwrap(), script.to_str().unwrap()],
+            &p.dir,
+        );
         assert_eq!(out.code, 10, "{name}: exit {}:\n{}{}", out.code, out.stdout, out.stderr);
-        let report: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{name}: no JSON report ({e}):\n{}{}", out.stdout, out.stderr));
+        let report: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: no JSON report ({e}):\n{}{}", out.stdout, out.stderr));
         assert_eq!(report["status"], "internal_error", "{name}: {report}");
-        assert!(report["interpreter"].is_null() && report["exit_code"].is_null() && report["started_at"].is_string(), "{name}: {report}");
+        assert!(
+            report["interpreter"].is_null() && report["exit_code"].is_null() && report["started_at"].is_string(),
+            "{name}: {report}"
+        );
         case.assert_rendered(name, &p.dir, report["message"].as_str().unwrap_or_default());
         let cgroups = cgroups_named(&format!("run.{pid}."));
         assert!(cgroups.is_empty(), "{name}: jailctl (pid {pid}) left run cgroups: {cgroups:?}");
@@ -453,11 +514,16 @@ fn the_catalogue_covers_every_validation_in_profile_rs() {
     }
     for (i, _) in source.match_indices("invalid_at(") {
         let args = &source[i..];
-        if let Some(lit) = args.split(',').nth(2).and_then(|a| a.trim().strip_prefix('"')).and_then(|a| a.split('"').next()) {
+        if let Some(lit) =
+            args.split(',').nth(2).and_then(|a| a.trim().strip_prefix('"')).and_then(|a| a.split('"').next())
+        {
             checked.insert(lit.to_string());
         }
     }
     assert!(checked.len() >= 20, "found only {checked:?} in profile.rs");
-    let missing: Vec<&String> = checked.iter().filter(|f| !fields.iter().any(|c| c == *f || c.ends_with(&format!(".{f}")) || c.starts_with(&format!("{f}.")))).collect();
+    let missing: Vec<&String> = checked
+        .iter()
+        .filter(|f| !fields.iter().any(|c| c == *f || c.ends_with(&format!(".{f}")) || c.starts_with(&format!("{f}."))))
+        .collect();
     assert!(missing.is_empty(), "profile.rs validates {missing:?}, and no case of tests/bad_input/profiles/ names it");
 }

@@ -94,8 +94,10 @@ fn assert_no_run_cgroups(pid: u32) {
 
 /// The `--json` report on stdout, as JSON and as a Report; checks that nothing of it is left.
 fn json_report(out: &Out) -> (Value, Report) {
-    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("stdout is not a JSON report ({e}):\n{out}"));
-    let r: Report = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("stdout is not a Report ({e}):\n{out}"));
+    let v: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("stdout is not a JSON report ({e}):\n{out}"));
+    let r: Report =
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("stdout is not a Report ({e}):\n{out}"));
     assert_no_leftovers(&r);
     (v, r)
 }
@@ -146,7 +148,8 @@ fn word_count_example_with_input_file_and_json() {
     let (v, r) = json_report(&out);
     assert_eq!(v["status"], "ok", "{out}");
     assert_eq!(r.status, Status::Ok);
-    let data: Value = serde_json::from_str(&std::fs::read_to_string(repo().join("examples/data.json")).unwrap()).unwrap();
+    let data: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("examples/data.json")).unwrap()).unwrap();
     let result = &v["result"];
     assert_eq!(result["documents"], data["documents"].as_array().unwrap().len());
     let top = result["top"].as_array().unwrap_or_else(|| panic!("no top words:\n{out}"));
@@ -162,7 +165,10 @@ fn word_count_example_with_input_file_and_json() {
 #[test]
 fn script_from_stdin_with_lang() {
     require_jails!();
-    let out = jailctl(&["run", "--lang", "python", "-", "--input", r#"{"xs":[1,2,3]}"#], Some("result = sum(input[\"xs\"])\n"));
+    let out = jailctl(
+        &["run", "--lang", "python", "-", "--input", r#"{"xs":[1,2,3]}"#],
+        Some("result = sum(input[\"xs\"])\n"),
+    );
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(summary_field(&out.stdout, "status"), Some("ok"), "{out}");
     assert_eq!(summary_field(&out.stdout, "result"), Some("6"), "{out}");
@@ -182,21 +188,30 @@ fn documented_codes() -> BTreeMap<String, i32> {
         let mut words = line.split_whitespace();
         let (Some(code), Some(name)) = (words.next(), words.next()) else { continue };
         let Ok(code) = code.parse::<i32>() else { continue };
-        let name = if name == "usage" && words.next() == Some("error") { "usage_error".to_string() } else { name.to_string() };
+        let name =
+            if name == "usage" && words.next() == Some("error") { "usage_error".to_string() } else { name.to_string() };
         assert!(codes.insert(name.clone(), code).is_none(), "{name} documented twice");
     }
     codes
 }
 
 fn documented(status: Status) -> i32 {
-    *documented_codes().get(status.as_str()).unwrap_or_else(|| panic!("{status} is not documented in jailctl run --help"))
+    *documented_codes()
+        .get(status.as_str())
+        .unwrap_or_else(|| panic!("{status} is not documented in jailctl run --help"))
 }
 
 #[test]
 fn help_documents_every_status_with_a_distinct_code() {
     let codes = documented_codes();
     for s in Status::ALL {
-        assert_eq!(codes.get(s.as_str()), Some(&s.exit_code()), "{s}: documented {:?}, returned {}", codes.get(s.as_str()), s.exit_code());
+        assert_eq!(
+            codes.get(s.as_str()),
+            Some(&s.exit_code()),
+            "{s}: documented {:?}, returned {}",
+            codes.get(s.as_str()),
+            s.exit_code()
+        );
     }
     assert_eq!(codes.get("usage_error"), Some(&2), "{codes:?}");
     assert_eq!(codes.len(), Status::ALL.len() + 1, "{codes:?}");
@@ -416,7 +431,13 @@ fn json_report_has_every_field_with_its_type() {
     assert_eq!(v["stdout_truncated"], false);
     assert_eq!(v["stderr_truncated"], false);
     for viol in v["violations"].as_array().unwrap_or_else(|| panic!("violations is not an array:\n{out}")) {
-        assert!(viol["kind"].is_string() && viol["detail"].is_string() && is_uint(&viol["count"]) && viol["quiet"].is_boolean(), "{viol}");
+        assert!(
+            viol["kind"].is_string()
+                && viol["detail"].is_string()
+                && is_uint(&viol["count"])
+                && viol["quiet"].is_boolean(),
+            "{viol}"
+        );
     }
 
     let u = &v["usage"];
@@ -429,7 +450,11 @@ fn json_report_has_every_field_with_its_type() {
     let p = &v["profile"];
     assert_eq!(p["name"], "python");
     assert!(is_sha256(&p["sha256"]), "profile.sha256: {}", p["sha256"]);
-    assert_eq!(p["sha256"], jaild::profile::load(&repo().join("profiles"), "python").unwrap().sha256.as_str(), "the resolved profile's digest");
+    assert_eq!(
+        p["sha256"],
+        jaild::profile::load(&repo().join("profiles"), "python").unwrap().sha256.as_str(),
+        "the resolved profile's digest"
+    );
 
     let i = &v["interpreter"];
     let manifest = jaild::interpreter::load(&repo().join("interpreters"), "python3.11").unwrap().manifest;
@@ -480,7 +505,15 @@ fn profiles_dir_copy_is_used() {
     assert_ne!(sha, jaild::profile::load(&repo().join("profiles"), "python").unwrap().sha256);
 
     let out = jailctl(
-        &["run", "examples/fib.py", "--input", r#"{"n": 10}"#, "--json", "--profiles-dir", dir.path().to_str().unwrap()],
+        &[
+            "run",
+            "examples/fib.py",
+            "--input",
+            r#"{"n": 10}"#,
+            "--json",
+            "--profiles-dir",
+            dir.path().to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(out.code, 0, "{out}");
@@ -641,7 +674,8 @@ fn local_run_on_a_full_tmp_and_state_directory_reports_and_warns_about_the_cache
     // jailctl runs in the background so that its pid is known (its run cgroups carry it); what
     // is left in both filesystems is listed after it.
     let checkout = repo();
-    let (full_tmp, kept) = full_tmp_script("jailctl-test-host-tmp", &[&checkout, dir.path(), Path::new(env!("CARGO_BIN_EXE_jailctl"))]);
+    let (full_tmp, kept) =
+        full_tmp_script("jailctl-test-host-tmp", &[&checkout, dir.path(), Path::new(env!("CARGO_BIN_EXE_jailctl"))]);
     let shell = format!(
         "{full_tmp}mount -t tmpfs -o size=64k,mode=0700 jailctl-test-state '{state}'\n\
          dd if=/dev/zero of='{state}/filler' bs=4k 2>/dev/null || true\n\
@@ -669,7 +703,14 @@ fn local_run_on_a_full_tmp_and_state_directory_reports_and_warns_about_the_cache
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let line = |tag: &str| stderr.lines().find_map(|l| l.strip_prefix(tag)).unwrap_or_else(|| panic!("no {tag:?} in:\n{stderr}")).trim().to_string();
+    let line = |tag: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("no {tag:?} in:\n{stderr}"))
+            .trim()
+            .to_string()
+    };
     let pid: u32 = line("==pid ").parse().unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let r: Report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));

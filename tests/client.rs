@@ -28,7 +28,8 @@ impl Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("jaild.sock");
         let config = dir.path().join("jaild.toml");
-        std::fs::write(&config, format!("store = {:?}\n", dir.path().join("history.db").display().to_string())).unwrap();
+        std::fs::write(&config, format!("store = {:?}\n", dir.path().join("history.db").display().to_string()))
+            .unwrap();
         let log = std::fs::File::create(dir.path().join("jaild.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_jaild"))
             .arg("--socket")
@@ -103,7 +104,8 @@ impl Out {
     }
 
     fn report(&self) -> Report {
-        let r: Report = serde_json::from_value(self.json()).unwrap_or_else(|e| panic!("stdout is not a report ({e}):\n{self}"));
+        let r: Report =
+            serde_json::from_value(self.json()).unwrap_or_else(|e| panic!("stdout is not a report ({e}):\n{self}"));
         assert_no_leftovers(&r);
         r
     }
@@ -136,7 +138,8 @@ fn jailctl(socket: &str, args: &[&str], stdin: Option<&str>) -> Out {
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let code = out.status.code().unwrap_or_else(|| panic!("jailctl {args:?} died of {:?}\n{stdout}\n{stderr}", out.status));
+    let code =
+        out.status.code().unwrap_or_else(|| panic!("jailctl {args:?} died of {:?}\n{stdout}\n{stderr}", out.status));
     assert!(!stderr.contains("panicked"), "jailctl {args:?} panicked:\n{stderr}");
     Out { code, stdout, stderr }
 }
@@ -205,7 +208,8 @@ fn keys(v: &Value) -> BTreeSet<String> {
 fn run_through_the_daemon_gives_the_in_process_report() {
     require_jails!();
     let d = Daemon::start();
-    let script = "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\nresult = {'sum': sum(input['xs'])}\n";
+    let script =
+        "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\nresult = {'sum': sum(input['xs'])}\n";
     let args = ["run", "--lang", "python", "-", "--input", r#"{"xs": [1, 2, 3]}"#, "--json"];
 
     // The default socket ($JAILD_SOCKET) is there: through the daemon.
@@ -252,7 +256,8 @@ fn run_through_the_daemon_gives_the_in_process_report() {
 fn local_and_profiles_dir_run_in_process() {
     require_jails!();
     let d = Daemon::start();
-    for extra in [vec!["--local"], vec!["--profiles-dir", repo().join("profiles").to_str().unwrap().to_string().leak()]] {
+    for extra in [vec!["--local"], vec!["--profiles-dir", repo().join("profiles").to_str().unwrap().to_string().leak()]]
+    {
         let mut args = vec!["run", "--lang", "python", "-", "--json"];
         args.extend(extra.iter().copied());
         let out = jailctl(d.socket(), &args, Some("result = 1"));
@@ -312,7 +317,11 @@ fn without_a_daemon_run_is_in_process_and_the_rest_say_so() {
 fn refused_requests_exit_as_rejected() {
     require_jails!();
     let d = Daemon::start();
-    let out = jailctl(d.socket(), &["run", "--profile", "no-such-profile", "--lang", "python", "-", "--json"], Some("result = 1"));
+    let out = jailctl(
+        d.socket(),
+        &["run", "--profile", "no-such-profile", "--lang", "python", "-", "--json"],
+        Some("result = 1"),
+    );
     assert_eq!(out.code, Status::Rejected.exit_code(), "{out}");
     assert_eq!(out.json()["error"]["code"], "not_found", "{out}");
     assert!(out.stderr.contains("no-such-profile"), "{out}");
@@ -326,7 +335,8 @@ fn refused_requests_exit_as_rejected() {
     let out = jailctl(d.socket(), &["run", "--lang", "python", "-", "--input", "{nope", "--json"], Some("result = 1"));
     assert_eq!(out.code, Status::Rejected.exit_code(), "{out}");
     assert_eq!(out.json()["error"]["field"], "input", "{out}");
-    let local = jailctl(d.socket(), &["run", "--local", "--lang", "python", "-", "--input", "{nope"], Some("result = 1"));
+    let local =
+        jailctl(d.socket(), &["run", "--local", "--lang", "python", "-", "--input", "{nope"], Some("result = 1"));
     assert_eq!(local.code, out.code, "{local}");
 
     let out = jailctl(d.socket(), &["status", "../etc"], None);
@@ -452,7 +462,11 @@ fn logs_follow_streams_in_order() {
     require_jails!();
     let d = Daemon::start();
     let id = submit(&d, CHATTY, &[]);
-    let mut child = command(d.socket(), &["logs", "-f", &id, "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = command(d.socket(), &["logs", "-f", &id, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = Vec::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         lines.push((Instant::now(), serde_json::from_str::<Value>(&line.unwrap()).unwrap()));
@@ -481,7 +495,11 @@ fn logs_follow_streams_in_order() {
     // Human: the script's stdout to stdout, its stderr to stderr; the exit status is the run's.
     let failing = submit(&d, "import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.exit(3)", &[]);
     let out = jailctl(d.socket(), &["logs", "-f", &failing], None);
-    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (Status::RuntimeError.exit_code(), "a\n", "b\n"), "{out}");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (Status::RuntimeError.exit_code(), "a\n", "b\n"),
+        "{out}"
+    );
     // Without -f, an ended run's output is printed the same way.
     let again = jailctl(d.socket(), &["logs", &failing], None);
     assert_eq!((again.code, again.stdout, again.stderr), (out.code, out.stdout, out.stderr));
@@ -550,7 +568,9 @@ fn health_describes_the_daemon() {
 /// The jailctl binary's --help documents the exit statuses of the commands that have them.
 #[test]
 fn help_documents_exit_statuses() {
-    for (cmd, needle) in [("run", "11  cancelled"), ("wait", "12  no report"), ("logs", "12  no report"), ("submit", "9   rejected")] {
+    for (cmd, needle) in
+        [("run", "11  cancelled"), ("wait", "12  no report"), ("logs", "12  no report"), ("submit", "9   rejected")]
+    {
         let out = jailctl("/nonexistent", &[cmd, "--help"], None);
         assert_eq!(out.code, 0, "{out}");
         assert!(out.stdout.contains(needle), "jailctl {cmd} --help:\n{out}");
@@ -621,7 +641,11 @@ fn raw_controls(s: &str) -> BTreeSet<char> {
 fn assert_no_raw_controls(out: &Out, what: &str) {
     for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
         let raw = raw_controls(text);
-        assert!(raw.is_empty(), "{what}: jailctl's {name} holds raw control characters {raw:?}:\n{}", out.stdout.escape_debug());
+        assert!(
+            raw.is_empty(),
+            "{what}: jailctl's {name} holds raw control characters {raw:?}:\n{}",
+            out.stdout.escape_debug()
+        );
     }
 }
 
@@ -669,7 +693,11 @@ fn assert_report_exact(out: &Out, what: &str) -> Report {
     assert_eq!(report.stderr, format!("err:{h}\n"), "{what}");
     let error = report.error.clone().unwrap_or_else(|| panic!("{what}: no error: {out}"));
     assert_eq!((error.kind, error.message), (format!("Evil{h}"), format!("msg:{h}")), "{what}");
-    assert!(error.traceback.contains(&format!("File \"{}\"", HOSTILE_FILENAME.0)), "{what}: {}", error.traceback.escape_debug());
+    assert!(
+        error.traceback.contains(&format!("File \"{}\"", HOSTILE_FILENAME.0)),
+        "{what}: {}",
+        error.traceback.escape_debug()
+    );
     assert!(
         report.violations.iter().any(|v| v.kind == "blocked_module" && v.detail == format!("socket.{h}")),
         "{what}: {:?}",
@@ -693,7 +721,8 @@ fn hostile_output_is_shown_escaped_as_text_and_exact_as_json() {
     assert_report_exact(&jailctl(d.socket(), &["run", "--local", script, "--json"], None), "run --local --json");
     let via = jailctl(d.socket(), &["run", script], None);
     assert_summary_escaped(&via, "run through jaild");
-    let report = assert_report_exact(&jailctl(d.socket(), &["run", script, "--json"], None), "run --json through jaild");
+    let report =
+        assert_report_exact(&jailctl(d.socket(), &["run", script, "--json"], None), "run --json through jaild");
 
     // The commands that show a run jaild has: wait and status print its summary, logs its
     // stdout to stdout and its stderr to stderr.
@@ -708,7 +737,11 @@ fn hostile_output_is_shown_escaped_as_text_and_exact_as_json() {
     assert_no_raw_controls(&logs, "logs");
     assert_eq!(
         (logs.code, logs.stdout.as_str(), logs.stderr.as_str()),
-        (Status::RuntimeError.exit_code(), format!("out:{}\n", rendered()).as_str(), format!("err:{}\n", rendered()).as_str()),
+        (
+            Status::RuntimeError.exit_code(),
+            format!("out:{}\n", rendered()).as_str(),
+            format!("err:{}\n", rendered()).as_str()
+        ),
         "logs"
     );
 }
@@ -726,8 +759,13 @@ fn a_hostile_result_is_shown_as_json_with_escapes() {
         assert_eq!(text.code, 0, "{text}");
         assert_no_raw_controls(&text, "result");
         // The result line is JSON (the escapes are JSON's) and reads back as the exact result.
-        let line = text.stdout.lines().find_map(|l| l.strip_prefix("result:  ")).unwrap_or_else(|| panic!("no result: {text}"));
-        let shown: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("the result line is not JSON ({e}): {line}"));
+        let line = text
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("result:  "))
+            .unwrap_or_else(|| panic!("no result: {text}"));
+        let shown: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("the result line is not JSON ({e}): {line}"));
         assert_eq!(shown, expected, "{args:?}");
         args.push("--json");
         let json = jailctl(d.socket(), &args, Some(&code));
@@ -749,13 +787,21 @@ fn logs_follow_escapes_across_chunk_boundaries() {
                 for s in (sys.stdout, sys.stderr):\n\
                 \x20   put(s, b'a\\x1b')\n    put(s, b'[2J b\\\\')\n    put(s, b'x1b c\\xc2')\n    put(s, b'\\x9b2J d\\r\\n')\n";
     let id = submit(&d, code, &[]);
-    let json = command(d.socket(), &["logs", "-f", &id, "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let json = command(d.socket(), &["logs", "-f", &id, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let text = jailctl(d.socket(), &["logs", "-f", &id], None);
     let json_out = json.wait_with_output().unwrap();
     let exact = "a\x1b[2J b\\x1b c\u{9b}2J d\r\n";
     let shown = r"a\x1b[2J b\\x1b c\u{9b}2J d\x0d".to_string() + "\n";
     assert_no_raw_controls(&text, "logs -f");
-    assert_eq!((text.code, text.stdout.as_str(), text.stderr.as_str()), (0, shown.as_str(), shown.as_str()), "logs -f:\n{text}");
+    assert_eq!(
+        (text.code, text.stdout.as_str(), text.stderr.as_str()),
+        (0, shown.as_str(), shown.as_str()),
+        "logs -f:\n{text}"
+    );
 
     // --json: the events as jaild sent them, cut where the script's writes were (the UTF-8
     // character whole), and together exactly what it wrote.
@@ -763,7 +809,8 @@ fn logs_follow_escapes_across_chunk_boundaries() {
     let events: Vec<Value> =
         String::from_utf8(json_out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     for stream in ["stdout", "stderr"] {
-        let data: Vec<&str> = events.iter().filter(|e| e["type"] == stream).map(|e| e["data"].as_str().unwrap()).collect();
+        let data: Vec<&str> =
+            events.iter().filter(|e| e["type"] == stream).map(|e| e["data"].as_str().unwrap()).collect();
         assert_eq!(data, ["a\x1b", "[2J b\\", "x1b c", "\u{9b}2J d\r\n"], "{stream} events");
         assert_eq!(data.concat(), exact);
     }
@@ -774,7 +821,10 @@ fn logs_follow_escapes_across_chunk_boundaries() {
 #[test]
 fn help_says_text_is_escaped_and_json_exact() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    assert!(readme.contains("Text output shows control characters escaped; `--json` is exact."), "README.md does not say it");
+    assert!(
+        readme.contains("Text output shows control characters escaped; `--json` is exact."),
+        "README.md does not say it"
+    );
     let top = jailctl("/nonexistent", &["--help"], None);
     assert_eq!(top.code, 0, "{top}");
     assert!(top.stdout.contains("control characters") && top.stdout.contains("escaped"), "jailctl --help:\n{top}");

@@ -107,24 +107,36 @@ fn openapi_describes_exactly_the_routes_served() {
     let served: BTreeSet<(String, String)> = jaild::daemon::api::route_table().into_iter().collect();
     let undocumented: Vec<_> = served.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&served).collect();
-    assert!(undocumented.is_empty() && unserved.is_empty(), "served but not in openapi/jaild.yaml: {undocumented:?}; documented but not served: {unserved:?}");
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not in openapi/jaild.yaml: {undocumented:?}; documented but not served: {unserved:?}"
+    );
 }
 
 #[test]
 fn openapi_report_example_and_schema_match_the_report_type() {
     let doc = openapi();
     let example = doc["components"]["examples"]["Report"]["value"].clone();
-    let report: Report = serde_yaml::from_value(example).expect("the example report in openapi/jaild.yaml deserializes into Report");
+    let report: Report =
+        serde_yaml::from_value(example).expect("the example report in openapi/jaild.yaml deserializes into Report");
     // Every field the Report serializes is in the schema, and the schema has no others.
     let value = serde_json::to_value(&report).unwrap();
     for (schema, object) in [("Report", &value), ("Usage", &value["usage"]), ("Enforcement", &value["enforcement"])] {
-        let props: BTreeSet<String> =
-            doc["components"]["schemas"][schema]["properties"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect();
+        let props: BTreeSet<String> = doc["components"]["schemas"][schema]["properties"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
         let fields: BTreeSet<String> = object.as_object().unwrap().keys().cloned().collect();
         assert_eq!(props, fields, "schema {schema} in openapi/jaild.yaml differs from the Rust type");
     }
-    let statuses: BTreeSet<String> =
-        doc["components"]["schemas"]["Status"]["enum"].as_sequence().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let statuses: BTreeSet<String> = doc["components"]["schemas"]["Status"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(statuses, Status::ALL.iter().map(|s| s.as_str().to_string()).collect());
 }
 
@@ -135,7 +147,9 @@ fn openapi_report_example_and_schema_match_the_report_type() {
 fn sync_and_async_runs_history_catalog_and_metrics() {
     require_jails!();
     let d = Daemon::start("", "");
-    let r = d.run_sync(json!({ "language": "python", "code": "print('hi')\nresult = sum(input['xs'])", "input": { "xs": [1, 2, 3] } }));
+    let r = d.run_sync(
+        json!({ "language": "python", "code": "print('hi')\nresult = sum(input['xs'])", "input": { "xs": [1, 2, 3] } }),
+    );
     assert_eq!(r.status, Status::Ok, "{}", common::show(&r));
     assert_eq!(r.result, json!(6));
     assert_eq!(r.stdout, "hi\n");
@@ -154,7 +168,12 @@ fn sync_and_async_runs_history_catalog_and_metrics() {
     let r = d.run_sync(json!({ "interpreter": "python3.11", "code": "result = 1" }));
     assert_eq!(r.status, Status::Ok);
     let bad = d.post(&json!({ "interpreter": "node24", "code": "return 1", "wait": true }));
-    assert_eq!((bad.status, bad.field().as_deref()), (400, Some("interpreter")), "{}", String::from_utf8_lossy(&bad.body));
+    assert_eq!(
+        (bad.status, bad.field().as_deref()),
+        (400, Some("interpreter")),
+        "{}",
+        String::from_utf8_lossy(&bad.body)
+    );
 
     // A run that fails is a report, not an HTTP error.
     let r = d.run_sync(py("raise ValueError('no')"));
@@ -171,7 +190,8 @@ fn sync_and_async_runs_history_catalog_and_metrics() {
     assert_eq!(js["runs"][0]["id"], id);
 
     let profiles = d.get("/v1/profiles").json();
-    let names: Vec<&str> = profiles["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        profiles["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"python") && names.contains(&"javascript"), "{profiles}");
     let p = d.get("/v1/profiles/python").json();
     assert_eq!(p["profile"]["language"], "python");
@@ -254,9 +274,11 @@ fn events_stream_output_as_it_comes_then_the_report() {
     let evs = events(&d.socket, &id);
     let kinds: Vec<&str> = evs.iter().map(|(_, e)| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds.last(), Some(&"report"), "{evs:?}");
-    let out: String = evs.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| e["data"].as_str().unwrap()).collect();
+    let out: String =
+        evs.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| e["data"].as_str().unwrap()).collect();
     assert_eq!(out, "first\nsecond\n");
-    let err: String = evs.iter().filter(|(_, e)| e["type"] == "stderr").map(|(_, e)| e["data"].as_str().unwrap()).collect();
+    let err: String =
+        evs.iter().filter(|(_, e)| e["type"] == "stderr").map(|(_, e)| e["data"].as_str().unwrap()).collect();
     assert_eq!(err, "oops\n");
     let at = |text: &str| evs.iter().find(|(_, e)| e["data"].as_str().is_some_and(|d| d.contains(text))).unwrap().0;
     let gap = at("second") - at("first");
@@ -280,14 +302,16 @@ fn events_stream_output_as_it_comes_then_the_report() {
     d.wait_for_state(&id, "running");
     std::thread::sleep(Duration::from_millis(500));
     let mid = events(&d.socket, &id);
-    let out: String = mid.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| e["data"].as_str().unwrap()).collect();
+    let out: String =
+        mid.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| e["data"].as_str().unwrap()).collect();
     assert_eq!(out, "first\nsecond\n");
     assert_eq!(mid.last().unwrap().1["type"], "report");
 
     // The caps are the report's: output past the cap is not streamed either.
     let id = d.submit(json!({ "language": "python", "code": "print('x' * 5000)", "limits": { "stdout": 1000 } }));
     let capped = events(&d.socket, &id);
-    let streamed: usize = capped.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| e["data"].as_str().unwrap().len()).sum();
+    let streamed: usize =
+        capped.iter().filter(|(_, e)| e["type"] == "stdout").map(|(_, e)| e["data"].as_str().unwrap().len()).sum();
     let report = &capped.last().unwrap().1["report"];
     assert_eq!(report["status"], "output_limit");
     assert_eq!(streamed, report["stdout"].as_str().unwrap().len());
@@ -352,7 +376,10 @@ const STRANGER: u32 = 64_124;
 #[test]
 fn peer_credentials_decide_who_may_do_what() {
     require_jails!();
-    let d = Daemon::start("", &format!("\n[[callers.rule]]\nuid = {OTHER}\nprofiles = [\"python\"]\nmax_running = 1\nmax_queued = 1\n"));
+    let d = Daemon::start(
+        "",
+        &format!("\n[[callers.rule]]\nuid = {OTHER}\nprofiles = [\"python\"]\nmax_running = 1\nmax_queued = 1\n"),
+    );
     let s = &d.socket;
     // Not in the policy: only health and metrics.
     assert_eq!(as_uid(STRANGER, s, "GET", "/v1/health", None).0, 200);
@@ -361,14 +388,31 @@ fn peer_credentials_decide_who_may_do_what() {
     assert_eq!(as_uid(STRANGER, s, "POST", "/v1/runs", Some(&py("result = 1"))).0, 403);
 
     // Allowed, for python only.
-    let (status, body) = as_uid(OTHER, s, "POST", "/v1/runs", Some(&json!({ "language": "javascript", "code": "return 1", "wait": true })));
-    assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (403, Some("profile_forbidden"), Some("profile")), "{body}");
-    let (status, body) = as_uid(OTHER, s, "POST", "/v1/runs", Some(&json!({ "language": "python", "code": "import os\nresult = os.getuid()", "wait": true })));
+    let (status, body) = as_uid(
+        OTHER,
+        s,
+        "POST",
+        "/v1/runs",
+        Some(&json!({ "language": "javascript", "code": "return 1", "wait": true })),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+        (403, Some("profile_forbidden"), Some("profile")),
+        "{body}"
+    );
+    let (status, body) = as_uid(
+        OTHER,
+        s,
+        "POST",
+        "/v1/runs",
+        Some(&json!({ "language": "python", "code": "import os\nresult = os.getuid()", "wait": true })),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
     let theirs = body["id"].as_str().unwrap().to_string();
     let (_, profiles) = as_uid(OTHER, s, "GET", "/v1/profiles", None);
-    let names: Vec<&str> = profiles["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        profiles["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["python"]);
 
     // Each sees only its own runs; root sees all.
@@ -377,7 +421,8 @@ fn peer_credentials_decide_who_may_do_what() {
     assert_eq!(as_uid(OTHER, s, "DELETE", &format!("/v1/runs/{}", mine.id), None).0, 404);
     assert_eq!(as_uid(OTHER, s, "GET", &format!("/v1/runs/{theirs}"), None).0, 200);
     let (_, list) = as_uid(OTHER, s, "GET", "/v1/runs", None);
-    let owners: BTreeSet<u64> = list["runs"].as_array().unwrap().iter().map(|r| r["caller_uid"].as_u64().unwrap()).collect();
+    let owners: BTreeSet<u64> =
+        list["runs"].as_array().unwrap().iter().map(|r| r["caller_uid"].as_u64().unwrap()).collect();
     assert_eq!(owners, BTreeSet::from([u64::from(OTHER)]));
     assert_eq!(d.get(&format!("/v1/runs/{theirs}")).json()["caller_uid"], OTHER);
     let all = d.get("/v1/runs").json();
@@ -403,14 +448,23 @@ fn a_flooding_caller_does_not_starve_another() {
     let flood: Vec<String> = (0..8).map(|_| d.submit(py("import time\ntime.sleep(0.3)"))).collect();
     d.wait_for_state(&flood[0], "running");
     // The other caller arrives behind eight queued runs and is served next.
-    let (status, body) = as_uid(OTHER, &d.socket, "POST", "/v1/runs", Some(&json!({ "language": "python", "code": "result = 'me'", "wait": true })));
+    let (status, body) = as_uid(
+        OTHER,
+        &d.socket,
+        "POST",
+        "/v1/runs",
+        Some(&json!({ "language": "python", "code": "result = 'me'", "wait": true })),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"], "me");
     let mine = time_of(body["started_at"].as_str().unwrap());
     let flood_starts: Vec<time::OffsetDateTime> =
         flood.iter().map(|id| time_of(d.wait(id)["report"]["started_at"].as_str().unwrap())).collect();
     let after = flood_starts.iter().filter(|t| **t > mine).count();
-    assert!(after >= 6, "only {after} of the flood's 8 runs started after the other caller's: {flood_starts:?} vs {mine}");
+    assert!(
+        after >= 6,
+        "only {after} of the flood's 8 runs started after the other caller's: {flood_starts:?} vs {mine}"
+    );
 }
 
 /// The bad-input catalogue (tests/bad_input/requests.toml, run by tests/bad_input.rs) has
@@ -420,7 +474,9 @@ fn max_body_is_the_configured_one_and_input_within_the_limits_runs() {
     require_jails!();
     let d = Daemon::start("max_body = \"4MiB\"", "");
     // 3 MiB of input is within python's 8MiB input limit and within max_body: it runs.
-    let r = d.post(&json!({ "language": "python", "code": "result = len(input)", "input": "x".repeat(3 << 20), "wait": true }));
+    let r = d.post(
+        &json!({ "language": "python", "code": "result = len(input)", "input": "x".repeat(3 << 20), "wait": true }),
+    );
     assert_eq!((r.status, r.json()["result"].as_u64()), (200, Some(3 << 20)));
     // Over max_body: refused from the Content-Length alone, before any of the body is sent.
     let mut stream = UnixStream::connect(&d.socket).unwrap();
@@ -437,10 +493,15 @@ fn max_body_is_the_configured_one_and_input_within_the_limits_runs() {
     // And a body that is over max_body without saying so up front (chunked) is cut off.
     let mut stream = UnixStream::connect(&d.socket).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(b"POST /v1/runs HTTP/1.1\r\nHost: jaild\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .write_all(b"POST /v1/runs HTTP/1.1\r\nHost: jaild\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let chunk = vec![b' '; 1 << 20];
     for _ in 0..5 {
-        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err() || stream.write_all(&chunk).is_err() || stream.write_all(b"\r\n").is_err() {
+        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+            || stream.write_all(&chunk).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
             break;
         }
     }
@@ -448,7 +509,11 @@ fn max_body_is_the_configured_one_and_input_within_the_limits_runs() {
     let (status, _) = read_head(&mut BufReader::new(stream));
     assert_eq!(status, 413);
     assert_eq!(d.get("/v1/health").json()["running"], 0);
-    assert_eq!(d.get("/v1/runs").json()["runs"].as_array().map(Vec::len), Some(1), "only the run that fit was recorded");
+    assert_eq!(
+        d.get("/v1/runs").json()["runs"].as_array().map(Vec::len),
+        Some(1),
+        "only the run that fit was recorded"
+    );
 }
 
 #[test]
@@ -471,7 +536,11 @@ fn sigterm_drains_running_jobs_then_cancels_them() {
     assert_eq!((h.status, h.json()["status"].as_str()), (503, Some("draining")));
     assert_eq!(d.state(&queued), "cancelled");
     let slow_run = d.wait(&slow);
-    assert_eq!((slow_run["state"].as_str(), slow_run["status"].as_str()), (Some("cancelled"), Some("cancelled")), "{slow_run}");
+    assert_eq!(
+        (slow_run["state"].as_str(), slow_run["status"].as_str()),
+        (Some("cancelled"), Some("cancelled")),
+        "{slow_run}"
+    );
     let status = d.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "jaild exited with {status}:\n{}", d.log());
     let took = t.elapsed();
@@ -514,7 +583,8 @@ fn old_runs_are_pruned_by_retention() {
             created_at: "2001-01-01T00:00:00Z".into(),
         };
         store.insert_queued(&old).unwrap();
-        let report: Report = serde_yaml::from_value(openapi()["components"]["examples"]["Report"]["value"].clone()).unwrap();
+        let report: Report =
+            serde_yaml::from_value(openapi()["components"]["examples"]["Report"]["value"].clone()).unwrap();
         store.finish("ancient", RunState::Finished, &report).unwrap();
     }
     let d = Daemon::start(&format!("store = \"{}\"\nretention_days = 30", db.display()), "");
@@ -633,7 +703,8 @@ fn scopeguard(pid: u32) -> impl Drop {
     struct Kill(u32);
     impl Drop for Kill {
         fn drop(&mut self) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0 as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0 as i32), nix::sys::signal::Signal::SIGKILL);
         }
     }
     Kill(pid)
@@ -650,7 +721,10 @@ fn memory_cgroup_of(pid: i32) -> PathBuf {
     let v1 = text.lines().find_map(|l| {
         let mut f = l.splitn(3, ':');
         let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-        controllers.split(',').any(|c| c == "memory").then(|| Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then(|| Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
     });
     v1.unwrap_or_else(|| {
         let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
@@ -680,7 +754,8 @@ fn own_memory_events(dir: &Path) -> Option<(u64, u64)> {
 /// The memory cgroup of a run in progress and its memory limit.
 fn run_memory_cgroup(id: &str) -> Option<(PathBuf, u64)> {
     cgroups_named(&format!(".{id}")).into_iter().find_map(|dir| {
-        let limit = ["memory.limit_in_bytes", "memory.max"].iter().find_map(|f| std::fs::read_to_string(dir.join(f)).ok())?;
+        let limit =
+            ["memory.limit_in_bytes", "memory.max"].iter().find_map(|f| std::fs::read_to_string(dir.join(f)).ok())?;
         Some((dir, limit.trim().parse().ok()?))
     })
 }
@@ -744,11 +819,20 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
             }
         }
         let state = d.state(&oom);
-        assert!(state == "queued" || state == "running", "the OOM run ended ({state}) before its cgroup showed an OOM kill: {}", d.wait(&oom));
+        assert!(
+            state == "queued" || state == "running",
+            "the OOM run ended ({state}) before its cgroup showed an OOM kill: {}",
+            d.wait(&oom)
+        );
         assert!(Instant::now() < deadline, "no OOM kill in the run's cgroup after 10 s");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(run_cgroup.starts_with(&own) && run_cgroup != own, "the run's memory cgroup {} is not below the daemon's {}", run_cgroup.display(), own.display());
+    assert!(
+        run_cgroup.starts_with(&own) && run_cgroup != own,
+        "the run's memory cgroup {} is not below the daemon's {}",
+        run_cgroup.display(),
+        own.display()
+    );
     assert_eq!(limit, 64 * MIB, "the run's cgroup carries the run's limit");
     assert_eq!(steady_state, "running");
     assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(2), Some(4)), "{health}");
@@ -758,13 +842,20 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
     let run = d.wait(&oom);
     let r: Report = serde_json::from_value(run["report"].clone()).unwrap();
     assert_eq!(r.status, Status::MemoryLimit, "{}", common::show(&r));
-    let ends = r.result.as_array().unwrap_or_else(|| panic!("the parent outlived the OOM and returned how its children ended: {}", common::show(&r)));
+    let ends = r.result.as_array().unwrap_or_else(|| {
+        panic!("the parent outlived the OOM and returned how its children ended: {}", common::show(&r))
+    });
     assert_eq!(ends.len(), 4);
     let killed: Vec<&Value> = ends.iter().filter(|e| e[0] == "signal").collect();
     assert!(!killed.is_empty(), "no child was killed: {}", common::show(&r));
     assert!(killed.iter().all(|e| e[1] == 9), "children are killed with SIGKILL, the OOM killer's signal: {ends:?}");
     assert!(ends.iter().filter(|e| e[0] == "exit").all(|e| e[1] == 0), "{ends:?}");
-    assert_eq!(r.usage.oom_kills, killed.len() as u64, "every SIGKILL was an OOM kill counted in the run's cgroup: {}", common::show(&r));
+    assert_eq!(
+        r.usage.oom_kills,
+        killed.len() as u64,
+        "every SIGKILL was an OOM kill counted in the run's cgroup: {}",
+        common::show(&r)
+    );
     let peak = r.usage.memory_peak_bytes;
     assert!((64 * MIB / 10 * 9..=64 * MIB).contains(&peak), "peak {peak}: {}", common::show(&r));
     assert_eq!(r.stdout, "children ended\n");
@@ -772,7 +863,11 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
 
     // The runs beside and behind it are untouched.
     let s = d.wait(&steady);
-    assert_eq!((s["status"].as_str(), &s["report"]["result"], s["report"]["stdout"].as_str()), (Some("ok"), &json!(499_500), Some("steady\n")), "{s}");
+    assert_eq!(
+        (s["status"].as_str(), &s["report"]["result"], s["report"]["stdout"].as_str()),
+        (Some("ok"), &json!(499_500), Some("steady\n")),
+        "{s}"
+    );
     for (id, i) in &queued {
         let q = d.wait(id);
         assert_eq!(q["status"], "ok", "{q}");
@@ -783,7 +878,12 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
     // The daemon was not the one OOM-killed, nor was its cgroup charged over a limit: same
     // process, healthy, and its own cgroup counted no OOM kill and no failed charge.
     assert!(d.child.as_mut().unwrap().try_wait().unwrap().is_none(), "jaild died:\n{}", d.log());
-    assert_eq!(own_memory_events(&own).unwrap(), own_before, "the daemon's memory cgroup {} was charged over its limit", own.display());
+    assert_eq!(
+        own_memory_events(&own).unwrap(),
+        own_before,
+        "the daemon's memory cgroup {} was charged over its limit",
+        own.display()
+    );
     eprintln!(
         "TREE OOM: children {}, oom_kills {}, peak {peak} of {} bytes, in {}; the daemon's own cgroup {} (oom kills, failed charges) {own_before:?} before and after",
         serde_json::to_string(ends).unwrap(),
@@ -799,7 +899,11 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
     assert_eq!((health["running"].as_u64(), health["queued"].as_u64()), (Some(0), Some(0)), "{health}");
     // Nothing of any run is left, and the next run works.
     for id in [&oom, &steady].into_iter().chain(queued.iter().map(|(id, _)| id)) {
-        assert!(cgroups_named(&format!(".{id}")).is_empty(), "run {id} left cgroups: {:?}", cgroups_named(&format!(".{id}")));
+        assert!(
+            cgroups_named(&format!(".{id}")).is_empty(),
+            "run {id} left cgroups: {:?}",
+            cgroups_named(&format!(".{id}"))
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(2);
     while !d.jail_processes().is_empty() {
@@ -810,7 +914,6 @@ fn a_jail_whose_process_tree_blows_its_memory_is_memory_limit_while_the_daemon_s
     let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
     assert!(metrics.contains(r#"jaild_runs_total{status="memory_limit",profile="python"} 1"#), "{metrics}");
 }
-
 
 /// Free bytes (for an unprivileged writer) of the filesystem holding `path`.
 fn free_bytes(path: &Path) -> u64 {
@@ -874,7 +977,8 @@ fn jailctl_at(socket: &Path, args: &[&str]) -> (i32, String, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
     assert!(!stderr.contains("panicked"), "{stderr}");
     (out.status.code().unwrap_or_else(|| panic!("jailctl {args:?} died: {:?}\n{stderr}", out.status)), stdout, stderr)
 }
@@ -892,7 +996,8 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     std::fs::create_dir(dir.join("state")).unwrap();
     common::copy_dir(&common::repo().join("profiles"), &dir.join("profiles"));
     let repo = common::repo();
-    let (full_tmp, kept) = common::full_tmp_script("jaild-test-host-tmp", &[&repo, &dir, Path::new(env!("CARGO_BIN_EXE_jaild"))]);
+    let (full_tmp, kept) =
+        common::full_tmp_script("jaild-test-host-tmp", &[&repo, &dir, Path::new(env!("CARGO_BIN_EXE_jaild"))]);
     let prelude = format!(
         "{full_tmp}mount -t tmpfs -o size=4m,mode=0700 jaild-test-state '{state}'\n\
          export TMPDIR=/tmp",
@@ -900,7 +1005,10 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     );
     let mut only_filler = kept.clone();
     only_filler.insert("filler".to_string());
-    let top = format!("concurrency = 1\nstore = \"{d}/state/history.db\"\nprofiles_dir = \"{d}/profiles\"", d = dir.display());
+    let top = format!(
+        "concurrency = 1\nstore = \"{d}/state/history.db\"\nprofiles_dir = \"{d}/profiles\"",
+        d = dir.display()
+    );
     let mut d = Daemon::start_in(tmp, &top, "", Some(prelude));
     let root = PathBuf::from(format!("/proc/{}/root", d.pid()));
     let host_tmp = root.join("tmp");
@@ -908,7 +1016,9 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
 
     // 1. The host's /tmp is full: jaild needs none of it, and a jail's /tmp is its own.
     assert_eq!(free_bytes(&host_tmp), 0);
-    let r = d.run_sync(py("import os\nwith open('/tmp/big', 'wb') as f: f.write(b'x' * (1 << 20))\nresult = os.path.getsize('/tmp/big')"));
+    let r = d.run_sync(py(
+        "import os\nwith open('/tmp/big', 'wb') as f: f.write(b'x' * (1 << 20))\nresult = os.path.getsize('/tmp/big')",
+    ));
     assert_eq!((r.status, &r.result), (Status::Ok, &json!(1 << 20)), "{}", common::show(&r));
     let r = d.run_sync(json!({
         "language": "javascript",
@@ -918,7 +1028,8 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     assert_eq!(file_names(&host_tmp), only_filler, "something wrote to the host's /tmp");
 
     // 2. Two runs in flight (one running, one queued) when the state directory fills up.
-    let slow = d.submit(py("import time\nprint('before', flush=True)\ntime.sleep(1.5)\nprint('after')\nresult = 'kept'"));
+    let slow =
+        d.submit(py("import time\nprint('before', flush=True)\ntime.sleep(1.5)\nprint('after')\nresult = 'kept'"));
     d.wait_for_state(&slow, "running");
     let next = d.submit(json!({ "language": "python", "code": "result = input + 1", "input": 41 }));
     assert_eq!(d.state(&next), "queued");
@@ -932,7 +1043,12 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     let t = Instant::now();
     let refused = d.post(&json!({ "language": "python", "code": "result = 1", "wait": true }));
     assert!(t.elapsed() < Duration::from_secs(10), "the refusal took {:?}", t.elapsed());
-    assert_eq!((refused.status, refused.error_code().as_str()), (507, "history_unwritable"), "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (507, "history_unwritable"),
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
     let message = refused.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains("database or disk is full") && message.contains("history.db"), "{message}");
     std::fs::write(dir.join("one.py"), "result = 1\n").unwrap();
@@ -944,7 +1060,11 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     // not take them: wait, GET, events, the list, and jailctl wait (which must not spin).
     let s = d.wait(&slow);
     assert_eq!((s["state"].as_str(), s["status"].as_str()), (Some("finished"), Some("ok")), "{s}");
-    assert_eq!((s["report"]["stdout"].as_str(), &s["report"]["result"]), (Some("before\nafter\n"), &json!("kept")), "{s}");
+    assert_eq!(
+        (s["report"]["stdout"].as_str(), &s["report"]["result"]),
+        (Some("before\nafter\n"), &json!("kept")),
+        "{s}"
+    );
     let n = d.wait(&next);
     assert_eq!((n["state"].as_str(), &n["report"]["result"]), (Some("finished"), &json!(42)), "{n}");
     assert_eq!(d.get(&format!("/v1/runs/{slow}")).json()["report"]["result"], "kept");
@@ -960,17 +1080,29 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     assert_eq!(d.delete(&slow).error_code(), "already_finished");
     // Each failure said so: the reports held, the cache not written; health shows it.
     let log = d.log();
-    for needle in ["failed to record the run's report", "database or disk is full", "cache not written", "No space left on device"] {
+    for needle in [
+        "failed to record the run's report",
+        "database or disk is full",
+        "cache not written",
+        "No space left on device",
+    ] {
         assert!(log.contains(needle), "{needle:?} not in the log:\n{log}");
     }
     let health = d.get("/v1/health");
     assert_eq!(health.status, 200);
     let history = health.json()["history"].clone();
-    assert_eq!((history["writable"].as_bool(), history["unrecorded_runs"].as_u64()), (Some(false), Some(2)), "{history}");
+    assert_eq!(
+        (history["writable"].as_bool(), history["unrecorded_runs"].as_u64()),
+        (Some(false), Some(2)),
+        "{history}"
+    );
     assert!(history["error"].as_str().is_some_and(|e| e.contains("database or disk is full")), "{history}");
     let (code, stdout, _) = jailctl_at(&d.socket, &["health"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("history: NOT WRITABLE") && stdout.contains("2 ended runs wait to be recorded"), "{stdout}");
+    assert!(
+        stdout.contains("history: NOT WRITABLE") && stdout.contains("2 ended runs wait to be recorded"),
+        "{stdout}"
+    );
     let metrics = String::from_utf8(d.get("/metrics").body).unwrap();
     let failures: u64 = metrics
         .lines()
@@ -1011,7 +1143,9 @@ fn a_full_host_tmp_and_state_directory_are_reported_errors_and_the_daemon_recove
     assert!(files.iter().all(|f| !f.contains(".tmp")), "half-written files left in the state directory: {files:?}");
     assert!(files.iter().any(|f| f.starts_with("cache/seccomp-")), "{files:?}");
     let log = d.log();
-    for needle in ["the run history takes writes again", "run's end recorded in the history, late", "cache written again"] {
+    for needle in
+        ["the run history takes writes again", "run's end recorded in the history, late", "cache written again"]
+    {
         assert!(log.contains(needle), "{needle:?} not in the log:\n{log}");
     }
     assert_eq!(file_names(&host_tmp), only_filler);
@@ -1064,7 +1198,10 @@ fn jaild_refuses_to_start_with_a_full_state_directory_naming_it() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert!(!status.success());
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("history.db") && err.contains("its disk is full") && err.contains("database or disk is full"), "{err}");
+    assert!(
+        err.contains("history.db") && err.contains("its disk is full") && err.contains("database or disk is full"),
+        "{err}"
+    );
     assert!(!err.contains("is it an SQLite database"), "a full disk is not a broken database: {err}");
     assert!(!dir.join("jaild.sock").exists());
 }
@@ -1197,11 +1334,26 @@ fn soak_mixed_verdicts_leave_nothing_behind() {
         (json!({"language": "python", "code": "result = input * 2", "input": 21}), Status::Ok),
         (json!({"language": "javascript", "code": "return input + 1", "input": 41}), Status::Ok),
         (json!({"language": "python", "code": "raise ValueError('x')"}), Status::RuntimeError),
-        (json!({"language": "python", "code": "import time\ntime.sleep(5)", "limits": {"wall_time_ms": 150}}), Status::Timeout),
-        (json!({"language": "python", "code": "b = []\nwhile True: b.append(bytearray(4 << 20))", "limits": {"memory": "32MiB"}}), Status::MemoryLimit),
-        (json!({"language": "python", "code": "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", "limits": {"pids": 4}}), Status::PidsLimit),
-        (json!({"language": "python", "code": "while True: print('x' * 65536)", "limits": {"stdout": "64KiB"}}), Status::OutputLimit),
-        (json!({"language": "python", "code": "import os\ntry: os.chroot('/tmp')\nexcept OSError: pass"}), Status::SecurityViolation),
+        (
+            json!({"language": "python", "code": "import time\ntime.sleep(5)", "limits": {"wall_time_ms": 150}}),
+            Status::Timeout,
+        ),
+        (
+            json!({"language": "python", "code": "b = []\nwhile True: b.append(bytearray(4 << 20))", "limits": {"memory": "32MiB"}}),
+            Status::MemoryLimit,
+        ),
+        (
+            json!({"language": "python", "code": "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", "limits": {"pids": 4}}),
+            Status::PidsLimit,
+        ),
+        (
+            json!({"language": "python", "code": "while True: print('x' * 65536)", "limits": {"stdout": "64KiB"}}),
+            Status::OutputLimit,
+        ),
+        (
+            json!({"language": "python", "code": "import os\ntry: os.chroot('/tmp')\nexcept OSError: pass"}),
+            Status::SecurityViolation,
+        ),
         (json!({"language": "python", "code": "x", "profile": "nosuch"}), Status::Rejected),
     ];
     let d = Daemon::start("queue_size = 64", "");
@@ -1241,7 +1393,8 @@ fn soak_mixed_verdicts_leave_nothing_behind() {
     std::thread::sleep(Duration::from_millis(500));
     let (fds_after, rss_after) = (fd_count(d.pid()), rss_kib(d.pid()));
     let cgroups = cgroups_named(&format!("run.{}.", d.pid()));
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(" jaild ")).count();
+    let mounts =
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(" jaild ")).count();
     let zombies = zombie_children(d.pid());
     let procs = d.jail_processes();
     let mut total: HashMap<String, usize> = HashMap::new();

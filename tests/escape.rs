@@ -130,22 +130,34 @@ fn jail_host_uids_of_suite() -> &'static [u32] {
 #[derive(Debug, Clone, PartialEq)]
 enum Check {
     Status(Status),
-    Violation { detail: String, quiet: bool },
+    Violation {
+        detail: String,
+        quiet: bool,
+    },
     /// Loud violations whose detail starts with this (a family: `ioctl(0x`); declares them all.
     ViolationPrefix(String),
     NoViolation(String),
     BlockedModule(String),
     Signal(Option<i32>),
     ExitCode(Option<i32>),
-    Result { path: Vec<String>, value: Value },
+    Result {
+        path: Vec<String>,
+        value: Value,
+    },
     ErrorType(String),
     WallBelow(u64),
     PidsPeakBelow(u64),
     /// The whole report, as JSON, is smaller than this many bytes.
     ReportBelow(u64),
-    Contains { stream: &'static str, text: String },
+    Contains {
+        stream: &'static str,
+        text: String,
+    },
     StdoutLen(usize),
-    Truncated { stream: &'static str, value: bool },
+    Truncated {
+        stream: &'static str,
+        value: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -324,7 +336,9 @@ impl Case {
 }
 
 fn parse_check(s: &str) -> Result<Check, String> {
-    let key_end = s.find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')).ok_or(format!("no operator in {s:?}"))?;
+    let key_end = s
+        .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.'))
+        .ok_or(format!("no operator in {s:?}"))?;
     let (key, rest) = s.split_at(key_end);
     let mut chars = rest.chars();
     let op = chars.next().unwrap_or(' ');
@@ -339,7 +353,8 @@ fn parse_check(s: &str) -> Result<Check, String> {
     let bool_of = |v: &str| v.parse::<bool>().map_err(|_| format!("{key}: {v:?} is not true or false"));
     Ok(match (key, op) {
         ("status", '=') => Check::Status(
-            serde_json::from_value(Value::String(value.to_string())).map_err(|_| format!("unknown status {value:?}"))?,
+            serde_json::from_value(Value::String(value.to_string()))
+                .map_err(|_| format!("unknown status {value:?}"))?,
         ),
         ("violation", '=') => Check::Violation { detail: value.to_string(), quiet: false },
         ("quiet_violation", '=') => Check::Violation { detail: value.to_string(), quiet: true },
@@ -377,7 +392,9 @@ fn parse_check(s: &str) -> Result<Check, String> {
 fn evidence_fits(layer: &str, check: &Check) -> Result<(), String> {
     let fits = match (layer, check) {
         ("seccomp", Check::Violation { .. } | Check::ViolationPrefix(_)) => true,
-        ("seccomp-arch", Check::Violation { detail, quiet: false }) => detail.starts_with("i386 syscall ") || detail.starts_with("x32 syscall "),
+        ("seccomp-arch", Check::Violation { detail, quiet: false }) => {
+            detail.starts_with("i386 syscall ") || detail.starts_with("x32 syscall ")
+        }
         ("cgroup-memory", Check::Status(s)) => *s == Status::MemoryLimit,
         ("cgroup-pids", Check::Status(s)) => *s == Status::PidsLimit,
         ("cgroup-cpu", Check::Status(s)) => *s == Status::CpuLimit,
@@ -390,7 +407,14 @@ fn evidence_fits(layer: &str, check: &Check) -> Result<(), String> {
             Some(errnos) => value.as_str().map(|v| errnos.contains(&v)).unwrap_or(false),
             None => matches!(
                 l,
-                "mount-namespace" | "procfs" | "pid-namespace" | "net-namespace" | "cgroup-namespace" | "session" | "clean-fds" | "clean-environment"
+                "mount-namespace"
+                    | "procfs"
+                    | "pid-namespace"
+                    | "net-namespace"
+                    | "cgroup-namespace"
+                    | "session"
+                    | "clean-fds"
+                    | "clean-environment"
             ),
         },
         _ => false,
@@ -435,7 +459,9 @@ fn evaluate(check: &Check, r: &Report) -> Result<(), String> {
         Check::Violation { detail, quiet } => {
             match r.violations.iter().find(|v| v.kind == "syscall" && v.detail == *detail) {
                 None => return fail(format!("no seccomp violation {detail:?}")),
-                Some(v) if v.quiet != *quiet => return fail(format!("violation {detail:?} has quiet={}, expected {quiet}", v.quiet)),
+                Some(v) if v.quiet != *quiet => {
+                    return fail(format!("violation {detail:?} has quiet={}, expected {quiet}", v.quiet))
+                }
                 Some(v) if v.count == 0 => return fail(format!("violation {detail:?} has count 0")),
                 Some(_) => {}
             }
@@ -541,8 +567,10 @@ fn judge(case: &Case, r: &Report) -> Vec<String> {
         .all_checks()
         .filter_map(|c| if let Check::Violation { detail, quiet: false } = c { Some(detail.as_str()) } else { None })
         .collect();
-    let prefixes: Vec<&str> =
-        case.all_checks().filter_map(|c| if let Check::ViolationPrefix(p) = c { Some(p.as_str()) } else { None }).collect();
+    let prefixes: Vec<&str> = case
+        .all_checks()
+        .filter_map(|c| if let Check::ViolationPrefix(p) = c { Some(p.as_str()) } else { None })
+        .collect();
     let undeclared: Vec<String> = r
         .violations
         .iter()
@@ -641,7 +669,8 @@ fn processes() -> Vec<Proc> {
     for e in entries.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
         let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
-        let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string()).unwrap_or_default();
+        let field =
+            |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string()).unwrap_or_default();
         let uid = field("Uid:").split_whitespace().next().and_then(|u| u.parse().ok()).unwrap_or(0);
         out.push(Proc { pid, ppid: field("PPid:").parse().unwrap_or(0), uid, name: field("Name:") });
     }
@@ -771,7 +800,12 @@ impl Host {
             abstract_dgram_name,
             sleeper: Mutex::new(sleeper),
             env_canary,
-            baseline: Mutex::new(Snapshot { files: BTreeMap::new(), sysctls: BTreeMap::new(), mounts: BTreeSet::new(), cgroups: BTreeSet::new() }),
+            baseline: Mutex::new(Snapshot {
+                files: BTreeMap::new(),
+                sysctls: BTreeMap::new(),
+                mounts: BTreeSet::new(),
+                cgroups: BTreeSet::new(),
+            }),
             in_flight: Mutex::new(BTreeSet::new()),
         };
         host.baseline = Mutex::new(host.snapshot());
@@ -784,7 +818,8 @@ impl Host {
             .iter()
             .map(|p| (*p, std::fs::read_to_string(p).unwrap_or_else(|e| format!("<{}>", e.kind()))))
             .collect();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().map(String::from).collect();
+        let mounts =
+            std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().map(String::from).collect();
         let mut cgroups = BTreeSet::new();
         cgroup_dirs(Path::new("/sys/fs/cgroup"), 8, &mut cgroups);
         Snapshot { files, sysctls, mounts, cgroups }
@@ -852,7 +887,10 @@ impl Host {
             for (at, _) in cgroups.match_indices(&prefix) {
                 let id = cgroups[at + prefix.len()..].split(['/', '\n']).next().unwrap_or("");
                 if id == run_id || !(flight_before.contains(id) || flight_after.contains(id)) {
-                    out.push(format!("a process of the finished run {id} is still alive: pid {} ({}) uid {}", p.pid, p.name, p.uid));
+                    out.push(format!(
+                        "a process of the finished run {id} is still alive: pid {} ({}) uid {}",
+                        p.pid, p.name, p.uid
+                    ));
                     break;
                 }
             }
@@ -986,7 +1024,13 @@ fn summary_line(o: &Outcome) -> String {
     let expected = format!(
         "{}; {}",
         c.expected_status(),
-        c.stopped_by.iter().map(|(l, _)| l.as_str()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+        c.stopped_by
+            .iter()
+            .map(|(l, _)| l.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let observed = match &o.report {
         None => "no report".to_string(),
@@ -1027,7 +1071,8 @@ fn escape_suite() {
     };
     let filter = std::env::var("JAILD_ESCAPE_CASES").unwrap_or_default();
     // A selected case brings the cases it runs after.
-    let mut wanted: BTreeSet<String> = cases.iter().filter(|c| c.name.contains(&filter)).map(|c| c.name.clone()).collect();
+    let mut wanted: BTreeSet<String> =
+        cases.iter().filter(|c| c.name.contains(&filter)).map(|c| c.name.clone()).collect();
     loop {
         let before = wanted.len();
         let needed: Vec<String> = cases
@@ -1130,7 +1175,8 @@ fn escape_suite() {
         .filter(|o| (!o.failures.is_empty() && o.case.known_hole.is_none()) || !o.host_failures.is_empty())
         .filter_map(|o| o.report.as_ref().map(|r| format!("--- {}\n{}", o.case.name, show(r))))
         .collect();
-    let all_reports: BTreeMap<&str, &Report> = outcomes.iter().filter_map(|o| o.report.as_ref().map(|r| (o.case.name.as_str(), r))).collect();
+    let all_reports: BTreeMap<&str, &Report> =
+        outcomes.iter().filter_map(|o| o.report.as_ref().map(|r| (o.case.name.as_str(), r))).collect();
     let _ = std::fs::write(
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("escape-reports.json"),
         serde_json::to_string_pretty(&all_reports).unwrap_or_default(),
@@ -1145,12 +1191,21 @@ fn escape_suite() {
         text.push_str(&format!("\nKNOWN HOLE {}: {}\n", o.case.name, o.case.known_hole.as_deref().unwrap_or("")));
     }
     if !holes.is_empty() {
-        text.push_str(&format!("\nexpectations the known holes fail (JAILD_ESCAPE_STRICT=1 makes them fatal):\n{}\n", holes.join("\n")));
+        text.push_str(&format!(
+            "\nexpectations the known holes fail (JAILD_ESCAPE_STRICT=1 makes them fatal):\n{}\n",
+            holes.join("\n")
+        ));
     }
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("escape-report.md");
     let _ = std::fs::write(&out, format!("{text}\n{}\n", failed_reports.join("\n")));
     eprintln!("{text}(written to {})", out.display());
-    assert!(failures.is_empty(), "{} failure(s):\n{}\n\nreports of the failed cases in {}", failures.len(), failures.join("\n"), out.display());
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}\n\nreports of the failed cases in {}",
+        failures.len(),
+        failures.join("\n"),
+        out.display()
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1198,11 +1253,19 @@ fn header_checks_parse_as_documented() {
     assert!(parse_check("sttus=ok").is_err());
     assert!(evidence_fits("landlock", &parse_check("result.x=EACCES").unwrap()).is_ok());
     assert!(evidence_fits("landlock", &parse_check("result.x=EROFS").unwrap()).is_err());
-    assert!(evidence_fits("seccomp", &parse_check("result.x=EPERM").unwrap()).is_err(), "seccomp evidence is the report's violation");
+    assert!(
+        evidence_fits("seccomp", &parse_check("result.x=EPERM").unwrap()).is_err(),
+        "seccomp evidence is the report's violation"
+    );
     assert!(evidence_fits("cgroup-memory", &parse_check("status=timeout").unwrap()).is_err());
     assert_eq!(
         parse_limits("wall_time_ms=1000, memory=64MiB, pids=8").unwrap(),
-        LimitOverrides { wall_time_ms: Some(1000), memory: Some(ByteSize(64 << 20)), pids: Some(8), ..Default::default() }
+        LimitOverrides {
+            wall_time_ms: Some(1000),
+            memory: Some(ByteSize(64 << 20)),
+            pids: Some(8),
+            ..Default::default()
+        }
     );
 }
 
@@ -1246,7 +1309,8 @@ fn other_architectures_go_to_the_supervisor_in_every_shipped_filter() {
         // The supervisor's words for them: ABI and number, never an x86_64 name.
         assert_eq!(jaild::seccomp::foreign_abi(AUDIT_ARCH_I386, 1).as_deref(), Some("i386 syscall 1 (int 0x80)"));
         assert_eq!(
-            jaild::seccomp::foreign_abi(jaild::bpf::AUDIT_ARCH_X86_64, i64::from(jaild::bpf::X32_SYSCALL_BIT | 39)).as_deref(),
+            jaild::seccomp::foreign_abi(jaild::bpf::AUDIT_ARCH_X86_64, i64::from(jaild::bpf::X32_SYSCALL_BIT | 39))
+                .as_deref(),
             Some("x32 syscall 39")
         );
         assert_eq!(jaild::seccomp::foreign_abi(jaild::bpf::AUDIT_ARCH_X86_64, 1), None);

@@ -164,7 +164,9 @@ fn huge_pages_cannot_bypass_the_memory_limit() {
         show(&report)
     );
     assert_eq!(report.status, Status::SecurityViolation, "{}", show(&report));
-    let loud = |detail: &str| report.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail && !v.quiet).map(|v| v.count);
+    let loud = |detail: &str| {
+        report.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail && !v.quiet).map(|v| v.count)
+    };
     assert_eq!(loud("mmap(MAP_HUGETLB)"), Some(2), "both mmap attempts are named: {}", show(&report));
     assert_eq!(loud("memfd_create(MFD_HUGETLB)"), Some(1), "{}", show(&report));
     // The report says which layer kept the pool out of reach on this host.

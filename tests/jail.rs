@@ -32,12 +32,8 @@ fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
 /// Script text written indented in the test, without the common indentation (Python cares).
 fn dedent(code: &str) -> String {
     let code = code.strip_prefix('\n').unwrap_or(code);
-    let indent = code
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
+    let indent =
+        code.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     code.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
 }
 
@@ -164,7 +160,8 @@ fn host_cgroup_version() -> &'static str {
 #[test]
 fn python_ok_with_result() {
     require_jails!();
-    let r = run_with(supervisor(), "python", "result = sum(input['xs'])", Some(r#"{"xs":[1,2,3]}"#), Default::default());
+    let r =
+        run_with(supervisor(), "python", "result = sum(input['xs'])", Some(r#"{"xs":[1,2,3]}"#), Default::default());
     assert_eq!(r.status, jaild::report::Status::Ok, "{}", show(&r));
     assert_eq!(r.result, serde_json::json!(6));
 }
@@ -246,15 +243,13 @@ fn typescript_with_interfaces_and_generics_returns_its_result() {
 #[test]
 fn python_exception_is_runtime_error_with_script_traceback() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         x = 1
         def f(d):
             return d["missing"]
         print("before")
         f({})
-        "#,
-    );
+        "#);
     assert_status(&r, Status::RuntimeError);
     assert_eq!(r.exit_code, Some(1));
     assert_eq!(r.result, serde_json::Value::Null);
@@ -271,15 +266,13 @@ fn python_exception_is_runtime_error_with_script_traceback() {
 #[test]
 fn javascript_exception_is_runtime_error_with_script_traceback() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const a = 1;
         function f() {
           throw new TypeError("bad thing");
         }
         f();
-        "#,
-    );
+        "#);
     assert_status(&r, Status::RuntimeError);
     assert_eq!(r.exit_code, Some(1));
     let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
@@ -294,13 +287,11 @@ fn javascript_exception_is_runtime_error_with_script_traceback() {
 #[test]
 fn javascript_rejected_promise_is_runtime_error() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         class MyError extends Error {}
         await new Promise((r) => setTimeout(r, 5));
         throw new MyError("async failure");
-        "#,
-    );
+        "#);
     assert_status(&r, Status::RuntimeError);
     let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
     assert_eq!((e.kind.as_str(), e.message.as_str()), ("MyError", "async failure"));
@@ -310,15 +301,13 @@ fn javascript_rejected_promise_is_runtime_error() {
 #[test]
 fn typescript_exception_is_runtime_error_with_script_traceback() {
     require_jails!();
-    let r = ts(
-        r#"
+    let r = ts(r#"
         interface P { x: number }
         function f<T extends P>(p: T): number {
           throw new RangeError("ts " + p.x);
         }
         f({ x: 3 });
-        "#,
-    );
+        "#);
     assert_status(&r, Status::RuntimeError);
     let e = r.error.as_ref().unwrap_or_else(|| panic!("no error: {}", show(&r)));
     assert_eq!((e.kind.as_str(), e.message.as_str()), ("RangeError", "ts 3"));
@@ -406,7 +395,8 @@ fn javascript_busy_loop_past_wall_limit_is_timeout() {
 #[test]
 fn typescript_sleep_past_wall_limit_is_timeout() {
     require_jails!();
-    let r = with("typescript", "const ms: number = 10000;\nawait new Promise<void>((r) => setTimeout(r, ms));", wall(1000));
+    let r =
+        with("typescript", "const ms: number = 10000;\nawait new Promise<void>((r) => setTimeout(r, ms));", wall(1000));
     assert_timed_out_at_1s(&r);
 }
 
@@ -573,8 +563,7 @@ fn typescript_buffer_balloon_is_memory_limit() {
 #[test]
 fn python_fork_bomb_is_pids_limit() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os, time
         while True:
             try:
@@ -583,8 +572,7 @@ fn python_fork_bomb_is_pids_limit() {
                     os._exit(0)
             except OSError:
                 pass
-        "#,
-    );
+        "#);
     assert_status(&r, Status::PidsLimit);
     assert_eq!(r.usage.pids_peak, Some(profile("python").file.limits.pids), "{}", show(&r));
     assert!(r.usage.wall_ms < 3000, "{}", show(&r));
@@ -644,12 +632,10 @@ fn python_stderr_flood_is_output_limit_with_exact_cap() {
 #[test]
 fn javascript_stdout_flood_is_output_limit_with_exact_cap() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const chunk = "y".repeat(65536);
         for (;;) if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once("drain", r));
-        "#,
-    );
+        "#);
     assert_flood_stopped(&r, "stdout");
     assert!(r.stdout.bytes().all(|b| b == b'y'));
 }
@@ -657,12 +643,10 @@ fn javascript_stdout_flood_is_output_limit_with_exact_cap() {
 #[test]
 fn javascript_stderr_flood_is_output_limit_with_exact_cap() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const chunk = "e".repeat(65536);
         for (;;) if (!process.stderr.write(chunk)) await new Promise((r) => process.stderr.once("drain", r));
-        "#,
-    );
+        "#);
     assert_flood_stopped(&r, "stderr");
 }
 
@@ -817,8 +801,7 @@ fn python_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
         assert!(!Path::new(p).exists(), "{p} exists on the host before the run");
     }
     let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
-    let r = py(
-        r#"
+    let r = py(r#"
         import errno
         out = {}
         for p in ["/usr/x", "/x", "/jaild/runner.py", "/jaild/x", "/lib/x", "/dev/x", "/proc/1/oom_score_adj",
@@ -830,8 +813,7 @@ fn python_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
             except OSError as e:
                 out[p] = errno.errorcode.get(e.errno, str(e.errno))
         result = out
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let errno = |p: &str| r.result[p].as_str().unwrap_or("?").to_string();
     for p in ["/usr/x", "/x", "/jaild/runner.py", "/jaild/x", "/lib/x", "/dev/x", "/usr/bin/python3.11"] {
@@ -853,8 +835,7 @@ fn javascript_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
     for p in ["/usr/x", "/x"] {
         assert!(!Path::new(p).exists(), "{p} exists on the host before the run");
     }
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         const out = {};
         for (const p of ["/usr/x", "/x", "/jaild/runner.cjs", "/jaild/x", "/lib/x", "/proc/1/oom_score_adj", process.execPath]) {
@@ -862,8 +843,7 @@ fn javascript_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
         }
         out.execPath = process.execPath;
         return out;
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let errno = |p: &str| r.result[p].as_str().unwrap_or("?").to_string();
     let exec_path = r.result["execPath"].as_str().unwrap_or("?").to_string();
@@ -882,15 +862,13 @@ fn javascript_writes_outside_scratch_fail_and_change_nothing_on_the_host() {
 #[test]
 fn typescript_writes_outside_scratch_fail() {
     require_jails!();
-    let r = ts(
-        r#"
+    let r = ts(r#"
         const fs = require("fs");
         const tryWrite = (p: string): string => {
           try { fs.writeFileSync(p, "pwned"); return "written"; } catch (e: any) { return e.code as string; }
         };
         return { root: tryWrite("/x"), runner: tryWrite("/jaild/runner.cjs"), tmp: tryWrite("/tmp/ok") };
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert!(["EROFS", "EACCES"].contains(&r.result["root"].as_str().unwrap_or("?")), "{}", show(&r));
     assert!(["EROFS", "EACCES"].contains(&r.result["runner"].as_str().unwrap_or("?")), "{}", show(&r));
@@ -900,8 +878,7 @@ fn typescript_writes_outside_scratch_fail() {
 #[test]
 fn python_scratch_dirs_are_writable_and_read_back() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os
         with open("/tmp/a.txt", "w") as f:
             f.write("in tmp")
@@ -913,8 +890,7 @@ fn python_scratch_dirs_are_writable_and_read_back() {
         os.rename("/tmp/a.txt", "/tmp/c.txt")
         result = [open("/tmp/c.txt").read(), open("/work/sub/dir/b.txt").read(), open("/work/relative.txt").read(),
                   os.getcwd(), sorted(os.listdir("/tmp")), os.environ["HOME"]]
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!(["in tmp", "in work", "in cwd", "/work", ["c.txt"], "/work"]));
 }
@@ -922,8 +898,7 @@ fn python_scratch_dirs_are_writable_and_read_back() {
 #[test]
 fn javascript_scratch_dirs_are_writable_and_read_back() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         const os = require("os");
         fs.writeFileSync("/tmp/a.txt", "in tmp");
@@ -932,8 +907,7 @@ fn javascript_scratch_dirs_are_writable_and_read_back() {
         fs.writeFileSync("relative.txt", "in cwd");
         return [fs.readFileSync("/tmp/a.txt", "utf8"), await fs.promises.readFile("/work/sub/dir/b.txt", "utf8"),
                 fs.readFileSync("/work/relative.txt", "utf8"), process.cwd(), os.tmpdir()];
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!(["in tmp", "in work", "in cwd", "/work", "/tmp"]));
 }
@@ -941,8 +915,7 @@ fn javascript_scratch_dirs_are_writable_and_read_back() {
 #[test]
 fn python_host_secrets_and_system_dirs_are_not_readable() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os
         out = {}
         for p in ["/etc/shadow", "/etc/passwd", "/root", "/home", "/sys", "/run", "/etc", "/var", "/boot",
@@ -956,8 +929,7 @@ fn python_host_secrets_and_system_dirs_are_not_readable() {
             except OSError as e:
                 out[p] = type(e).__name__
         result = out
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let map = r.result.as_object().cloned().unwrap_or_default();
     assert_eq!(map.len(), 14, "{}", show(&r));
@@ -973,8 +945,7 @@ fn python_host_secrets_and_system_dirs_are_not_readable() {
 #[test]
 fn javascript_host_secrets_and_system_dirs_are_not_readable() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         const out = {};
         for (const p of ["/etc/shadow", "/etc/passwd", "/root", "/home", "/sys", "/run", "/etc", "/var", "/usr",
@@ -985,8 +956,7 @@ fn javascript_host_secrets_and_system_dirs_are_not_readable() {
           } catch (e) { out[p] = e.code; }
         }
         return out;
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let map = r.result.as_object().cloned().unwrap_or_default();
     assert_eq!(map.len(), 12, "{}", show(&r));
@@ -999,14 +969,12 @@ fn javascript_host_secrets_and_system_dirs_are_not_readable() {
 #[test]
 fn python_files_do_not_survive_into_the_next_run() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os
         open("/tmp/marker", "w").write("first run")
         open("/work/marker", "w").write("first run")
         result = [os.listdir("/tmp"), os.listdir("/work")]
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!([["marker"], ["marker"]]));
     let r = py("import os\nresult = [os.listdir('/tmp'), os.listdir('/work')]");
@@ -1017,14 +985,12 @@ fn python_files_do_not_survive_into_the_next_run() {
 #[test]
 fn javascript_files_do_not_survive_into_the_next_run() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         fs.writeFileSync("/tmp/marker", "first run");
         fs.writeFileSync("/work/marker", "first run");
         return [fs.readdirSync("/tmp"), fs.readdirSync("/work")];
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!([["marker"], ["marker"]]));
     let r = js(r#"const fs = require("fs"); return [fs.readdirSync("/tmp"), fs.readdirSync("/work")];"#);
@@ -1035,8 +1001,7 @@ fn javascript_files_do_not_survive_into_the_next_run() {
 #[test]
 fn python_scratch_space_is_limited() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import errno
         out = {}
         def fill(path, mib):
@@ -1054,8 +1019,7 @@ fn python_scratch_space_is_limited() {
         out["first_10mib"] = fill("/tmp/a", 10)
         out["second_10mib"] = fill("/tmp/b", 10)
         result = out
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let one = r.result["one_20mib_file"].as_str().unwrap_or("?");
     assert!(one == "ENOSPC" || one == "EFBIG", "a 20 MiB file in a 16 MiB /tmp: {one}");
@@ -1066,15 +1030,13 @@ fn python_scratch_space_is_limited() {
 #[test]
 fn javascript_scratch_space_is_limited() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         const fill = (p, mib) => { try { fs.writeFileSync(p, Buffer.alloc(mib << 20)); return "ok"; } catch (e) { return e.code; } };
         const one = fill("/tmp/big", 20);
         fs.rmSync("/tmp/big", { force: true });
         return { one, first: fill("/work/a", 10), second: fill("/work/b", 10) };
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let one = r.result["one"].as_str().unwrap_or("?");
     assert!(one == "ENOSPC" || one == "EFBIG", "a 20 MiB file in a 16 MiB /tmp: {one}");
@@ -1085,8 +1047,7 @@ fn javascript_scratch_space_is_limited() {
 #[test]
 fn python_scratch_inodes_are_limited() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import errno
         n = 0
         try:
@@ -1097,8 +1058,7 @@ fn python_scratch_inodes_are_limited() {
         except OSError as e:
             outcome = errno.errorcode[e.errno]
         result = [outcome, n]
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result[0], json!("ENOSPC"), "{}", show(&r));
     let n = r.result[1].as_u64().unwrap_or(0);
@@ -1108,14 +1068,12 @@ fn python_scratch_inodes_are_limited() {
 #[test]
 fn javascript_scratch_inodes_are_limited() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         let n = 0;
         try { for (let i = 0; i < 2000; i++) { fs.writeFileSync(`/tmp/f${i}`, ""); n++; } return ["ok", n]; }
         catch (e) { return [e.code, n]; }
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result[0], json!("ENOSPC"), "{}", show(&r));
     assert!(r.result[1].as_u64().unwrap_or(0) < 1024);
@@ -1322,12 +1280,10 @@ fn javascript_fetch_around_the_policy_layer_is_stopped_by_the_kernel() {
 #[test]
 fn typescript_fetch_is_stopped_by_the_kernel() {
     require_jails!();
-    let r = ts(
-        r#"
+    let r = ts(r#"
         const url: string = "http://1.1.1.1/";
         try { const res: Response = await fetch(url); return res.status; } catch (e: any) { return e.cause?.code ?? String(e); }
-        "#,
-    );
+        "#);
     assert_denied(&r, "socket(AF_INET)");
     assert_eq!(r.result, json!("EPERM"));
 }
@@ -1358,8 +1314,7 @@ fn javascript_udp_send_is_denied_by_seccomp() {
 #[test]
 fn python_sees_only_the_jails_own_processes() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os, time
         child = os.fork()
         if child == 0:
@@ -1370,10 +1325,10 @@ fn python_sees_only_the_jails_own_processes() {
         os.kill(child, 9)
         os.waitpid(child, 0)
         result = {"pids": pids, "me": os.getpid(), "child": child, "cmdlines": list(cmdlines.values())}
-        "#,
-    );
+        "#);
     assert_ok(&r);
-    let pids: Vec<u64> = r.result["pids"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default();
+    let pids: Vec<u64> =
+        r.result["pids"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default();
     let me = r.result["me"].as_u64().unwrap_or(0);
     let child = r.result["child"].as_u64().unwrap_or(0);
     assert_eq!(pids, vec![me, child], "only the script and its child are visible: {}", show(&r));
@@ -1387,12 +1342,10 @@ fn python_sees_only_the_jails_own_processes() {
 #[test]
 fn javascript_sees_only_the_jails_own_processes() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         return { pids: fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number), me: process.pid, ppid: process.ppid };
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let me = r.result["me"].as_u64().unwrap_or(0);
     assert_eq!(r.result["pids"], json!([me]), "{}", show(&r));
@@ -1456,8 +1409,7 @@ fn kill_all_from_the_jail_reaches_only_the_jail() {
     require_jails!();
     // A host process of the test's own: kill(-1) inside the jail must not reach it.
     let mut host_child = must(std::process::Command::new("sleep").arg("30").spawn(), "spawn sleep");
-    let r = py(
-        r#"
+    let r = py(r#"
         import os, signal, time
         sibling = os.fork()
         if sibling == 0:
@@ -1466,14 +1418,18 @@ fn kill_all_from_the_jail_reaches_only_the_jail() {
         os.kill(-1, signal.SIGKILL)
         _, status = os.waitpid(sibling, 0)
         result = {"sibling_signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None, "i_survived": True}
-        "#,
-    );
+        "#);
     let alive = must(host_child.try_wait(), "try_wait").is_none();
     let _ = host_child.kill();
     let _ = host_child.wait();
     assert!(alive, "kill(-1) in the jail killed a host process");
     assert_ok(&r);
-    assert_eq!(r.result, json!({"sibling_signal": 9, "i_survived": true}), "kill(-1) works inside the jail: {}", show(&r));
+    assert_eq!(
+        r.result,
+        json!({"sibling_signal": 9, "i_survived": true}),
+        "kill(-1) works inside the jail: {}",
+        show(&r)
+    );
     assert!(r.usage.wall_ms < 3000, "{}", show(&r));
 }
 
@@ -1494,8 +1450,7 @@ fn javascript_kill_all_reaches_nothing_outside() {
 #[test]
 fn double_forked_grandchild_does_not_outlive_the_run() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os, time
         child = os.fork()
         if child == 0:
@@ -1504,8 +1459,7 @@ fn double_forked_grandchild_does_not_outlive_the_run() {
             os._exit(0)
         os.waitpid(child, 0)
         result = "parent done"
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!("parent done"));
     assert!(r.usage.wall_ms < 2000, "the run waited for its orphan: {}", show(&r));
@@ -1517,8 +1471,7 @@ fn double_forked_grandchild_does_not_outlive_the_run() {
 fn daemon_with_setsid_does_not_outlive_the_run() {
     require_jails!();
     // The classic daemon: fork, setsid, fork, and the grandchild lingers.
-    let r = py(
-        r#"
+    let r = py(r#"
         import os, time
         child = os.fork()
         if child == 0:
@@ -1528,8 +1481,7 @@ fn daemon_with_setsid_does_not_outlive_the_run() {
             os._exit(0)
         os.waitpid(child, 0)
         result = "parent done"
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!("parent done"));
     assert!(r.usage.wall_ms < 2000, "the run waited for its daemon: {}", show(&r));
@@ -1538,16 +1490,14 @@ fn daemon_with_setsid_does_not_outlive_the_run() {
 #[test]
 fn python_forked_child_that_raises_does_not_replace_the_scripts_result() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os
         child = os.fork()
         if child == 0:
             raise RuntimeError("the child fails")
         os.waitpid(child, 0)
         result = "parent"
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result, json!("parent"));
 }
@@ -1733,8 +1683,7 @@ fn environment_is_exactly_the_profiles() {
 #[test]
 fn python_has_only_its_standard_fds() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os
         fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
         links = {}
@@ -1744,8 +1693,7 @@ fn python_has_only_its_standard_fds() {
             except OSError:
                 links[f] = None  # the directory fd used for the listing, closed by now
         result = {"fds": fds, "links": links}
-        "#,
-    );
+        "#);
     assert_ok(&r);
     // 0-2 stdio, 3 the listing's own directory fd (the job fd was closed), 4 the result fd.
     assert_eq!(r.result["fds"], json!([0, 1, 2, 3, 4]), "{}", show(&r));
@@ -1759,12 +1707,10 @@ fn python_has_only_its_standard_fds() {
 #[test]
 fn javascript_fds_reach_nothing_of_the_host() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         return fs.readdirSync("/proc/self/fd").map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch (e) { return null; } });
-        "#,
-    );
+        "#);
     assert_ok(&r);
     let links = r.result.as_array().cloned().unwrap_or_default();
     assert!(links.len() >= 5, "{}", show(&r));
@@ -1780,8 +1726,7 @@ fn javascript_fds_reach_nothing_of_the_host() {
 #[test]
 fn python_runs_unprivileged_as_uid_1000_without_a_terminal() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import errno, os
         status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
         try:
@@ -1793,8 +1738,7 @@ fn python_runs_unprivileged_as_uid_1000_without_a_terminal() {
                   "caps": [status[k].strip() for k in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]],
                   "no_new_privs": status["NoNewPrivs"].strip(), "seccomp": status["Seccomp"].strip(),
                   "ppid": os.getppid(), "hostname": os.uname().nodename}
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result["ids"], json!([1000, 1000, 1000, 1000]));
     assert_eq!(r.result["groups"], json!([]));
@@ -1813,16 +1757,14 @@ fn hostname() -> String {
 #[test]
 fn javascript_runs_unprivileged_as_uid_1000_without_a_terminal() {
     require_jails!();
-    let r = js(
-        r#"
+    let r = js(r#"
         const fs = require("fs");
         const os = require("os");
         let tty;
         try { fs.closeSync(fs.openSync("/dev/tty", "r")); tty = "opened"; } catch (e) { tty = e.code; }
         return { ids: [process.getuid(), process.geteuid(), process.getgid(), process.getegid()],
                  groups: process.getgroups(), tty, hostname: os.hostname() };
-        "#,
-    );
+        "#);
     assert_ok(&r);
     assert_eq!(r.result["ids"], json!([1000, 1000, 1000, 1000]));
     // Node always adds the effective gid to getgroups(); no supplementary group besides.
@@ -1835,12 +1777,10 @@ fn javascript_runs_unprivileged_as_uid_1000_without_a_terminal() {
 #[test]
 fn every_namespace_differs_from_the_hosts() {
     require_jails!();
-    let r = py(
-        r#"
+    let r = py(r#"
         import os
         result = {n: os.readlink(f"/proc/self/ns/{n}") for n in ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"]}
-        "#,
-    );
+        "#);
     assert_ok(&r);
     for ns in ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"] {
         let host = must(std::fs::read_link(format!("/proc/self/ns/{ns}")), "host namespace");
@@ -1888,7 +1828,11 @@ fn assert_enforcement(r: &Report, profile_name: &str, interpreter_name: &str) {
     assert_eq!(i.version, manifest.version);
     assert!(!i.version.is_empty());
     assert_eq!(i.sha256, manifest.sha256);
-    assert_eq!(i.sha256, must(jaild::interpreter::sha256_file(&manifest.binary), "hash the binary"), "the binary that ran");
+    assert_eq!(
+        i.sha256,
+        must(jaild::interpreter::sha256_file(&manifest.binary), "hash the binary"),
+        "the binary that ran"
+    );
     assert!(!r.started_at.is_empty() && r.started_at <= r.finished_at, "{}", show(r));
 }
 
@@ -1982,7 +1926,9 @@ fn concurrent_jails_never_share_host_ids() {
 #[test]
 fn host_id_slots_are_validated() {
     require_jails!();
-    for (base, slots, needle) in [(200_000, 0, "0 slots"), (200_000, 1001, "1001 slots"), (u32::MAX - 1200, 300, "fit in 32 bits")] {
+    for (base, slots, needle) in
+        [(200_000, 0, "0 slots"), (200_000, 1001, "1001 slots"), (u32::MAX - 1200, 300, "fit in 32 bits")]
+    {
         let mut c = config();
         c.host_id_base = base;
         c.host_id_slots = slots;
@@ -2047,7 +1993,8 @@ fn output_is_streamed_as_it_comes_within_the_caps() {
     require_jails!();
     use std::sync::Mutex;
     let chunks: Mutex<Vec<(jaild::Stream, Vec<u8>, std::time::Instant)>> = Mutex::new(Vec::new());
-    let on_output = |s: jaild::Stream, b: &[u8]| chunks.lock().unwrap().push((s, b.to_vec(), std::time::Instant::now()));
+    let on_output =
+        |s: jaild::Stream, b: &[u8]| chunks.lock().unwrap().push((s, b.to_vec(), std::time::Instant::now()));
     let hooks = jaild::RunHooks { output: Some(&on_output), ..Default::default() };
     let code = "import sys, time\nprint('first', flush=True)\nprint('err', file=sys.stderr, flush=True)\ntime.sleep(0.4)\nprint('second', flush=True)\nprint('x' * (2 << 20))\n";
     let report = supervisor().run_with(
@@ -2072,7 +2019,11 @@ fn output_is_streamed_as_it_comes_within_the_caps() {
     assert_eq!(stdout.len(), 1 << 20);
     // The first line arrived while the script was still sleeping.
     let first = chunks.iter().find(|c| c.1.starts_with(b"first")).expect("first line streamed");
-    assert!(finished.duration_since(first.2) >= std::time::Duration::from_millis(300), "not streamed: {:?}", finished.duration_since(first.2));
+    assert!(
+        finished.duration_since(first.2) >= std::time::Duration::from_millis(300),
+        "not streamed: {:?}",
+        finished.duration_since(first.2)
+    );
 }
 
 /// jail-init killed from outside in the middle of a run: the run ends at once as an internal
@@ -2118,7 +2069,10 @@ fn killing_jail_init_from_outside_ends_the_run_as_an_internal_error() {
             let procs = find(std::path::Path::new("/sys/fs/cgroup"), &name, 6).map(|d| d.join("cgroup.procs"));
             let script = procs
                 .and_then(|p| std::fs::read_to_string(p).ok())
-                .unwrap_or_default().split_whitespace().next().and_then(|p| p.parse::<i32>().ok());
+                .unwrap_or_default()
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<i32>().ok());
             let init = script.and_then(|p| {
                 let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
                 status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse::<i32>().ok())
@@ -2287,7 +2241,14 @@ fn an_uncovered_right_on_an_older_kernel_refuses_the_run() {
     let policy = dir.path().join("seccomp/python.toml");
     let text = std::fs::read_to_string(&policy).unwrap();
     let kept: Vec<&str> = text.split("[[syscall]]").filter(|entry| !entry.contains("name = \"ioctl\"")).collect();
-    std::fs::write(&policy, format!("{}\n[[syscall]]\nname = \"ioctl\"\naction = \"allow\"\ncomment = \"any request\"\n", kept.join("[[syscall]]"))).unwrap();
+    std::fs::write(
+        &policy,
+        format!(
+            "{}\n[[syscall]]\nname = \"ioctl\"\naction = \"allow\"\ncomment = \"any request\"\n",
+            kept.join("[[syscall]]")
+        ),
+    )
+    .unwrap();
     let mut c = config();
     c.profiles_dir = dir.path().to_path_buf();
     let wide = Supervisor::new(c.clone()).expect("supervisor starts");
@@ -2301,8 +2262,16 @@ fn an_uncovered_right_on_an_older_kernel_refuses_the_run() {
     let r = run_with(&old, "python", "result = 1", None, LimitOverrides::default());
     assert_status(&r, Status::InternalError);
     let m = r.message.as_deref().unwrap_or_default();
-    assert!(m.contains("Landlock ABI 4") && m.contains("ioctl_dev") && m.contains("without naming the request number"), "{}", show(&r));
-    assert!(r.stdout.is_empty() && r.exit_code.is_none() && r.enforcement.landlock_abi.is_none(), "nothing started: {}", show(&r));
+    assert!(
+        m.contains("Landlock ABI 4") && m.contains("ioctl_dev") && m.contains("without naming the request number"),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        r.stdout.is_empty() && r.exit_code.is_none() && r.enforcement.landlock_abi.is_none(),
+        "nothing started: {}",
+        show(&r)
+    );
 
     // Below the profile's own minimum: refused, naming the missing rights.
     let mut older = Supervisor::new(config()).expect("supervisor starts");

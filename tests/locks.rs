@@ -88,7 +88,12 @@ fn proc_locks() -> Vec<HostLock> {
         .filter(|l| !l.contains("->")) // a waiter, not a lock
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            Some(HostLock { kind: f.get(1)?.to_string(), mode: f.get(3)?.to_string(), pid: f.get(4)?.parse().ok()?, file: f.get(5)?.to_string() })
+            Some(HostLock {
+                kind: f.get(1)?.to_string(),
+                mode: f.get(3)?.to_string(),
+                pid: f.get(4)?.parse().ok()?,
+                file: f.get(5)?.to_string(),
+            })
         })
         .collect()
 }
@@ -237,7 +242,10 @@ result = out
     assert!(on_shared.iter().all(|l| l.pid == holder_pid), "a lock of the jail on the host's file: {on_shared:?}");
     assert_eq!(on_shared.len(), 2, "{on_shared:?}");
     let own_id = r.result["own_id"].as_str().unwrap();
-    assert!(!seen.iter().any(|l| l.file == own_id), "the jail's lock on its scratch file reached the host's lock table: {seen:?}");
+    assert!(
+        !seen.iter().any(|l| l.file == own_id),
+        "the jail's lock on its scratch file reached the host's lock table: {seen:?}"
+    );
 }
 
 #[test]
@@ -318,7 +326,12 @@ result = {
     assert_clean_ok(&sender);
     // What the receiver sees while the sender "holds" the file is what it sees of a file nobody
     // locked: no bit gets across.
-    assert_eq!(receiver.result, json!({"flock": "ok", "getlk": "F_UNLCK", "ofd_getlk": "F_UNLCK"}), "{}", show(&receiver));
+    assert_eq!(
+        receiver.result,
+        json!({"flock": "ok", "getlk": "F_UNLCK", "ofd_getlk": "F_UNLCK"}),
+        "{}",
+        show(&receiver)
+    );
     assert_clean_ok(&receiver);
     assert!(!proc_locks().iter().any(|l| l.file == lock_id(&host_path)));
 }

@@ -55,7 +55,8 @@ fn insert_tables(path: &Path, block: &str) {
     edit(path, "\n[network]", &format!("\n{block}\n[network]"));
 }
 
-const PTRACE: &str = "\n[[syscall]]\nname = \"ptrace\"\naction = \"allow\"\ncomment = \"widened on purpose: tracing\"\n";
+const PTRACE: &str =
+    "\n[[syscall]]\nname = \"ptrace\"\naction = \"allow\"\ncomment = \"widened on purpose: tracing\"\n";
 
 /// The python profile widened beyond the baseline in four ways.
 fn widen_python(profiles: &Path) {
@@ -97,7 +98,17 @@ fn explain_puts_every_shipped_profile_in_words() {
     for name in shipped() {
         let s = audit::load(&config(), &name).unwrap();
         let text = audit::explain::explain(&s);
-        for section in ["can READ", "can WRITE", "can EXECUTE", "System calls", "Network", "Limits", "Language policy", "Environment", "CANNOT do"] {
+        for section in [
+            "can READ",
+            "can WRITE",
+            "can EXECUTE",
+            "System calls",
+            "Network",
+            "Limits",
+            "Language policy",
+            "Environment",
+            "CANNOT do",
+        ] {
             assert!(text.contains(section), "{name}: no section {section:?}:\n{text}");
         }
         assert!(!text.contains("NOT STOPPED"), "{name}: a capability the baseline denies is open:\n{text}");
@@ -106,13 +117,19 @@ fn explain_puts_every_shipped_profile_in_words() {
             assert!(text.contains(&format!("    {} ", rule.name)), "{name}: syscall {} is not explained", rule.name);
         }
         assert!(text.contains("File I/O"), "{name}: the policy's headings are not used");
-        assert!(text.contains("ioctl               only TCGETS, TIOCGWINSZ, FIONBIO, FIOCLEX, FIONCLEX"), "{name}:\n{text}");
+        assert!(
+            text.contains("ioctl               only TCGETS, TIOCGWINSZ, FIONBIO, FIOCLEX, FIONCLEX"),
+            "{name}:\n{text}"
+        );
         assert!(text.contains("socket              only AF_UNIX"), "{name}");
         assert!(text.contains("clone               only flags without any of CLONE_NEWTIME"), "{name}");
         // What the kernel gets: the interpreter and its loader are the only executables.
         let m = &s.interpreter.manifest;
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(&format!("{} and {} — nothing else", m.binary.display(), m.loader.display())), "{name}:\n{text}");
+        assert!(
+            flat.contains(&format!("{} and {} — nothing else", m.binary.display(), m.loader.display())),
+            "{name}:\n{text}"
+        );
         for (k, v) in &s.profile.file.environment {
             assert!(text.contains(k) && text.contains(v.as_str()), "{name}: environment {k} missing");
         }
@@ -163,7 +180,10 @@ fn finding<'a>(findings: &'a [lint::Finding], id: &str) -> &'a lint::Finding {
 
 fn line_containing(path: &Path, needle: &str) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("{needle:?} not in {}", path.display()))
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", path.display()))
 }
 
 #[test]
@@ -187,7 +207,8 @@ fn lint_flags_the_widened_copy_with_severity_file_and_line() {
     let f = finding(&findings, "seccomp.ptrace");
     assert_eq!((f.severity, &f.file, f.field.as_str()), (Severity::High, &policy, "syscall ptrace"));
     let text = std::fs::read_to_string(&policy).unwrap();
-    let last_entry = text.lines().enumerate().filter(|(_, l)| l.trim() == "[[syscall]]").map(|(i, _)| i + 1).last().unwrap();
+    let last_entry =
+        text.lines().enumerate().filter(|(_, l)| l.trim() == "[[syscall]]").map(|(i, _)| i + 1).last().unwrap();
     assert_eq!(f.line, last_entry, "{f:?}");
 
     let f = finding(&findings, "limits.memory");
@@ -196,11 +217,20 @@ fn lint_flags_the_widened_copy_with_severity_file_and_line() {
 
     let out = jailctl(&c.profiles, &["profile", "lint", "python"]);
     assert_eq!(out.code, 1, "lint must fail on high findings: {}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("HIGH") && out.stdout.contains("seccomp.ptrace") && out.stdout.contains(&format!("{}:{}", policy.display(), last_entry)), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("HIGH")
+            && out.stdout.contains("seccomp.ptrace")
+            && out.stdout.contains(&format!("{}:{}", policy.display(), last_entry)),
+        "{}",
+        out.stdout
+    );
     let json = jailctl(&c.profiles, &["profile", "lint", "--json", "python"]);
     assert_eq!(json.code, 1);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert!(v[0]["findings"].as_array().unwrap().iter().any(|f| f["id"] == "seccomp.ptrace" && f["severity"] == "high"), "{v}");
+    assert!(
+        v[0]["findings"].as_array().unwrap().iter().any(|f| f["id"] == "seccomp.ptrace" && f["severity"] == "high"),
+        "{v}"
+    );
     // A lower bar fails the shipped profiles on nothing but their info notes.
     assert_eq!(jailctl(&repo().join("profiles"), &["profile", "lint", "--fail-on", "low"]).code, 0);
     assert_eq!(jailctl(&repo().join("profiles"), &["profile", "lint", "--fail-on", "info", "python"]).code, 1);
@@ -210,12 +240,37 @@ fn lint_flags_the_widened_copy_with_severity_file_and_line() {
 fn dangerous_profile(profiles: &Path) {
     let mut policy = String::from("schema = 1\ninterpreter = \"python3.11\"\ndescription = \"everything a reviewer must not wave through\"\n\n[default]\nerrno = \"EPERM\"\n");
     for name in [
-        "read", "write", "socket", "clone", "clone3", "ioctl", "prctl", "fcntl", "madvise", "memfd_create", "execve", "execveat", "io_uring_setup", "keyctl",
-        "personality", "bpf", "mount", "unshare", "userfaultfd", "process_vm_readv", "perf_event_open", "open_by_handle_at", "bind", "acct", "landlock_create_ruleset",
+        "read",
+        "write",
+        "socket",
+        "clone",
+        "clone3",
+        "ioctl",
+        "prctl",
+        "fcntl",
+        "madvise",
+        "memfd_create",
+        "execve",
+        "execveat",
+        "io_uring_setup",
+        "keyctl",
+        "personality",
+        "bpf",
+        "mount",
+        "unshare",
+        "userfaultfd",
+        "process_vm_readv",
+        "perf_event_open",
+        "open_by_handle_at",
+        "bind",
+        "acct",
+        "landlock_create_ruleset",
     ] {
         policy.push_str(&format!("\n[[syscall]]\nname = \"{name}\"\naction = \"allow\"\ncomment = \"on purpose\"\n"));
     }
-    policy.push_str("\n[[syscall]]\nname = \"ptrace\"\naction = \"errno\"\nquiet = true\ncomment = \"denied but quiet\"\n");
+    policy.push_str(
+        "\n[[syscall]]\nname = \"ptrace\"\naction = \"errno\"\nquiet = true\ncomment = \"denied but quiet\"\n",
+    );
     std::fs::write(profiles.join("seccomp/danger.toml"), policy).unwrap();
     let p = profiles.join("danger.toml");
     std::fs::copy(profiles.join("python.toml"), &p).unwrap();
@@ -325,7 +380,11 @@ fn diff_of_a_profile_with_itself_is_empty_and_exits_0() {
     let s = audit::load(&config(), data.to_str().unwrap()).unwrap();
     assert_eq!(s.policy_path(), std::fs::canonicalize(profiles.join("seccomp/python.toml")).unwrap());
     let (file, _) = audit::origin(&s, "limits.memory");
-    assert_eq!(file, std::fs::canonicalize(profiles.join("python.toml")).unwrap(), "an inherited value points into the parent");
+    assert_eq!(
+        file,
+        std::fs::canonicalize(profiles.join("python.toml")).unwrap(),
+        "an inherited value points into the parent"
+    );
 }
 
 #[test]
@@ -349,7 +408,10 @@ fn diff_lists_every_grant_added_or_removed_and_every_limit_changed() {
     let b = audit::load(&config(), new.to_str().unwrap()).unwrap();
     let changes = audit::diff::diff(&a, &b);
     let find = |section: &str, key: &str| {
-        changes.iter().find(|c| c.section == section && c.key == key).unwrap_or_else(|| panic!("no change {section}.{key}: {changes:#?}"))
+        changes
+            .iter()
+            .find(|c| c.section == section && c.key == key)
+            .unwrap_or_else(|| panic!("no change {section}.{key}: {changes:#?}"))
     };
     let c = find("limits", "memory");
     assert_eq!((c.old.as_deref(), c.new.as_deref(), c.direction), (Some("128MiB"), Some("256MiB"), Direction::Widens));
@@ -357,7 +419,11 @@ fn diff_lists_every_grant_added_or_removed_and_every_limit_changed() {
     assert_eq!((c.old.as_deref(), c.new.as_deref(), c.direction), (Some("16"), Some("8"), Direction::Narrows));
     let c = find("filesystem", "/etc");
     assert_eq!((c.old.as_deref(), c.direction), (None, Direction::Widens));
-    assert!(c.new.as_deref().unwrap().contains("writable tmpfs 1MiB") && c.new.as_deref().unwrap().contains("Landlock: read files"), "{c:?}");
+    assert!(
+        c.new.as_deref().unwrap().contains("writable tmpfs 1MiB")
+            && c.new.as_deref().unwrap().contains("Landlock: read files"),
+        "{c:?}"
+    );
     let c = find("seccomp", "ptrace");
     assert_eq!((c.new.as_deref(), c.direction), (Some("allowed"), Direction::Widens));
     let c = find("seccomp", "ioctl");
@@ -367,12 +433,21 @@ fn diff_lists_every_grant_added_or_removed_and_every_limit_changed() {
     assert_eq!(c.direction, Direction::Widens);
     let c = find("environment", "FOO");
     assert_eq!((c.old.as_deref(), c.new.as_deref()), (None, Some("bar")));
-    assert!(!changes.iter().any(|c| c.key == "compiled filter"), "the compiled programs differ only where the entries do: {changes:#?}");
+    assert!(
+        !changes.iter().any(|c| c.key == "compiled filter"),
+        "the compiled programs differ only where the entries do: {changes:#?}"
+    );
     assert_eq!(changes.len(), 7, "{changes:#?}");
 
     let out = jailctl(&profiles, &["profile", "diff", "python", new.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    for line in ["+ memory: 128MiB -> 256MiB", "- pids: 16 -> 8", "+ ptrace: denied (EPERM, the default) -> allowed", "+ blocked module ctypes: blocked -> importable", "~ FOO: added: bar"] {
+    for line in [
+        "+ memory: 128MiB -> 256MiB",
+        "- pids: 16 -> 8",
+        "+ ptrace: denied (EPERM, the default) -> allowed",
+        "+ blocked module ctypes: blocked -> importable",
+        "~ FOO: added: bar",
+    ] {
         assert!(out.stdout.contains(line), "{line:?} not in:\n{}", out.stdout);
     }
     let json = jailctl(&profiles, &["profile", "diff", "--json", "python", new.to_str().unwrap()]);
@@ -393,7 +468,10 @@ fn locks_without_effect_and_huge_pages_are_explained_linted_and_diffed() {
     assert!(text.contains("F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: succeed without effect (locks"), "{text}");
     assert!(text.contains("    mmap                only flags without any of MAP_HUGETLB"), "{text}");
     assert!(text.contains("2 succeed without effect"), "{text}");
-    assert!(text.contains("the syscall filter denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB), shmget(SHM_HUGETLB)"), "{text}");
+    assert!(
+        text.contains("the syscall filter denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB), shmget(SHM_HUGETLB)"),
+        "{text}"
+    );
     let js = audit::explain::explain(&audit::load(&config(), "javascript").unwrap());
     assert!(js.contains("F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: succeed without effect"), "{js}");
     assert!(!js.contains("    flock "), "flock has no entry in the node policy (denied by default):\n{js}");
@@ -409,7 +487,11 @@ fn locks_without_effect_and_huge_pages_are_explained_linted_and_diffed() {
 
     // A copy that allows MAP_HUGETLB is a high finding.
     let c = copy_profiles();
-    edit(&c.profiles.join("seccomp/python.toml"), "args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]  # flags without MAP_HUGETLB\n", "");
+    edit(
+        &c.profiles.join("seccomp/python.toml"),
+        "args = [{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }]  # flags without MAP_HUGETLB\n",
+        "",
+    );
     let open = audit::load(&config_for(&c.profiles), "python").unwrap();
     let open_findings = lint::lint(&open);
     let f = finding(&open_findings, "seccomp.mmap-hugetlb");
@@ -456,9 +538,20 @@ fn verify_proves_every_shipped_profile_in_real_jails() {
         }
         // Claim by claim, declared vs observed.
         for c in &v.checks {
-            assert!(text.contains(&format!("{:<7}  {}  declared: {}  observed: {}", "PASS", c.claim, c.declared, c.observed)) || c.outcome == Outcome::Skip, "{c:?}");
+            assert!(
+                text.contains(&format!(
+                    "{:<7}  {}  declared: {}  observed: {}",
+                    "PASS", c.claim, c.declared, c.observed
+                )) || c.outcome == Outcome::Skip,
+                "{c:?}"
+            );
         }
-        let claim = |prefix: &str| v.checks.iter().find(|c| c.claim.starts_with(prefix)).unwrap_or_else(|| panic!("{name}: no claim {prefix:?}:\n{text}"));
+        let claim = |prefix: &str| {
+            v.checks
+                .iter()
+                .find(|c| c.claim.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{name}: no claim {prefix:?}:\n{text}"))
+        };
         assert!(claim("syscall ptrace denied").observed.contains("filter: denied"), "{text}");
         assert!(claim("may not use more than").observed.contains("memory_limit"), "{text}");
         let files = v.checks.iter().find(|c| c.claim.ends_with("open files")).unwrap();
@@ -490,7 +583,9 @@ fn verify_catches_the_widened_copy() {
     let v = verify::verify(&config_for(&c.profiles), "python").unwrap();
     let text = verify::render(&v, false);
     assert!(!v.passed(), "{text}");
-    let check = |claim: &str| v.checks.iter().find(|c| c.claim == claim).unwrap_or_else(|| panic!("no claim {claim:?}:\n{text}"));
+    let check = |claim: &str| {
+        v.checks.iter().find(|c| c.claim == claim).unwrap_or_else(|| panic!("no claim {claim:?}:\n{text}"))
+    };
     // Each widened grant is observed in the jail and judged beyond the baseline.
     let etc = check("may write /etc");
     assert_eq!(etc.outcome, Outcome::Exceeds, "{etc:?}");

@@ -130,7 +130,11 @@ fn tables_merge_key_by_key_and_arrays_replace() {
     assert_eq!(p.file.filesystem.tmpfs.len(), 1, "the child's tmpfs array replaces the parent's");
     assert_eq!(p.file.filesystem.tmpfs[0].size.0, 4 << 20);
     assert_eq!(p.file.environment.get("EXTRA").map(String::as_str), Some("1"));
-    assert_eq!(p.file.environment.get("PATH"), python.file.environment.get("PATH"), "tables merge: the parent's keys stay");
+    assert_eq!(
+        p.file.environment.get("PATH"),
+        python.file.environment.get("PATH"),
+        "tables merge: the parent's keys stay"
+    );
 }
 
 #[test]
@@ -142,18 +146,16 @@ fn extending_a_profile_that_extends_is_refused_naming_both_files() {
     let e = load_err(&s.profiles, "deeper");
     assert_invalid(&e, &path, 4, "extends");
     let msg = e.to_string();
-    assert!(msg.contains(&s.profiles.join("python-data.toml").display().to_string()), "the parent file is not named: {msg}");
+    assert!(
+        msg.contains(&s.profiles.join("python-data.toml").display().to_string()),
+        "the parent file is not named: {msg}"
+    );
     assert!(msg.contains("one level"), "{msg}");
 }
-
-
-
-
 
 // ---------------------------------------------------------------------------------------------
 // interpreter = "name@version"
 // ---------------------------------------------------------------------------------------------
-
 
 #[test]
 fn interpreter_version_must_equal_the_manifests() {
@@ -164,7 +166,10 @@ fn interpreter_version_must_equal_the_manifests() {
     let e = p.interpreter(&s.interpreters).unwrap_err();
     assert_invalid(&e, &path, line_of(&text, "interpreter = "), "interpreter");
     let msg = e.to_string();
-    assert!(msg.contains(&s.interpreters.join("python3.11.toml").display().to_string()), "the manifest is not named: {msg}");
+    assert!(
+        msg.contains(&s.interpreters.join("python3.11.toml").display().to_string()),
+        "the manifest is not named: {msg}"
+    );
     assert!(msg.contains("3.11.9") && msg.contains("3.11.2"), "{msg}");
     // The shipped ones match.
     for name in ["python", "javascript", "typescript"] {
@@ -215,11 +220,13 @@ fn data_dir() -> tempfile::TempDir {
 /// python-data in a copy of profiles/, pointing at `data`.
 fn python_data_over(data: &Path) -> Seeded {
     let s = seeded();
-    edit(&s.profiles.join("python-data.toml"), &format!("path = \"{DATASETS}\""), &format!("path = \"{}\"", data.display()));
+    edit(
+        &s.profiles.join("python-data.toml"),
+        &format!("path = \"{DATASETS}\""),
+        &format!("path = \"{}\"", data.display()),
+    );
     s
 }
-
-
 
 #[test]
 fn the_plan_mounts_data_read_only_noexec_at_data_name() {
@@ -233,7 +240,9 @@ fn the_plan_mounts_data_read_only_noexec_at_data_name() {
         .iter()
         .filter_map(|m| match m {
             // Binds are read-only by construction; noexec is the profile's to get right.
-            jail_init::plan::Mount::Bind { src, dst, exec, .. } if dst.starts_with("/data") => Some((src.clone(), dst.clone(), *exec)),
+            jail_init::plan::Mount::Bind { src, dst, exec, .. } if dst.starts_with("/data") => {
+                Some((src.clone(), dst.clone(), *exec))
+            }
             _ => None,
         })
         .collect();
@@ -328,7 +337,8 @@ fn shipped_python_data_lists_its_datasets_and_cannot_write_there() {
     let code = "import os\ntry:\n    open('/data/datasets/jaild-test-write', 'w')\n    w = 'ok'\nexcept OSError as e:\n    w = e.strerror\nresult = {'listing': sorted(os.listdir('/data/datasets')), 'write': w}\n";
     let r = run_profile(supervisor(), "python-data", code);
     assert_eq!(r.status, Status::Ok, "{}", show(&r));
-    let mut host: Vec<String> = std::fs::read_dir(DATASETS).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut host: Vec<String> =
+        std::fs::read_dir(DATASETS).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     host.sort();
     assert_eq!(r.result["listing"], serde_json::json!(host));
     assert_ne!(r.result["write"], "ok", "{}", show(&r));
@@ -338,7 +348,11 @@ fn shipped_python_data_lists_its_datasets_and_cannot_write_there() {
     let info = r.profile.as_ref().unwrap();
     assert_eq!(info.name, "python-data");
     assert_eq!(info.sha256, p.sha256);
-    assert_ne!(info.sha256, interpreter::sha256_file(&p.path).unwrap(), "the digest is of the resolved profile, not the file");
+    assert_ne!(
+        info.sha256,
+        interpreter::sha256_file(&p.path).unwrap(),
+        "the digest is of the resolved profile, not the file"
+    );
     assert_eq!(info.seccomp_sha256, p.seccomp.sha256);
 }
 
@@ -375,7 +389,11 @@ fn files_that_resolve_to_the_same_profile_have_the_same_hash() {
     let s2 = seeded();
     let path = s2.profiles.join("python.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let stripped: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).map(|l| format!("{}\n", l.split(" #").next().unwrap().trim_end())).collect();
+    let stripped: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{}\n", l.split(" #").next().unwrap().trim_end()))
+        .collect();
     std::fs::write(&path, stripped.replace("memory = \"128MiB\"", "memory = 134217728")).unwrap();
     let original = profile::load(&repo().join("profiles"), "python").unwrap();
     assert_eq!(profile::load(&s2.profiles, "python").unwrap().sha256, original.sha256);
@@ -524,7 +542,12 @@ fn every_shipped_file_validates_against_its_schema_and_names_it() {
     for name in profile::list(&dir) {
         let path = dir.join(format!("{name}.toml"));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().next(), Some("#:schema ./schema/profile.schema.json"), "{}: first line must point editors at the schema", path.display());
+        assert_eq!(
+            text.lines().next(),
+            Some("#:schema ./schema/profile.schema.json"),
+            "{}: first line must point editors at the schema",
+            path.display()
+        );
         let errors = schema_errors(&profile_schema, &text);
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
         if name != "python-data" || datasets_installed() {
@@ -547,21 +570,33 @@ fn the_schema_catches_what_the_loader_refuses() {
     let schema = profile::json_schema();
     let python = std::fs::read_to_string(repo().join("profiles/python.toml")).unwrap();
     let unknown = python.replace("pids = 16 ", "pids = 16\nmax_threads = 4 ");
-    assert!(schema_errors(&schema, &unknown).iter().any(|e| e.contains("limits.max_threads: unknown key")), "{:?}", schema_errors(&schema, &unknown));
+    assert!(
+        schema_errors(&schema, &unknown).iter().any(|e| e.contains("limits.max_threads: unknown key")),
+        "{:?}",
+        schema_errors(&schema, &unknown)
+    );
     let mistyped = python.replace("pids = 16 ", "pids = \"many\" ");
     assert!(schema_errors(&schema, &mistyped).iter().any(|e| e.contains(".limits.pids")));
     let bad_enum = python.replace("mode = \"none\"", "mode = \"host\"");
     assert!(schema_errors(&schema, &bad_enum).iter().any(|e| e.contains(".network.mode")));
     // Without extends, every section and every key of a table must be there; with it, not.
     let no_pids: String = python.lines().filter(|l| !l.starts_with("pids")).map(|l| format!("{l}\n")).collect();
-    assert!(schema_errors(&schema, &no_pids).iter().any(|e| e.contains("\"pids\"")), "{:?}", schema_errors(&schema, &no_pids));
+    assert!(
+        schema_errors(&schema, &no_pids).iter().any(|e| e.contains("\"pids\"")),
+        "{:?}",
+        schema_errors(&schema, &no_pids)
+    );
     let partial = "schema = 1\nname = \"x\"\ndescription = \"d\"\nextends = \"python\"\n[limits]\nmemory = \"64MiB\"\n";
     assert_eq!(schema_errors(&schema, partial), Vec::<String>::new());
     let partial_without_extends = partial.replace("extends = \"python\"\n", "");
     assert!(!schema_errors(&schema, &partial_without_extends).is_empty());
     // Array entries are replaced whole, so they are complete even under extends.
     let half_entry = format!("{partial}[[filesystem.data]]\nname = \"d\"\n");
-    assert!(schema_errors(&schema, &half_entry).iter().any(|e| e.contains("\"path\"")), "{:?}", schema_errors(&schema, &half_entry));
+    assert!(
+        schema_errors(&schema, &half_entry).iter().any(|e| e.contains("\"path\"")),
+        "{:?}",
+        schema_errors(&schema, &half_entry)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -598,10 +633,24 @@ fn docker_default_converts_into_a_policy_that_loads() {
         assert!(!p.file.syscall.iter().any(|s| s.name == name));
     }
     // Capability-only rules are left out, with a note naming the capability.
-    for name in ["bpf", "mount", "unshare", "setns", "reboot", "init_module", "kcmp", "iopl", "settimeofday", "open_by_handle_at"] {
+    for name in [
+        "bpf",
+        "mount",
+        "unshare",
+        "setns",
+        "reboot",
+        "init_module",
+        "kcmp",
+        "iopl",
+        "settimeofday",
+        "open_by_handle_at",
+    ] {
         assert!(!allowed(&p, name, [0; 6]), "{name} is allowed only with a capability in the source");
     }
-    assert!(import.notes.iter().any(|n| n.contains("CAP_SYS_ADMIN") && n.contains("no capabilities") && n.contains("unshare")));
+    assert!(import
+        .notes
+        .iter()
+        .any(|n| n.contains("CAP_SYS_ADMIN") && n.contains("no capabilities") && n.contains("unshare")));
     // Other architectures' rules are left out.
     assert!(import.notes.iter().any(|n| n.contains("s390_pci_mmio_read") && n.contains("s390")));
     assert!(!p.file.syscall.iter().any(|s| s.name.starts_with("s390") || s.name == "cacheflush"));
@@ -612,7 +661,10 @@ fn docker_default_converts_into_a_policy_that_loads() {
     assert!(!allowed(&p, "clone", [CLONE_NEWUSER, 0, 0, 0, 0, 0]), "clone(CLONE_NEWUSER) must not be allowed");
     let clone: Vec<_> = p.file.syscall.iter().filter(|s| s.name == "clone").collect();
     assert_eq!(clone.len(), 1);
-    assert_eq!((clone[0].args[0].op, clone[0].args[0].mask, clone[0].args[0].value), (Op::MaskedEq, Some(2114060288), 0));
+    assert_eq!(
+        (clone[0].args[0].op, clone[0].args[0].mask, clone[0].args[0].value),
+        (Op::MaskedEq, Some(2114060288), 0)
+    );
     // clone3 gets ENOSYS (errnoRet 38), so libc falls back to clone.
     assert_eq!(p.denial(i64::from(Sysno::clone3.id())).errno, libc::ENOSYS);
     let clone3 = p.file.syscall.iter().find(|s| s.name == "clone3").unwrap();
@@ -657,7 +709,8 @@ fn an_imported_policy_can_back_a_profile() {
 
 #[test]
 fn import_refuses_an_allowing_default_and_keeps_errnos() {
-    let allow = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}]}"#;
+    let allow =
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}]}"#;
     let e = oci_seccomp::convert(Path::new("deny.json"), allow, "python3.11").unwrap_err();
     assert!(e.to_string().contains("allowlists"), "{e}");
     let kill = r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [
@@ -754,7 +807,11 @@ fn profile_show_prints_the_resolved_profile_and_its_digest() {
     assert_eq!(resolved.filesystem.data.len(), 1);
     assert_eq!(resolved.limits, profile::load(&s.profiles, "python").unwrap().file.limits);
     assert!(out.stdout.contains(&format!("extends {}", s.profiles.join("python.toml").display())), "{out}");
-    assert!(out.stdout.contains(&format!("seccomp.policy resolves to {}", s.profiles.join("seccomp/python.toml").display())), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("seccomp.policy resolves to {}", s.profiles.join("seccomp/python.toml").display())),
+        "{out}"
+    );
     assert!(out.stdout.contains(&p.seccomp.sha256), "{out}");
     assert!(out.stdout.contains("mounted read-only at /data/datasets"), "{out}");
 
@@ -773,7 +830,15 @@ fn profile_import_seccomp_writes_a_policy_that_loads() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("docker.toml");
     let fx = fixture();
-    let out = shipped(&["profile", "import-seccomp", fx.to_str().unwrap(), "--interpreter", "python3.11", "-o", out_path.to_str().unwrap()]);
+    let out = shipped(&[
+        "profile",
+        "import-seccomp",
+        fx.to_str().unwrap(),
+        "--interpreter",
+        "python3.11",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
     assert_eq!(out.code, 0, "{out}");
     assert!(out.stdout.is_empty(), "{out}");
     assert!(out.stderr.contains("imported") && out.stderr.contains("not imported"), "{out}");
@@ -827,7 +892,10 @@ fn pin_rewrites_a_wrong_digest_and_verify_then_passes() {
 
     let before = jailctl(&["interpreters", "verify"], &s.profiles, &s.interpreters);
     assert_eq!(before.code, 1, "{before}");
-    assert!(before.stdout.contains("python3.11: FAILED") && before.stdout.contains(&real) && before.stdout.contains(ZEROS), "{before}");
+    assert!(
+        before.stdout.contains("python3.11: FAILED") && before.stdout.contains(&real) && before.stdout.contains(ZEROS),
+        "{before}"
+    );
     assert!(before.stdout.contains("node24: OK"), "{before}");
 
     let pin = jailctl(&["interpreters", "pin", "python3.11"], &s.profiles, &s.interpreters);
@@ -855,7 +923,10 @@ fn pin_refuses_a_version_change_unless_accepted() {
     let changed = edit(&path, "version = \"24.21.0\"", "version = \"24.20.0\"");
     let refused = jailctl(&["interpreters", "pin", "node24"], &s.profiles, &s.interpreters);
     assert_eq!(refused.code, 1, "{refused}");
-    assert!(refused.stderr.contains("REFUSED") && refused.stderr.contains("24.21.0") && refused.stderr.contains("24.20.0"), "{refused}");
+    assert!(
+        refused.stderr.contains("REFUSED") && refused.stderr.contains("24.21.0") && refused.stderr.contains("24.20.0"),
+        "{refused}"
+    );
     assert!(refused.stderr.contains("--accept-version"), "{refused}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), changed, "nothing is written when refused");
 
@@ -873,7 +944,10 @@ fn verify_fails_on_a_missing_binary() {
     let out = jailctl(&["interpreters", "verify"], &s.profiles, &s.interpreters);
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stdout.contains("python3.11: FAILED"), "{out}");
-    assert!(out.stdout.contains("/nonexistent/python3.11") && out.stdout.contains("apt-get install -y python3.11"), "{out}");
+    assert!(
+        out.stdout.contains("/nonexistent/python3.11") && out.stdout.contains("apt-get install -y python3.11"),
+        "{out}"
+    );
     let pin = jailctl(&["interpreters", "pin", "python3.11"], &s.profiles, &s.interpreters);
     assert_ne!(pin.code, 0, "{pin}");
     assert!(pin.stderr.contains("/nonexistent/python3.11"), "{pin}");

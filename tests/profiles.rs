@@ -12,8 +12,8 @@ use jaild::profile::{self, ProfileError};
 use jaild::report::Status;
 use jaild::seccomp::{self, Action, PolicyError};
 use jaild::{LimitOverrides, Supervisor};
-use std::path::{Path, PathBuf};
 use sha2::Digest;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 const PROFILES: [&str; 3] = ["python", "javascript", "typescript"];
@@ -95,7 +95,11 @@ fn shipped_profiles_load_with_compiled_policies() {
         assert_eq!(p.name(), name);
         assert_eq!(p.file.language.as_str(), name);
         assert_eq!(p.path, dir.join(format!("{name}.toml")));
-        assert_eq!(p.sha256, hex::encode(sha2::Sha256::digest(p.resolved_toml())), "profile digest is the resolved profile's");
+        assert_eq!(
+            p.sha256,
+            hex::encode(sha2::Sha256::digest(p.resolved_toml())),
+            "profile digest is the resolved profile's"
+        );
         assert!(!p.seccomp.program.is_empty(), "{name}: empty BPF program");
         assert!(p.seccomp.program.len() <= 4096, "{name}: BPF program too long");
         assert_eq!(p.seccomp.default_errno, libc::EPERM, "{name}: default denial");
@@ -105,7 +109,11 @@ fn shipped_profiles_load_with_compiled_policies() {
         assert_eq!(again.program, p.seccomp.program);
         // The interpreter the profile names exists and runs its language.
         let i = interpreter::load(&repo().join("interpreters"), &p.file.interpreter).unwrap();
-        assert!(i.manifest.languages.contains(&p.file.language), "{name}: interpreter {} does not run it", i.manifest.name);
+        assert!(
+            i.manifest.languages.contains(&p.file.language),
+            "{name}: interpreter {} does not run it",
+            i.manifest.name
+        );
     }
 }
 
@@ -166,11 +174,9 @@ fn shipped_policies_never_allow_dangerous_syscalls() {
         let file = path.display();
         for name in NEVER {
             let entries: Vec<_> = policy.file.syscall.iter().filter(|e| e.name == name).collect();
-            assert!(
-                entries.iter().all(|e| e.action != Action::Allow),
-                "{file}: {name} is allowed: {entries:?}"
-            );
-            let nr = i64::from(syscalls::Sysno::from_str(name).unwrap_or_else(|_| panic!("{name}: not a syscall")).id());
+            assert!(entries.iter().all(|e| e.action != Action::Allow), "{file}: {name} is allowed: {entries:?}");
+            let nr =
+                i64::from(syscalls::Sysno::from_str(name).unwrap_or_else(|_| panic!("{name}: not a syscall")).id());
             let denial = policy.denial(nr);
             match name {
                 // Routine probes of glibc (clone3) and libuv (io_uring): answered ENOSYS so the
@@ -201,10 +207,6 @@ fn shipped_policies_never_allow_dangerous_syscalls() {
 // Profiles broken in one place
 // ---------------------------------------------------------------------------------------------
 
-
-
-
-
 #[test]
 fn error_line_is_right_when_a_section_header_has_a_comment() {
     let s = seeded();
@@ -228,7 +230,6 @@ fn error_line_is_that_of_the_offending_tmpfs_entry() {
     assert!(e.to_string().contains("/work"), "{e}");
 }
 
-
 fn add_read_only(path: &Path, host: &str, at: Option<&str>) -> String {
     let at = at.map(|a| format!("at = \"{a}\"\n")).unwrap_or_default();
     edit(
@@ -237,7 +238,6 @@ fn add_read_only(path: &Path, host: &str, at: Option<&str>) -> String {
         &format!("[[filesystem.read_only]]\npath = \"{host}\"\n{at}comment = \"test data\"\n\n[network]\n"),
     )
 }
-
 
 #[test]
 fn a_valid_read_only_path_loads() {
@@ -251,7 +251,9 @@ fn a_valid_read_only_path_loads() {
 
 #[test]
 fn read_only_overlapping_a_tmpfs_is_a_contradiction() {
-    for (host, at) in [("/usr/share/zoneinfo", Some("/work/zoneinfo")), ("/usr/share/zoneinfo", Some("/tmp")), ("/tmp", None)] {
+    for (host, at) in
+        [("/usr/share/zoneinfo", Some("/work/zoneinfo")), ("/usr/share/zoneinfo", Some("/tmp")), ("/tmp", None)]
+    {
         let s = seeded();
         let path = s.profiles.join("python.toml");
         let text = add_read_only(&path, host, at);
@@ -264,9 +266,6 @@ fn read_only_overlapping_a_tmpfs_is_a_contradiction() {
     }
 }
 
-
-
-
 #[test]
 fn javascript_profile_with_the_python_policy_is_refused() {
     let s = seeded();
@@ -275,8 +274,6 @@ fn javascript_profile_with_the_python_policy_is_refused() {
     let e = load_err(&s.profiles, "javascript");
     assert_invalid(&e, &path, line_of(&text, "policy = "), "seccomp.policy");
 }
-
-
 
 // ---------------------------------------------------------------------------------------------
 // Profile names
@@ -293,7 +290,10 @@ fn unknown_profile_lists_the_known_ones() {
         other => panic!("expected Unknown, got {other:?}"),
     }
     let msg = load_err(&s.profiles, "ruby").to_string();
-    assert!(msg.contains("ruby") && msg.contains("python") && msg.contains("javascript") && msg.contains("typescript"), "{msg}");
+    assert!(
+        msg.contains("ruby") && msg.contains("python") && msg.contains("javascript") && msg.contains("typescript"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -302,7 +302,17 @@ fn names_with_paths_are_refused_before_any_read() {
     // A valid profile just outside the profiles dir, and one further out: neither may be reached.
     let parent = s.profiles.parent().unwrap();
     std::fs::copy(s.profiles.join("python.toml"), parent.join("outside.toml")).unwrap();
-    for name in ["../outside", "../profiles/python", "..", "/etc/passwd", "python/../python", "python.toml", "", "py thon", "sub/python"] {
+    for name in [
+        "../outside",
+        "../profiles/python",
+        "..",
+        "/etc/passwd",
+        "python/../python",
+        "python.toml",
+        "",
+        "py thon",
+        "sub/python",
+    ] {
         match profile::load(&s.profiles, name) {
             Err(ProfileError::BadName { name: n }) => assert_eq!(n, name),
             Err(other) => panic!("{name:?}: expected BadName, got {other:?}"),
@@ -328,22 +338,20 @@ fn python_policy() -> (Seeded, PathBuf) {
     (s, p)
 }
 
-
 #[test]
 fn entry_line_is_right_when_headers_carry_comments() {
     let (_s, path) = python_policy();
     // A comment on an earlier entry's header must not shift the line of a later error.
-    let text = std::fs::read_to_string(&path).unwrap().replacen("[[syscall]]\nname = \"read\"\n", "[[syscall]]   # first\nname = \"read\"\n", 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[[syscall]]\nname = \"read\"\n",
+        "[[syscall]]   # first\nname = \"read\"\n",
+        1,
+    );
     std::fs::write(&path, &text).unwrap();
     let text = edit(&path, "name = \"readv\"", "name = \"readvv\"");
     let e = policy_err(&path);
     assert_names(&e.to_string(), &path, entry_line(&text, "name = \"readvv\""), "readvv");
 }
-
-
-
-
-
 
 // ---------------------------------------------------------------------------------------------
 // Interpreter manifests and their pins
@@ -512,7 +520,6 @@ fn supervisor_reports_a_broken_profile_as_internal_error() {
     let ok = run_with(&sup, "javascript", "return 1", None, LimitOverrides::default());
     assert_eq!(ok.status, Status::Ok, "{}", show(&ok));
 }
-
 
 #[test]
 fn supervisor_refuses_a_binary_that_does_not_match_its_pin() {

@@ -32,7 +32,11 @@ os.close(4)
 os._exit(0)
 "#);
     assert_eq!(r.status, Status::SecurityViolation, "{}", show(&r));
-    assert!(!r.violations.iter().any(|v| v.kind == "syscall"), "entries the supervisor never saw are in the report: {}", show(&r));
+    assert!(
+        !r.violations.iter().any(|v| v.kind == "syscall"),
+        "entries the supervisor never saw are in the report: {}",
+        show(&r)
+    );
     let forged = r.violations.iter().find(|v| v.kind == "forged_result").unwrap_or_else(|| panic!("{}", show(&r)));
     assert!(forged.detail.contains("\"syscall\"") && !forged.quiet, "{}", show(&r));
     assert!(r.message.as_deref().unwrap_or_default().contains("forged result"), "{}", show(&r));
@@ -56,7 +60,11 @@ os._exit(0)
     assert!(bytes < 16 << 10, "the report is {bytes} bytes: {}", &show(&r)[..2000.min(show(&r).len())]);
     assert_eq!(r.status, Status::SecurityViolation, "{}", show(&r));
     assert_eq!(kinds(&r).len(), 1, "{}", show(&r));
-    assert!(r.violations[0].kind == "forged_result" && r.violations[0].detail.contains("20000 violations"), "{}", show(&r));
+    assert!(
+        r.violations[0].kind == "forged_result" && r.violations[0].detail.contains("20000 violations"),
+        "{}",
+        show(&r)
+    );
 
     // Allowed kinds past what the runner ever writes: forged as well.
     let r = ko(r#"
@@ -67,7 +75,12 @@ os.close(4)
 os._exit(0)
 "#);
     assert_eq!(r.status, Status::SecurityViolation, "{}", show(&r));
-    assert_eq!(kinds(&r), [("forged_result", "the result listed 101 violations; the runner reports at most 100")], "{}", show(&r));
+    assert_eq!(
+        kinds(&r),
+        [("forged_result", "the result listed 101 violations; the runner reports at most 100")],
+        "{}",
+        show(&r)
+    );
 
     // Long details are cut.
     let r = ko(r#"

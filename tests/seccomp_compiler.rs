@@ -8,7 +8,9 @@
 
 use jaild::bpf::{self, RET_ALLOW, RET_NO_EFFECT, RET_USER_NOTIF};
 use jaild::seccomp::{load_policy, Action, Op};
-use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use syscalls::Sysno;

@@ -19,18 +19,19 @@ use std::time::Duration;
 /// Script text written indented in the test, without the common indentation (Python cares).
 fn dedent(code: &str) -> String {
     let code = code.strip_prefix('\n').unwrap_or(code);
-    let indent = code
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
+    let indent =
+        code.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     code.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
 }
 
 /// Runs `code` on `sup` on a thread of its own; the receiver gets the first line of stdout that
 /// starts with "parked" (the attack is in place), then the report.
-fn attack(sup: &'static Supervisor, language: &str, code: &str, input: &str) -> (mpsc::Receiver<String>, std::thread::JoinHandle<Report>) {
+fn attack(
+    sup: &'static Supervisor,
+    language: &str,
+    code: &str,
+    input: &str,
+) -> (mpsc::Receiver<String>, std::thread::JoinHandle<Report>) {
     let (tx, rx) = mpsc::channel::<String>();
     let code = dedent(code);
     let language = language.to_string();
@@ -68,7 +69,10 @@ fn attack(sup: &'static Supervisor, language: &str, code: &str, input: &str) -> 
     (rx, handle)
 }
 
-fn parked(rx: &mpsc::Receiver<String>, attacker: std::thread::JoinHandle<Report>) -> (String, std::thread::JoinHandle<Report>) {
+fn parked(
+    rx: &mpsc::Receiver<String>,
+    attacker: std::thread::JoinHandle<Report>,
+) -> (String, std::thread::JoinHandle<Report>) {
     match rx.recv_timeout(Duration::from_secs(20)) {
         Ok(line) => (line, attacker),
         Err(_) => panic!("the attack never got in place:\n{}", show(&attacker.join().unwrap())),
@@ -94,7 +98,8 @@ fn host_probe(uid: Option<u32>, code: &str) -> serde_json::Value {
     }
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "host probe failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("host probe said {:?}: {e}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("host probe said {:?}: {e}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// The host uid that the jail's uid `jail_uid` maps to, from a uid_map text.
@@ -265,7 +270,10 @@ fn queued_signals_of_a_jail_are_bounded_and_not_charged_to_host_root() {
         during_root < before + 64,
         "host root's pending signals went from {before} to {during_root} (of {max}) during the attack: the jail is charged to host root"
     );
-    assert_eq!(probe["queued"], 1000, "a root process on the host could not queue RT signals during the attack: {probe}");
+    assert_eq!(
+        probe["queued"], 1000,
+        "a root process on the host could not queue RT signals during the attack: {probe}"
+    );
     for v in &during {
         assert_eq!(v.status, Status::Ok, "a jail could not queue RT signals during the attack:\n{}", show(v));
     }

@@ -220,7 +220,10 @@ fn sysusers_and_tmpfiles_apply() {
             .unwrap();
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(
-            out.status.success() && !said.contains("ignoring") && !said.contains("Failed") && !said.contains("not valid"),
+            out.status.success()
+                && !said.contains("ignoring")
+                && !said.contains("Failed")
+                && !said.contains("not valid"),
             "{}",
             text(&out)
         );
@@ -261,12 +264,8 @@ fn install_script_stages_a_complete_install() {
     }
     let dest = tempfile::tempdir().unwrap();
     let bin_dir = built("jailctl").parent().unwrap().to_path_buf();
-    let out = Command::new("bash")
-        .arg(&script)
-        .env("DESTDIR", dest.path())
-        .env("JAILD_BIN_DIR", &bin_dir)
-        .output()
-        .unwrap();
+    let out =
+        Command::new("bash").arg(&script).env("DESTDIR", dest.path()).env("JAILD_BIN_DIR", &bin_dir).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let staged = |p: &str| dest.path().join(p.trim_start_matches('/'));
     for file in [
@@ -309,29 +308,42 @@ fn install_script_stages_a_complete_install() {
     // under a name no user has, once.
     for f in ["/etc/subuid", "/etc/subgid"] {
         let text = std::fs::read_to_string(staged(f)).unwrap();
-        assert_eq!(text.lines().filter(|l| l.starts_with("jaild:")).collect::<Vec<_>>(), ["jaild:200000:2000"], "{f}: {text}");
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("jaild:")).collect::<Vec<_>>(),
+            ["jaild:200000:2000"],
+            "{f}: {text}"
+        );
     }
 
     // Run again: idempotent, and an edited config is kept.
     std::fs::write(staged("/etc/jaild/jaild.toml"), "keep_code = true\n").unwrap();
-    let out = Command::new("bash")
-        .arg(&script)
-        .env("DESTDIR", dest.path())
-        .env("JAILD_BIN_DIR", &bin_dir)
-        .output()
-        .unwrap();
+    let out =
+        Command::new("bash").arg(&script).env("DESTDIR", dest.path()).env("JAILD_BIN_DIR", &bin_dir).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(staged("/etc/jaild/jaild.toml")).unwrap(), "keep_code = true\n");
     // Still one reservation; another user's range over the jails' ids is refused by name, and so
     // is a base and slot count whose span reaches an account.
     std::fs::write(staged("/etc/jaild/jaild.toml"), "host_id_base = 300000\nhost_id_slots = 8\n").unwrap();
     let again = |what: &str| {
-        let out = Command::new("bash").arg(&script).env("DESTDIR", dest.path()).env("JAILD_BIN_DIR", &bin_dir).output().unwrap();
+        let out = Command::new("bash")
+            .arg(&script)
+            .env("DESTDIR", dest.path())
+            .env("JAILD_BIN_DIR", &bin_dir)
+            .output()
+            .unwrap();
         (out.status.success(), format!("{what}: {}", text(&out)))
     };
     let (ok, said) = again("a new base");
     assert!(ok, "{said}");
-    assert_eq!(std::fs::read_to_string(staged("/etc/subuid")).unwrap().lines().filter(|l| l.starts_with("jaild:")).collect::<Vec<_>>(), ["jaild:300000:1008"], "{said}");
+    assert_eq!(
+        std::fs::read_to_string(staged("/etc/subuid"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("jaild:"))
+            .collect::<Vec<_>>(),
+        ["jaild:300000:1008"],
+        "{said}"
+    );
     let subuid = std::fs::read_to_string(staged("/etc/subuid")).unwrap();
     std::fs::write(staged("/etc/subuid"), format!("{subuid}alice:300500:65536\n")).unwrap();
     let (ok, said) = again("an overlapping range");
@@ -406,7 +418,8 @@ fn sandbox_env(unit: &Unit) -> Vec<(String, String)> {
     if let Some(core) = service("LimitCORE") {
         env.push(("SANDBOX_LIMIT_CORE".into(), core.to_string()));
     }
-    let mut rw: Vec<String> = unit.words("Service", "ReadWritePaths").iter().map(|p| p.trim_start_matches('-').to_string()).collect();
+    let mut rw: Vec<String> =
+        unit.words("Service", "ReadWritePaths").iter().map(|p| p.trim_start_matches('-').to_string()).collect();
     rw.extend(unit.words("Service", "StateDirectory").iter().map(|d| format!("/var/lib/{d}")));
     env.push(("SANDBOX_RW".into(), rw.join(" ")));
     let caps = unit.words("Service", "CapabilityBoundingSet");
@@ -451,13 +464,20 @@ fn in_sandbox(env: &[(String, String)], devices: Option<&DevicesCgroup>, command
 }
 
 /// `jailctl run --json` of `code` in the sandbox: (exit code, report).
-fn jail_in_sandbox(env: &[(String, String)], devices: Option<&DevicesCgroup>, lang: &str, code: &str, extra: &[&str]) -> (i32, Value) {
+fn jail_in_sandbox(
+    env: &[(String, String)],
+    devices: Option<&DevicesCgroup>,
+    lang: &str,
+    code: &str,
+    extra: &[&str],
+) -> (i32, Value) {
     let jailctl = built("jailctl");
     let mut command = vec![jailctl.to_str().unwrap(), "run", "--json", "--lang", lang];
     command.extend_from_slice(extra);
     command.push("-");
     let out = in_sandbox(env, devices, &command, code);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}): {}", text(&out)));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}): {}", text(&out)));
     (out.status.code().unwrap_or(-1), report)
 }
 
@@ -494,9 +514,17 @@ fn jails_run_in_the_service_sandbox() {
     ];
     for (lang, code, extra, exit, status) in cases {
         let (code_, report) = jail_in_sandbox(&env, devices.as_ref(), lang, code, extra);
-        assert_eq!((code_, report["status"].as_str().unwrap_or_default()), (exit, status), "{lang}: {code}\n{report:#}");
+        assert_eq!(
+            (code_, report["status"].as_str().unwrap_or_default()),
+            (exit, status),
+            "{lang}: {code}\n{report:#}"
+        );
         if status == "security_violation" {
-            let named = report["violations"].as_array().unwrap().iter().any(|v| v["detail"].as_str().unwrap_or_default().contains("setuid"));
+            let named = report["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["detail"].as_str().unwrap_or_default().contains("setuid"));
             assert!(named, "{report:#}");
         }
     }
@@ -514,7 +542,13 @@ fn a_core_limit_below_the_jails_is_refused_by_name() {
     let (code, report) = jail_in_sandbox(&env, None, "python", "result = 1", &[]);
     assert_eq!(code, 10, "{report:#}");
     let message = report["message"].as_str().unwrap_or_default();
-    assert!(message.contains("setrlimit") && message.contains("RLIMIT_CORE") && message.contains("hard limit 0") && message.contains("jaild.service"), "{message}");
+    assert!(
+        message.contains("setrlimit")
+            && message.contains("RLIMIT_CORE")
+            && message.contains("hard limit 0")
+            && message.contains("jaild.service"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -527,16 +561,29 @@ fn every_capability_the_unit_keeps_is_needed() {
     let caps = unit.words("Service", "CapabilityBoundingSet");
     for dropped in &caps {
         let spec = std::iter::once("-all".to_string())
-            .chain(caps.iter().filter(|c| c != &dropped).map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())))
+            .chain(
+                caps.iter()
+                    .filter(|c| c != &dropped)
+                    .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase())),
+            )
             .collect::<Vec<_>>()
             .join(",");
         let mut env = sandbox_env(&unit);
         env.retain(|(k, _)| k != "SANDBOX_BOUNDING_SET");
         env.push(("SANDBOX_BOUNDING_SET".into(), spec));
         let jailctl = built("jailctl");
-        let out = in_sandbox(&env, None, &[jailctl.to_str().unwrap(), "run", "--json", "--lang", "python", "-"], "result = 1");
+        let out = in_sandbox(
+            &env,
+            None,
+            &[jailctl.to_str().unwrap(), "run", "--json", "--lang", "python", "-"],
+            "result = 1",
+        );
         let said = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && said.contains(*dropped) && said.contains("jaild.service"), "without {dropped}: {}", text(&out));
+        assert!(
+            !out.status.success() && said.contains(*dropped) && said.contains("jaild.service"),
+            "without {dropped}: {}",
+            text(&out)
+        );
     }
 }
 
@@ -549,7 +596,9 @@ fn proc_overmounts_break_jails() {
     // A read-only /proc/sys stops a jail one step earlier: jail-init sets its user namespace's
     // limits in /proc/sys/user before it mounts anything.
     require_jails!();
-    for (covered, step, errno) in [("/proc/sys", "user_namespace_limits", "EROFS"), ("/proc/kmsg", "mount_proc", "EPERM")] {
+    for (covered, step, errno) in
+        [("/proc/sys", "user_namespace_limits", "EROFS"), ("/proc/kmsg", "mount_proc", "EPERM")]
+    {
         let env = vec![("SANDBOX_PROC_OVERMOUNTS".to_string(), covered.to_string())];
         let (code, report) = jail_in_sandbox(&env, None, "python", "result = 1", &[]);
         assert_eq!(code, 10, "{covered} covered: {report:#}");

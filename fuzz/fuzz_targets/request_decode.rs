@@ -42,13 +42,17 @@ fuzz_target!(|data: &[u8]| {
     match decode_run(data, &ctx) {
         Ok(decoded) => {
             let run = decoded.run;
-            let profile = jaild::profile::load(&s.profiles, run.profile.name()).expect("an accepted run's profile loads");
+            let profile =
+                jaild::profile::load(&s.profiles, run.profile.name()).expect("an accepted run's profile loads");
             assert_eq!(profile.sha256, run.profile.sha256, "the queued profile differs from the shipped one");
             let profile_limits = &profile.file.limits;
             assert!(run.code.len() as u64 <= profile_limits.script.0, "accepted code over the script limit");
             assert!(!run.code.contains('\0'), "accepted code with a NUL byte");
             assert!(run.input_size <= profile_limits.input.0, "accepted input over the input limit");
-            assert!(run.limits.wall_time_ms <= profile_limits.wall_time_ms && run.limits.memory <= profile_limits.memory, "accepted looser limits");
+            assert!(
+                run.limits.wall_time_ms <= profile_limits.wall_time_ms && run.limits.memory <= profile_limits.memory,
+                "accepted looser limits"
+            );
             assert!(jaild::run::valid_run_id(&run.id), "a queued run id that is not one");
         }
         Err(e) => {

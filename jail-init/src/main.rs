@@ -103,7 +103,11 @@ fn run() -> Step<i32> {
     // 64 up), and well below any RLIMIT_NOFILE a supervisor runs with.
     const PID1_CONTROL_MIN: i32 = 32;
     if fds::CGROUP_FIRST + plan.cgroup_fds as i32 > PID1_CONTROL_MIN {
-        return Err(StepError { step: "fork", errno: Errno::EINVAL, detail: format!("{} cgroup files do not fit below fd {PID1_CONTROL_MIN}", plan.cgroup_fds) });
+        return Err(StepError {
+            step: "fork",
+            errno: Errno::EINVAL,
+            detail: format!("{} cgroup files do not fit below fd {PID1_CONTROL_MIN}", plan.cgroup_fds),
+        });
     }
     let control = sys::dup_cloexec_above(fds::CONTROL, PID1_CONTROL_MIN).map_err(fail("fork", "control copy"))?;
     match fork_child()? {
@@ -149,10 +153,15 @@ fn fork_child() -> Step<ForkResult> {
 fn set_user_namespace_limits(k: &dyn Syscall, plan: &Plan) -> Step {
     for (name, value) in &plan.user_namespace_limits {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            return Err(StepError { step: "user_namespace_limits", errno: Errno::EINVAL, detail: format!("bad limit name {name:?}") });
+            return Err(StepError {
+                step: "user_namespace_limits",
+                errno: Errno::EINVAL,
+                detail: format!("bad limit name {name:?}"),
+            });
         }
         let path = format!("/proc/sys/user/{name}");
-        k.write_file(Path::new(&path), value.to_string().as_bytes()).map_err(io_fail("user_namespace_limits", format!("{path} = {value}")))?;
+        k.write_file(Path::new(&path), value.to_string().as_bytes())
+            .map_err(io_fail("user_namespace_limits", format!("{path} = {value}")))?;
     }
     Ok(())
 }
@@ -182,11 +191,18 @@ fn mkdir_all(k: &dyn Syscall, path: &Path, step: &'static str) -> Step {
 /// Step 3: the new root: a tmpfs with only what the plan lists.
 fn build_root(k: &dyn Syscall, plan: &Plan) -> Step {
     // Nothing we mount may propagate back to the host's mount namespace.
-    k.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None).map_err(fail("make_root_private", "/"))?;
+    k.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
+        .map_err(fail("make_root_private", "/"))?;
     let root = &plan.staging;
     let options = format!("size={},mode=0755", plan.root_size_bytes);
-    k.mount(Some(Path::new("jaild")), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(options.as_str()))
-        .map_err(fail("mount_root_tmpfs", root.display().to_string()))?;
+    k.mount(
+        Some(Path::new("jaild")),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options.as_str()),
+    )
+    .map_err(fail("mount_root_tmpfs", root.display().to_string()))?;
 
     for m in &plan.mounts {
         match m {
@@ -387,16 +403,22 @@ fn resource(raw: u32) -> Step<nix::sys::resource::Resource> {
         Resource::RLIMIT_LOCKS,
         Resource::RLIMIT_RSS,
     ];
-    all.into_iter()
-        .find(|r| *r as u32 == raw)
-        .ok_or_else(|| StepError { step: "setrlimit", errno: Errno::EINVAL, detail: format!("unknown resource {raw}") })
+    all.into_iter().find(|r| *r as u32 == raw).ok_or_else(|| StepError {
+        step: "setrlimit",
+        errno: Errno::EINVAL,
+        detail: format!("unknown resource {raw}"),
+    })
 }
 
 /// Capabilities: empty bounding set, locked securebits, the script's uid/gid (never 0), no
 /// capability in any set; verified afterwards.
 fn drop_privileges(plan: &Plan) -> Step {
     if plan.uid == 0 || plan.gid == 0 {
-        return Err(StepError { step: "drop_privileges", errno: Errno::EINVAL, detail: "the script may not run as uid or gid 0".into() });
+        return Err(StepError {
+            step: "drop_privileges",
+            errno: Errno::EINVAL,
+            detail: "the script may not run as uid or gid 0".into(),
+        });
     }
     sys::drop_bounding_set().map_err(fail("drop_bounding_set", ""))?;
     sys::lock_securebits().map_err(fail("lock_securebits", ""))?;
@@ -407,7 +429,13 @@ fn drop_privileges(plan: &Plan) -> Step {
     sys::clear_capabilities().map_err(fail("clear_capabilities", ""))?;
     match sys::has_no_capabilities() {
         Ok(true) => {}
-        Ok(false) => return Err(StepError { step: "verify_capabilities", errno: Errno::EPERM, detail: "capabilities remain after dropping".into() }),
+        Ok(false) => {
+            return Err(StepError {
+                step: "verify_capabilities",
+                errno: Errno::EPERM,
+                detail: "capabilities remain after dropping".into(),
+            })
+        }
         Err(e) => return Err(fail("verify_capabilities", "")(e)),
     }
     verify_no_supplementary_groups()?;
@@ -433,11 +461,15 @@ fn verify_no_supplementary_groups() -> Step {
 /// running kernel or the run is refused.
 fn apply_landlock(plan: &LandlockPlan) -> Step {
     use landlock::{
-        AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-        RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+        AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+        RulesetCreatedAttr, RulesetStatus, Scope,
     };
     let err = |what: &'static str| {
-        move |e: landlock::RulesetError| StepError { step: "landlock", errno: Errno::EPERM, detail: format!("{what}: {e}") }
+        move |e: landlock::RulesetError| StepError {
+            step: "landlock",
+            errno: Errno::EPERM,
+            detail: format!("{what}: {e}"),
+        }
     };
     let handled_fs = BitFlags::<AccessFs>::from_bits(plan.handled_fs).map_err(|e| StepError {
         step: "landlock",
@@ -478,9 +510,11 @@ fn apply_landlock(plan: &LandlockPlan) -> Step {
             errno: Errno::EINVAL,
             detail: format!("rule {}: unknown rights {e}", rule.path.display()),
         })?;
-        created = created
-            .add_rule(PathBeneath::new(fd, rights))
-            .map_err(|e| StepError { step: "landlock", errno: Errno::EPERM, detail: format!("rule {}: {e}", rule.path.display()) })?;
+        created = created.add_rule(PathBeneath::new(fd, rights)).map_err(|e| StepError {
+            step: "landlock",
+            errno: Errno::EPERM,
+            detail: format!("rule {}: {e}", rule.path.display()),
+        })?;
     }
     let status = created.restrict_self().map_err(err("restrict_self"))?;
     if status.ruleset != RulesetStatus::FullyEnforced {
@@ -494,11 +528,8 @@ fn apply_landlock(plan: &LandlockPlan) -> Step {
 }
 
 fn apply_seccomp(plan: &Plan) -> Step<OwnedFd> {
-    let program: Vec<libc::sock_filter> = plan
-        .seccomp
-        .iter()
-        .map(|f| libc::sock_filter { code: f.code, jt: f.jt, jf: f.jf, k: f.k })
-        .collect();
+    let program: Vec<libc::sock_filter> =
+        plan.seccomp.iter().map(|f| libc::sock_filter { code: f.code, jt: f.jt, jf: f.jf, k: f.k }).collect();
     if program.is_empty() {
         return Err(StepError { step: "seccomp", errno: Errno::EINVAL, detail: "empty seccomp program".into() });
     }
@@ -514,21 +545,19 @@ fn hand_over_listener(control: RawFd) -> Step {
     };
     let fds = [listener.as_raw_fd()];
     let body = Record::Listener.encode();
-    sendmsg::<()>(
-        control,
-        &[IoSlice::new(&body)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map_err(fail("send_listener", "control socket"))?;
+    sendmsg::<()>(control, &[IoSlice::new(&body)], &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None)
+        .map_err(fail("send_listener", "control socket"))?;
     drop(listener);
     Ok(())
 }
 
 fn exec(plan: &Plan) -> Step<std::convert::Infallible> {
     let cstr = |s: &str| {
-        CString::new(s).map_err(|_| StepError { step: "exec", errno: Errno::EINVAL, detail: format!("NUL byte in {s:?}") })
+        CString::new(s).map_err(|_| StepError {
+            step: "exec",
+            errno: Errno::EINVAL,
+            detail: format!("NUL byte in {s:?}"),
+        })
     };
     let path = cstr(&plan.exec.to_string_lossy())?;
     let argv = plan.argv.iter().map(|a| cstr(a)).collect::<Result<Vec<_>, _>>()?;
@@ -541,7 +570,11 @@ fn exec(plan: &Plan) -> Step<std::convert::Infallible> {
 /// script (holding them here would keep the supervisor from seeing EOF), and whatever the
 /// script's process left in the shared table before its exec is not PID 1's.
 fn close_all_but(control: RawFd) -> Step {
-    let keep = u32::try_from(control).map_err(|_| StepError { step: "close_fds", errno: Errno::EBADF, detail: format!("control fd {control}") })?;
+    let keep = u32::try_from(control).map_err(|_| StepError {
+        step: "close_fds",
+        errno: Errno::EBADF,
+        detail: format!("control fd {control}"),
+    })?;
     if keep > 0 {
         sys::close_range(0, keep - 1).map_err(fail("close_fds", format!("0..{keep}")))?;
     }
@@ -584,7 +617,10 @@ mod tests {
             staging: "/tmp".into(),
             root_size_bytes: 1 << 20,
             mounts,
-            rlimits: vec![Rlimit { resource: libc::RLIMIT_CORE, soft: 1, hard: 1 }, Rlimit { resource: libc::RLIMIT_NOFILE, soft: 64, hard: 64 }],
+            rlimits: vec![
+                Rlimit { resource: libc::RLIMIT_CORE, soft: 1, hard: 1 },
+                Rlimit { resource: libc::RLIMIT_NOFILE, soft: 64, hard: 64 },
+            ],
             uid: 1000,
             gid: 1000,
             landlock: LandlockPlan { handled_fs: 0, handled_net: 0, scoped: 0, rules: vec![] },
@@ -612,13 +648,20 @@ mod tests {
         ]);
         build_root(&k, &p).unwrap_or_else(|e| panic!("{}", e.detail));
         let m = k.mounts();
-        assert_eq!(m[0], (None, "/".into(), MsFlags::MS_REC | MsFlags::MS_PRIVATE, None), "nothing propagates back to the host");
+        assert_eq!(
+            m[0],
+            (None, "/".into(), MsFlags::MS_REC | MsFlags::MS_PRIVATE, None),
+            "nothing propagates back to the host"
+        );
         assert_eq!(m[1].1, PathBuf::from("/tmp"));
         assert_eq!(m[1].3.as_deref(), Some("size=1048576,mode=0755"));
         // Every bind: the bind itself, then a read-only, nosuid remount; noexec unless it maps
         // code, nodev unless it is a device.
         let ro = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_RDONLY | MsFlags::MS_NODEV;
-        assert_eq!(m[2], (Some("/usr/bin/python3.11".into()), "/tmp/usr/bin/python3.11".into(), MsFlags::MS_BIND, None));
+        assert_eq!(
+            m[2],
+            (Some("/usr/bin/python3.11".into()), "/tmp/usr/bin/python3.11".into(), MsFlags::MS_BIND, None)
+        );
         assert_eq!(m[3], (None, "/tmp/usr/bin/python3.11".into(), ro, None));
         assert_eq!(m[5], (None, "/tmp/usr/lib/python3.11".into(), ro | MsFlags::MS_NOEXEC, None));
         assert_eq!(m[6].3.as_deref(), Some("hidepid=invisible,subset=pid"));
@@ -653,7 +696,9 @@ mod tests {
         assert_eq!(calls[1], Call::PivotRoot(".".into(), ".".into()));
         assert_eq!(calls[2], Call::Umount(".".into(), MntFlags::MNT_DETACH));
         assert_eq!(calls[3], Call::Chdir("/".into()));
-        assert!(matches!(&calls[4], Call::Mount { target, flags, .. } if target == Path::new("/") && flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT)));
+        assert!(
+            matches!(&calls[4], Call::Mount { target, flags, .. } if target == Path::new("/") && flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT))
+        );
     }
 
     #[test]
@@ -662,7 +707,11 @@ mod tests {
         k.hard.insert(libc::RLIMIT_CORE, 0);
         let e = set_rlimits(&k, &plan(vec![])).err().unwrap_or_else(|| panic!("refused"));
         assert_eq!((e.step, e.errno), ("setrlimit", Errno::EPERM));
-        assert!(e.detail.contains("RLIMIT_CORE") && e.detail.contains("hard limit 0") && e.detail.contains("jaild.service"), "{}", e.detail);
+        assert!(
+            e.detail.contains("RLIMIT_CORE") && e.detail.contains("hard limit 0") && e.detail.contains("jaild.service"),
+            "{}",
+            e.detail
+        );
         assert!(k.calls.borrow().is_empty(), "nothing is set once one limit is refused");
         let k = Recorder::default();
         set_rlimits(&k, &plan(vec![])).unwrap_or_else(|e| panic!("{}", e.detail));
@@ -683,7 +732,10 @@ mod tests {
         let mut bad = plan(vec![]);
         bad.user_namespace_limits = vec![("../../kernel/core_pattern".into(), 0)];
         assert_eq!(set_user_namespace_limits(&k, &bad).err().map(|e| e.errno), Some(Errno::EINVAL));
-        let k = Recorder { failing_write: Some(("/proc/sys/user/max_user_namespaces".into(), libc::EROFS)), ..Default::default() };
+        let k = Recorder {
+            failing_write: Some(("/proc/sys/user/max_user_namespaces".into(), libc::EROFS)),
+            ..Default::default()
+        };
         let e = set_user_namespace_limits(&k, &plan(vec![])).err().unwrap_or_else(|| panic!("refused"));
         assert_eq!((e.step, e.errno), ("user_namespace_limits", Errno::EROFS));
     }

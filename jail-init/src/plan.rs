@@ -68,14 +68,7 @@ pub enum Mount {
         dev: bool,
     },
     /// A size-limited tmpfs.
-    Tmpfs {
-        dst: PathBuf,
-        size_bytes: u64,
-        inodes: u64,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-    },
+    Tmpfs { dst: PathBuf, size_bytes: u64, inodes: u64, mode: u32, uid: u32, gid: u32 },
     /// A fresh procfs for the jail's PID namespace.
     Proc { dst: PathBuf },
     /// A directory in the root tmpfs.

@@ -19,18 +19,11 @@ pub const EXIT_SETUP_FAILED: i32 = 125;
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Record {
     /// A setup step failed; the jail never ran the script.
-    Failed {
-        step: String,
-        errno: i32,
-        detail: String,
-    },
+    Failed { step: String, errno: i32, detail: String },
     /// The seccomp user-notification listener, attached as SCM_RIGHTS.
     Listener,
     /// The script's main process ended; jail-init exits next, which kills the rest of the jail.
-    Exited {
-        code: Option<i32>,
-        signal: Option<i32>,
-    },
+    Exited { code: Option<i32>, signal: Option<i32> },
 }
 
 impl Record {

@@ -42,10 +42,7 @@ pub fn close(fd: RawFd) {
 /// Marks every descriptor from `first` up close-on-exec.
 pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags in the descriptor table.
-    Errno::result(unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
-    })
-    .map(drop)
+    Errno::result(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) }).map(drop)
 }
 
 /// Drops every capability from the bounding set (needs CAP_SETPCAP, so call it while root).
@@ -109,10 +106,7 @@ pub fn clear_capabilities() -> Result<(), Errno> {
     // for the duration of the call.
     Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) })?;
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers and affects only this task.
-    Errno::result(unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    })
-    .map(drop)
+    Errno::result(unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) }).map(drop)
 }
 
 /// True when this task holds no capability in any set.
@@ -158,7 +152,8 @@ pub fn fork_sharing_files() -> Result<nix::unistd::ForkResult, Errno> {
     // Without CLONE_VM and with a NULL stack, raw clone is fork: the child runs on its own copy
     // of this stack. glibc keeps working in such a child as in a vfork child (raise and abort
     // ask the kernel for the thread id instead of trusting the cached one).
-    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, std::ptr::null_mut::<libc::c_void>(), 0usize, 0usize, 0usize) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_clone, flags, std::ptr::null_mut::<libc::c_void>(), 0usize, 0usize, 0usize) };
     match ret {
         -1 => Err(Errno::last()),
         0 => Ok(nix::unistd::ForkResult::Child),

@@ -16,7 +16,14 @@ use std::path::Path;
 
 pub trait Syscall {
     fn sethostname(&self, name: &str) -> Result<(), Errno>;
-    fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), Errno>;
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), Errno>;
     fn umount(&self, target: &Path, flags: MntFlags) -> Result<(), Errno>;
     /// The flags the mount at `path` already has (statvfs).
     fn mount_flags(&self, path: &Path) -> Result<FsFlags, Errno>;
@@ -41,7 +48,14 @@ impl Syscall for Linux {
         nix::unistd::sethostname(name)
     }
 
-    fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), Errno> {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), Errno> {
         nix::mount::mount(source, target, fstype, flags, data)
     }
 
@@ -142,7 +156,9 @@ pub mod test {
                 .borrow()
                 .iter()
                 .filter_map(|c| match c {
-                    Call::Mount { source, target, flags, data, .. } => Some((source.clone(), target.clone(), *flags, data.clone())),
+                    Call::Mount { source, target, flags, data, .. } => {
+                        Some((source.clone(), target.clone(), *flags, data.clone()))
+                    }
                     _ => None,
                 })
                 .collect()
@@ -155,7 +171,14 @@ pub mod test {
             Ok(())
         }
 
-        fn mount(&self, source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<(), Errno> {
+        fn mount(
+            &self,
+            source: Option<&Path>,
+            target: &Path,
+            fstype: Option<&str>,
+            flags: MsFlags,
+            data: Option<&str>,
+        ) -> Result<(), Errno> {
             self.push(Call::Mount {
                 source: source.map(Path::to_path_buf),
                 target: target.to_path_buf(),

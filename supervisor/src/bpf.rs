@@ -382,7 +382,10 @@ mod tests {
         ];
         let p = compile(&[(72, alts)]).unwrap();
         let r = |cmd| run(&p, AUDIT_ARCH_X86_64, 72, [3, cmd, 0, 0, 0, 0]).unwrap();
-        assert_eq!([r(1), r(2), r(6), r(7), r(8)], [RET_ALLOW, RET_ALLOW, RET_NO_EFFECT, RET_NO_EFFECT, RET_USER_NOTIF]);
+        assert_eq!(
+            [r(1), r(2), r(6), r(7), r(8)],
+            [RET_ALLOW, RET_ALLOW, RET_NO_EFFECT, RET_NO_EFFECT, RET_USER_NOTIF]
+        );
         // An unconditional first alternative decides alone, whatever follows.
         let p = compile(&[(73, vec![(vec![], Outcome::NoEffect)])]).unwrap();
         assert_eq!(run(&p, AUDIT_ARCH_X86_64, 73, [9; 6]).unwrap(), RET_NO_EFFECT);
@@ -434,7 +437,9 @@ mod tests {
     fn large_tables_stay_in_reach_and_find_every_number() {
         let allow: Vec<(u32, Alternatives)> = (0..450u32)
             .filter(|n| n % 3 != 0)
-            .map(|n| (n, if n % 5 == 0 { vec![allow(vec![cond(0, Cmp::Eq, u64::from(n))])] } else { vec![allow(vec![])] }))
+            .map(|n| {
+                (n, if n % 5 == 0 { vec![allow(vec![cond(0, Cmp::Eq, u64::from(n))])] } else { vec![allow(vec![])] })
+            })
             .collect();
         let p = compile(&allow).unwrap();
         for n in 0..460u32 {
@@ -442,7 +447,10 @@ mod tests {
             let got = run(&p, AUDIT_ARCH_X86_64, n, [u64::from(n), 0, 0, 0, 0, 0]).unwrap();
             assert_eq!(got == RET_ALLOW, expect_allowed, "nr {n}");
             if expect_allowed && n % 5 == 0 {
-                assert_eq!(run(&p, AUDIT_ARCH_X86_64, n, [0; 6]).unwrap(), if n == 0 { RET_ALLOW } else { RET_USER_NOTIF });
+                assert_eq!(
+                    run(&p, AUDIT_ARCH_X86_64, n, [0; 6]).unwrap(),
+                    if n == 0 { RET_ALLOW } else { RET_USER_NOTIF }
+                );
             }
         }
     }

@@ -49,11 +49,20 @@ pub enum HostIdError {
     #[error("host_id_base {base} with {slots} slots is not usable: the jails map onto {base}..{last_root} (their root) and {first_script}..{last_script} (scripts), which must be unprivileged (base >= 1000), fit in 32 bits, and not overlap (at most {MAX_SLOTS} slots)", last_root = u64::from(*base) + u64::from(*slots).saturating_sub(1), first_script = u64::from(*base) + u64::from(SCRIPT_OFFSET), last_script = u64::from(*base) + u64::from(SCRIPT_OFFSET) + u64::from(*slots).saturating_sub(1))]
     Range { base: u32, slots: u32 },
     #[error("failed to create the host id lock directory {path}")]
-    LockDir { path: PathBuf, #[source] source: std::io::Error },
+    LockDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the host id lock directory {path} must be a directory owned by root and writable by nobody else (it is mode {mode:o}, owner {uid})")]
     LockDirUnsafe { path: PathBuf, mode: u32, uid: u32 },
     #[error("failed to lock host id slot {slot} ({path})")]
-    Lock { slot: u32, path: PathBuf, #[source] source: std::io::Error },
+    Lock {
+        slot: u32,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("all {slots} host id slots ({base}..) are in use by this and other supervisors; raise host_id_slots or lower concurrency")]
     Exhausted { base: u32, slots: u32 },
 }
@@ -130,7 +139,9 @@ impl HostIds {
             let Some(index) = free.pop_front() else { break };
             let path = self.lock_dir.join((self.base + index).to_string());
             match try_lock(&path) {
-                Ok(Some(lock)) => return Ok(Slot { index, base: self.base, _lock: lock, pool: Arc::clone(&self.free) }),
+                Ok(Some(lock)) => {
+                    return Ok(Slot { index, base: self.base, _lock: lock, pool: Arc::clone(&self.free) })
+                }
                 // Held by another process: try it again after the others.
                 Ok(None) => free.push_back(index),
                 Err(source) => {
@@ -157,10 +168,15 @@ fn prepare_lock_dir(dir: &Path) -> Result<(), HostIdError> {
         Ok(()) => {}
         Err(source) => return Err(HostIdError::LockDir { path: dir.to_path_buf(), source }),
     }
-    let meta = std::fs::symlink_metadata(dir).map_err(|source| HostIdError::LockDir { path: dir.to_path_buf(), source })?;
+    let meta =
+        std::fs::symlink_metadata(dir).map_err(|source| HostIdError::LockDir { path: dir.to_path_buf(), source })?;
     // Anyone who could write here could hold every slot's lock, and stop every run.
     if !meta.is_dir() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
-        return Err(HostIdError::LockDirUnsafe { path: dir.to_path_buf(), mode: meta.mode() & 0o7777, uid: meta.uid() });
+        return Err(HostIdError::LockDirUnsafe {
+            path: dir.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+        });
     }
     Ok(())
 }
@@ -238,7 +254,8 @@ mod tests {
             return;
         }
         let d = dir();
-        std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
         let err = HostIds::new(300_000, 2, d.path()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("writable by nobody else"), "{err}");
     }

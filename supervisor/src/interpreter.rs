@@ -1,13 +1,13 @@
 //! Pinned interpreters: manifests in interpreters/ with exact version and binary sha256. A binary
 //! whose digest no longer matches its manifest is refused.
 
+use crate::cache::FileKey;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
-use crate::cache::FileKey;
 use std::path::{Path, PathBuf};
 
 pub const SCHEMA: u32 = 1;
@@ -17,25 +17,46 @@ pub enum InterpreterError {
     #[error("unknown interpreter {name:?}: no manifest {path}")]
     Unknown { name: String, path: PathBuf },
     #[error("failed to read interpreter manifest {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("interpreter {name}: binary {binary} is not installed ({source}); install it with: {install}")]
-    Missing { name: String, binary: PathBuf, install: String, #[source] source: std::io::Error },
-    #[error("interpreter {name}: {binary} has sha256 {actual}, but its manifest pins {expected}; \
+    Missing {
+        name: String,
+        binary: PathBuf,
+        install: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "interpreter {name}: {binary} has sha256 {actual}, but its manifest pins {expected}; \
              the binary changed since it was pinned (a package upgrade?). Review it, then re-pin by \
-             setting sha256 = \"{actual}\" in {manifest}, or reinstall the pinned version with interpreters/install.sh")]
+             setting sha256 = \"{actual}\" in {manifest}, or reinstall the pinned version with interpreters/install.sh"
+    )]
     DigestMismatch { name: String, binary: PathBuf, expected: String, actual: String, manifest: PathBuf },
     #[error("interpreter {name}@{wanted}: {manifest} pins version {pinned}, not {wanted}")]
     VersionMismatch { name: String, wanted: String, pinned: String, manifest: PathBuf },
     #[error("interpreter {name}: failed to run {binary} --version")]
-    RunVersion { name: String, binary: PathBuf, #[source] source: std::io::Error },
+    RunVersion {
+        name: String,
+        binary: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("interpreter {name}: {binary} reports version {reported}, but {manifest} says {pinned}; nothing was changed. \
              Review the upgrade, then run `jailctl interpreters pin {name} --accept-version` to pin both the digest and the version \
              (and update every profile's interpreter = \"{name}@...\")")]
     VersionChanged { name: String, binary: PathBuf, reported: String, pinned: String, manifest: PathBuf },
     #[error("failed to rewrite {path}")]
-    Write { path: PathBuf, #[source] source: std::io::Error },
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: no top-level line `{key} = \"...\"` to rewrite")]
     NoLine { path: PathBuf, key: String },
 }
@@ -98,7 +119,9 @@ impl InterpreterRef {
             format!("{s:?} is not NAME@VERSION: name an interpreter manifest and its exact version, e.g. \"python3.11@3.11.2\" or \"node24@24.21.0\"")
         };
         let (name, version) = s.split_once('@').ok_or_else(bad)?;
-        let plain = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+        let plain = |p: &str| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
+        };
         if !plain(name) || !plain(version) || name.starts_with('.') {
             return Err(bad());
         }
@@ -239,14 +262,18 @@ pub struct Interpreter {
 /// exactly that version.
 pub fn load<R: ManifestRef + ?Sized>(dir: &Path, reference: &R) -> Result<Interpreter, InterpreterError> {
     let name = reference.manifest_name();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) || name.starts_with('.') {
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        || name.starts_with('.')
+    {
         return Err(InterpreterError::Unknown { name: name.to_string(), path: dir.join(name) });
     }
     let path = dir.join(format!("{name}.toml"));
     if !path.is_file() {
         return Err(InterpreterError::Unknown { name: name.to_string(), path });
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| InterpreterError::Read { path: path.clone(), source })?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| InterpreterError::Read { path: path.clone(), source })?;
     let manifest: Manifest = toml::from_str(&text)
         .map_err(|e| InterpreterError::Parse { path: path.clone(), message: e.to_string().trim_end().to_string() })?;
     let bad = |message: String| InterpreterError::Parse { path: path.clone(), message };
@@ -259,14 +286,22 @@ pub fn load<R: ManifestRef + ?Sized>(dir: &Path, reference: &R) -> Result<Interp
     if manifest.sha256.len() != 64 || !manifest.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(bad("sha256 must be 64 hex digits".into()));
     }
-    for p in std::iter::once(&manifest.binary).chain(std::iter::once(&manifest.loader)).chain(manifest.mounts.iter().map(|m| &m.path)) {
+    for p in std::iter::once(&manifest.binary)
+        .chain(std::iter::once(&manifest.loader))
+        .chain(manifest.mounts.iter().map(|m| &m.path))
+    {
         if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             return Err(bad(format!("{} must be an absolute path without '..'", p.display())));
         }
     }
     if let Some(wanted) = reference.pinned_version() {
         if wanted != manifest.version {
-            return Err(InterpreterError::VersionMismatch { name: name.to_string(), wanted: wanted.to_string(), pinned: manifest.version, manifest: path });
+            return Err(InterpreterError::VersionMismatch {
+                name: name.to_string(),
+                wanted: wanted.to_string(),
+                pinned: manifest.version,
+                manifest: path,
+            });
         }
     }
     Ok(Interpreter { manifest, path })
@@ -302,7 +337,12 @@ impl Interpreter {
     /// cost more than the run, so digests are cached in `cache_dir` keyed by the file's identity.
     pub fn verify(&self, cache_dir: Option<&Path>) -> Result<String, InterpreterError> {
         let m = &self.manifest;
-        let missing = |source| InterpreterError::Missing { name: m.name.clone(), binary: m.binary.clone(), install: m.install.clone(), source };
+        let missing = |source| InterpreterError::Missing {
+            name: m.name.clone(),
+            binary: m.binary.clone(),
+            install: m.install.clone(),
+            source,
+        };
         let meta = std::fs::metadata(&m.binary).map_err(missing)?;
         let key = FileKey::from_metadata(&meta);
         let cache_path = cache_dir.map(|d| d.join("digests.json"));
@@ -367,7 +407,9 @@ pub fn reported_version(binary: &Path) -> std::io::Result<String> {
         .map(|w| w.strip_prefix('v').unwrap_or(w))
         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
         .map(str::to_string)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("no version in the output {:?}", text.trim())))
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("no version in the output {:?}", text.trim()))
+        })
 }
 
 /// The state of one installed interpreter against its manifest (`jailctl interpreters verify`).
@@ -403,7 +445,11 @@ impl Interpreter {
         let actual = match sha256_file(&m.binary) {
             Ok(d) => Some(d),
             Err(e) => {
-                problems.push(format!("binary {} cannot be read ({e}); install it with: {}", m.binary.display(), m.install));
+                problems.push(format!(
+                    "binary {} cannot be read ({e}); install it with: {}",
+                    m.binary.display(),
+                    m.install
+                ));
                 None
             }
         };
@@ -454,9 +500,18 @@ impl Interpreter {
     /// `accept_version`: then the `version` line is rewritten too.
     pub fn pin(&self, accept_version: bool) -> Result<Pinned, InterpreterError> {
         let m = &self.manifest;
-        let missing = |source| InterpreterError::Missing { name: m.name.clone(), binary: m.binary.clone(), install: m.install.clone(), source };
+        let missing = |source| InterpreterError::Missing {
+            name: m.name.clone(),
+            binary: m.binary.clone(),
+            install: m.install.clone(),
+            source,
+        };
         let new_sha = sha256_file(&m.binary).map_err(missing)?;
-        let reported = reported_version(&m.binary).map_err(|source| InterpreterError::RunVersion { name: m.name.clone(), binary: m.binary.clone(), source })?;
+        let reported = reported_version(&m.binary).map_err(|source| InterpreterError::RunVersion {
+            name: m.name.clone(),
+            binary: m.binary.clone(),
+            source,
+        })?;
         if reported != m.version && !accept_version {
             return Err(InterpreterError::VersionChanged {
                 name: m.name.clone(),
@@ -466,15 +521,19 @@ impl Interpreter {
                 manifest: self.path.clone(),
             });
         }
-        let text = std::fs::read_to_string(&self.path).map_err(|source| InterpreterError::Read { path: self.path.clone(), source })?;
-        let mut new_text = set_top_level_string(&text, "sha256", &new_sha).ok_or_else(|| InterpreterError::NoLine { path: self.path.clone(), key: "sha256".into() })?;
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|source| InterpreterError::Read { path: self.path.clone(), source })?;
+        let mut new_text = set_top_level_string(&text, "sha256", &new_sha)
+            .ok_or_else(|| InterpreterError::NoLine { path: self.path.clone(), key: "sha256".into() })?;
         let version_changed = reported != m.version;
         if version_changed {
-            new_text = set_top_level_string(&new_text, "version", &reported).ok_or_else(|| InterpreterError::NoLine { path: self.path.clone(), key: "version".into() })?;
+            new_text = set_top_level_string(&new_text, "version", &reported)
+                .ok_or_else(|| InterpreterError::NoLine { path: self.path.clone(), key: "version".into() })?;
         }
         let digest_changed = !new_sha.eq_ignore_ascii_case(&m.sha256);
         if new_text != text {
-            write_in_place(&self.path, &new_text).map_err(|source| InterpreterError::Write { path: self.path.clone(), source })?;
+            write_in_place(&self.path, &new_text)
+                .map_err(|source| InterpreterError::Write { path: self.path.clone(), source })?;
         }
         Ok(Pinned {
             old_sha256: m.sha256.clone(),
@@ -576,7 +635,10 @@ mod tests {
 
     #[test]
     fn interpreter_refs() {
-        assert_eq!(InterpreterRef::parse("python3.11@3.11.2"), Ok(InterpreterRef { name: "python3.11".into(), version: "3.11.2".into() }));
+        assert_eq!(
+            InterpreterRef::parse("python3.11@3.11.2"),
+            Ok(InterpreterRef { name: "python3.11".into(), version: "3.11.2".into() })
+        );
         assert!(InterpreterRef::parse("python3.11").is_err());
         assert!(InterpreterRef::parse("@3").is_err());
         assert!(InterpreterRef::parse("../x@1").is_err());

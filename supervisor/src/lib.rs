@@ -30,4 +30,3 @@ mod sys;
 pub use error_chain::error_chain;
 pub use run::{LimitOverrides, RunHooks, RunRequest, Stream};
 pub use supervisor::{Config, SetupError, Supervisor, DEFAULT_HOST_ID_BASE};
-

@@ -37,9 +37,17 @@ use syscalls::Sysno;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("failed to read {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: not an OCI/Docker seccomp profile")]
-    Json { path: PathBuf, #[source] source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{path}: defaultAction {action} allows every syscall that is not listed; jaild policies are allowlists, so only a default that denies (SCMP_ACT_ERRNO, SCMP_ACT_KILL*, SCMP_ACT_TRAP) can be imported")]
     DefaultAllows { path: PathBuf, action: String },
     #[error("{path}: defaultAction {action:?} cannot be imported (use SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD or SCMP_ACT_TRAP)")]
@@ -47,7 +55,11 @@ pub enum ImportError {
     #[error("{path}: {field} errno {errno} is not an errno number this jaild knows")]
     UnknownErrno { path: PathBuf, field: String, errno: u32 },
     #[error("{path}: the converted policy does not load (a bug in the importer)")]
-    Invalid { path: PathBuf, #[source] source: PolicyError },
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: PolicyError,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,7 +137,8 @@ pub struct Import {
 
 /// Reads and converts the OCI/Docker profile at `path` for `interpreter`.
 pub fn import_file(path: &Path, interpreter: &str) -> Result<Import, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?;
     convert(path, &text, interpreter)
 }
 
@@ -172,15 +185,21 @@ fn names_list(names: &[String]) -> String {
 /// Converts the text of an OCI/Docker profile (read from `path`, named in messages and
 /// comments) into a jaild policy for `interpreter`.
 pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, ImportError> {
-    let source: OciProfile = serde_json::from_str(json).map_err(|source| ImportError::Json { path: path.to_path_buf(), source })?;
-    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+    let source: OciProfile =
+        serde_json::from_str(json).map_err(|source| ImportError::Json { path: path.to_path_buf(), source })?;
+    let file_name =
+        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
 
     let default_errno = match source.default_action.as_str() {
         "SCMP_ACT_ERRNO" => {
             let n = source.default_errno_ret.unwrap_or(libc::EPERM as u32);
-            errno_name(n).ok_or_else(|| ImportError::UnknownErrno { path: path.to_path_buf(), field: "defaultErrnoRet".into(), errno: n })?
+            errno_name(n).ok_or_else(|| ImportError::UnknownErrno {
+                path: path.to_path_buf(),
+                field: "defaultErrnoRet".into(),
+                errno: n,
+            })?
         }
         action @ ("SCMP_ACT_KILL" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_KILL_THREAD" | "SCMP_ACT_TRAP") => {
             warnings.push(format!(
@@ -202,7 +221,10 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
         .chain(source.arch_map.iter().flatten().map(|a| a.architecture.as_str()))
         .collect();
     if !arches.is_empty() && !arches.iter().any(|a| is_x86_64(a)) {
-        notes.push(format!("the source lists architectures {} but not x86_64; its syscall names were read as x86_64 ones", arches.join(", ")));
+        notes.push(format!(
+            "the source lists architectures {} but not x86_64; its syscall names were read as x86_64 ones",
+            arches.join(", ")
+        ));
     }
 
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -236,7 +258,9 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
         let source_comment = rule.comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
         let mut facts = Vec::new();
         if let Some(k) = includes.and_then(|i| i.min_kernel.as_deref()).filter(|k| !k.is_empty()) {
-            facts.push(format!("the source applies this on Linux >= {k}; jaild itself needs a newer kernel (Landlock ABI 6)"));
+            facts.push(format!(
+                "the source applies this on Linux >= {k}; jaild itself needs a newer kernel (Landlock ABI 6)"
+            ));
         }
 
         let kind = match rule.action.as_str() {
@@ -260,7 +284,9 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
                             break;
                         }
                     };
-                    let Ok(index) = u8::try_from(a.index).map_err(drop).and_then(|i| if i <= 5 { Ok(i) } else { Err(()) }) else {
+                    let Ok(index) =
+                        u8::try_from(a.index).map_err(drop).and_then(|i| if i <= 5 { Ok(i) } else { Err(()) })
+                    else {
                         bad = Some(format!("argument index {} is out of range (0..=5)", a.index));
                         break;
                     };
@@ -283,7 +309,11 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
                     continue;
                 }
                 let errno = match rule.errno_ret {
-                    Some(n) => errno_name(n).ok_or_else(|| ImportError::UnknownErrno { path: path.to_path_buf(), field: format!("syscalls[{r}].errnoRet"), errno: n })?,
+                    Some(n) => errno_name(n).ok_or_else(|| ImportError::UnknownErrno {
+                        path: path.to_path_buf(),
+                        field: format!("syscalls[{r}].errnoRet"),
+                        errno: n,
+                    })?,
                     None => default_errno.clone(),
                 };
                 Kind::Errno(errno)
@@ -293,14 +323,18 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
                 Kind::Errno(default_errno.clone())
             }
             other => {
-                notes.push(format!("{what}: action {other} cannot be imported; these calls get the default errno {default_errno}"));
+                notes.push(format!(
+                    "{what}: action {other} cannot be imported; these calls get the default errno {default_errno}"
+                ));
                 continue;
             }
         };
 
         // runc: two conditions on one argument cannot both hold, so each is a rule of its own.
         let alternatives: Vec<Kind> = match &kind {
-            Kind::Allow(conds) if conds.iter().enumerate().any(|(i, c)| conds[..i].iter().any(|o| o.index == c.index)) => {
+            Kind::Allow(conds)
+                if conds.iter().enumerate().any(|(i, c)| conds[..i].iter().any(|o| o.index == c.index)) =>
+            {
                 conds.iter().map(|c| Kind::Allow(vec![c.clone()])).collect()
             }
             k => vec![k.clone()],
@@ -315,7 +349,9 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
             for alt in &alternatives {
                 let what_it_does = match alt {
                     Kind::Allow(c) if c.is_empty() => "allowed".to_string(),
-                    Kind::Allow(c) => format!("allowed when {}", c.iter().map(describe_cond).collect::<Vec<_>>().join(" and ")),
+                    Kind::Allow(c) => {
+                        format!("allowed when {}", c.iter().map(describe_cond).collect::<Vec<_>>().join(" and "))
+                    }
                     Kind::Errno(e) => format!("denied with {e}"),
                 };
                 let mut comment = match source_comment {
@@ -352,14 +388,20 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
         for &i in idx {
             let c = &candidates[i];
             let drop_why = match (&c.kind, unconditional, any_allow) {
-                (Kind::Allow(conds), Some(u), _) if !conds.is_empty() => {
-                    Some(format!("{name}: the conditional allow of rule {} is redundant, rule {} allows it unconditionally", c.rule, candidates[u].rule))
-                }
-                (Kind::Errno(_), _, Some(a)) => Some(format!("{name}: denied by rule {} but allowed by rule {}; kept the allow", c.rule, candidates[a].rule)),
+                (Kind::Allow(conds), Some(u), _) if !conds.is_empty() => Some(format!(
+                    "{name}: the conditional allow of rule {} is redundant, rule {} allows it unconditionally",
+                    c.rule, candidates[u].rule
+                )),
+                (Kind::Errno(_), _, Some(a)) => Some(format!(
+                    "{name}: denied by rule {} but allowed by rule {}; kept the allow",
+                    c.rule, candidates[a].rule
+                )),
                 (Kind::Errno(_), _, None) if first_errno.is_some() => {
                     Some(format!("{name}: rule {} repeats a denial of rule {}", c.rule, first_errno.unwrap_or(0)))
                 }
-                (kind, _, _) if seen.contains(&kind) => Some(format!("{name}: rule {} repeats an entry already imported", c.rule)),
+                (kind, _, _) if seen.contains(&kind) => {
+                    Some(format!("{name}: rule {} repeats an entry already imported", c.rule))
+                }
                 _ => None,
             };
             match drop_why {
@@ -380,7 +422,12 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
     notes.retain(|n| !n.ends_with("repeats an entry already imported"));
 
     let kept: Vec<&Candidate> = candidates.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
-    let allowed = kept.iter().filter(|c| matches!(c.kind, Kind::Allow(_))).map(|c| c.name.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+    let allowed = kept
+        .iter()
+        .filter(|c| matches!(c.kind, Kind::Allow(_)))
+        .map(|c| c.name.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let denied = kept.iter().filter(|c| matches!(c.kind, Kind::Errno(_))).count();
     let toml = render(&file_name, interpreter, &default_errno, &kept, &notes, &warnings, allowed, denied);
 
@@ -388,7 +435,8 @@ pub fn convert(path: &Path, json: &str, interpreter: &str) -> Result<Import, Imp
         path: path.to_path_buf(),
         source: PolicyError::Parse { path: path.to_path_buf(), message: e.to_string() },
     })?;
-    seccomp::compile_policy(policy.clone(), path, &toml, String::new()).map_err(|source| ImportError::Invalid { path: path.to_path_buf(), source })?;
+    seccomp::compile_policy(policy.clone(), path, &toml, String::new())
+        .map_err(|source| ImportError::Invalid { path: path.to_path_buf(), source })?;
     Ok(Import { toml, policy, notes, warnings })
 }
 
@@ -409,8 +457,12 @@ fn render(
 ) -> String {
     let mut out = String::new();
     out.push_str("#:schema ../schema/seccomp.schema.json\n");
-    out.push_str(&format!("# seccomp policy imported from {file_name} (OCI / Docker seccomp JSON) by `jailctl profile import-seccomp`.\n"));
-    out.push_str("# Review it before a profile uses it: the source was written for containers, not for one interpreter.\n");
+    out.push_str(&format!(
+        "# seccomp policy imported from {file_name} (OCI / Docker seccomp JSON) by `jailctl profile import-seccomp`.\n"
+    ));
+    out.push_str(
+        "# Review it before a profile uses it: the source was written for containers, not for one interpreter.\n",
+    );
     out.push_str("# Comments are the source's where it had one; the others say what the imported entry does.\n");
     for w in warnings {
         out.push_str(&format!("#\n# WARNING: {w}\n"));
@@ -447,7 +499,10 @@ fn render(
                                 Op::MaskedEq => "masked_eq",
                             };
                             match a.mask {
-                                Some(m) => format!("{{ index = {}, op = \"{op}\", value = {:#x}, mask = {m:#x} }}", a.index, a.value),
+                                Some(m) => format!(
+                                    "{{ index = {}, op = \"{op}\", value = {:#x}, mask = {m:#x} }}",
+                                    a.index, a.value
+                                ),
                                 None => format!("{{ index = {}, op = \"{op}\", value = {:#x} }}", a.index, a.value),
                             }
                         })
@@ -478,7 +533,10 @@ mod tests {
 
     #[test]
     fn kill_default_becomes_eperm_with_a_warning() {
-        let i = conv(r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#).unwrap();
+        let i = conv(
+            r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        )
+        .unwrap();
         assert_eq!(i.policy.default.errno, "EPERM");
         assert_eq!(i.warnings.len(), 1);
         assert!(i.toml.contains("# WARNING: defaultAction SCMP_ACT_KILL_PROCESS"), "{}", i.toml);

@@ -49,7 +49,9 @@ pub fn runner(language: Language) -> (&'static str, &'static str) {
 /// Extra interpreter flags a language needs beyond the manifest's.
 fn language_args(profile: &Profile) -> Vec<String> {
     let mut args = Vec::new();
-    if matches!(profile.file.language, Language::Javascript | Language::Typescript) && !profile.file.language_policy.dynamic_code {
+    if matches!(profile.file.language, Language::Javascript | Language::Typescript)
+        && !profile.file.language_policy.dynamic_code
+    {
         args.push("--disallow-code-generation-from-strings".to_string());
     }
     args
@@ -89,14 +91,16 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
     for (name, writable) in DEVICES {
         let path = PathBuf::from("/dev").join(name);
         mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: false, dev: true });
-        let rights = if writable {
-            access::READ_FILE | access::WRITE_FILE | access::TRUNCATE
-        } else {
-            access::READ_FILE
-        };
+        let rights =
+            if writable { access::READ_FILE | access::WRITE_FILE | access::TRUNCATE } else { access::READ_FILE };
         rules.push(LandlockRule { path, access: rights });
     }
-    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         mounts.push(Mount::Symlink { target: target.into(), dst: PathBuf::from("/dev").join(name) });
     }
 
@@ -205,10 +209,11 @@ fn rlimits(l: &Limits) -> Vec<Rlimit> {
 
 /// The rights a profile's minimum Landlock ABI requires that the running kernel lacks.
 pub fn missing_landlock_rights(minimum_abi: u32, kernel_abi: u32) -> Vec<String> {
-    let mut missing: Vec<String> = access::fs_names(access::fs_rights_of_abi(minimum_abi) & !access::fs_rights_of_abi(kernel_abi))
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut missing: Vec<String> =
+        access::fs_names(access::fs_rights_of_abi(minimum_abi) & !access::fs_rights_of_abi(kernel_abi))
+            .into_iter()
+            .map(String::from)
+            .collect();
     if minimum_abi >= 4 && kernel_abi < 4 {
         missing.push("net_bind_tcp".into());
         missing.push("net_connect_tcp".into());
@@ -261,7 +266,10 @@ pub fn landlock_coverage(profile: &Profile, kernel_abi: u32) -> Result<Vec<Cover
     }
     if kernel_abi < 4 {
         let by = match profile.file.network.mode {
-            crate::profile::NetworkMode::None => Ok("the run's own empty network namespace (network.mode = \"none\"): no interface to bind or connect on".into()),
+            crate::profile::NetworkMode::None => Ok(
+                "the run's own empty network namespace (network.mode = \"none\"): no interface to bind or connect on"
+                    .into(),
+            ),
         };
         cover("net_bind_tcp", by.clone());
         cover("net_connect_tcp", by);

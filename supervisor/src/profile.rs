@@ -32,7 +32,11 @@ pub const DATA_DIR: &str = "/data";
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("failed to read profile {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}:{line}: field `{field}`: {message}")]
@@ -62,7 +66,10 @@ impl ByteSize {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit() && c != '_').unwrap_or(s.len());
         let (digits, unit) = s.split_at(split);
-        let n: u64 = digits.replace('_', "").parse().map_err(|_| format!("{s:?} is not a size such as 65536, \"64KiB\" or \"128MiB\""))?;
+        let n: u64 = digits
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size such as 65536, \"64KiB\" or \"128MiB\""))?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
             "KiB" => 1 << 10,
@@ -95,7 +102,9 @@ impl<'de> Deserialize<'de> for ByteSize {
                 Ok(ByteSize(n))
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<ByteSize, E> {
-                u64::try_from(n).map(ByteSize).map_err(|_| E::custom(format!("{n} is negative; expected a size such as 65536, \"64KiB\" or \"128MiB\"")))
+                u64::try_from(n).map(ByteSize).map_err(|_| {
+                    E::custom(format!("{n} is negative; expected a size such as 65536, \"64KiB\" or \"128MiB\""))
+                })
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ByteSize, E> {
                 ByteSize::parse(s).map_err(E::custom)
@@ -535,12 +544,19 @@ fn read_text(path: &Path) -> Result<String, ProfileError> {
         let before = &e.as_bytes()[..bad];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
         let column = bad - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
-        ProfileError::Parse { path: path.to_path_buf(), message: format!("line {line}, column {column}: not UTF-8 (byte 0x{:02x}); a profile is UTF-8 text", e.as_bytes()[bad]) }
+        ProfileError::Parse {
+            path: path.to_path_buf(),
+            message: format!(
+                "line {line}, column {column}: not UTF-8 (byte 0x{:02x}); a profile is UTF-8 text",
+                e.as_bytes()[bad]
+            ),
+        }
     })
 }
 
 fn parse_table<'a>(path: &Path, text: &'a str) -> Result<Spanned<DeTable<'a>>, ProfileError> {
-    DeTable::parse(text).map_err(|e| ProfileError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })
+    DeTable::parse(text)
+        .map_err(|e| ProfileError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })
 }
 
 /// Moves every span of `value` by `by`, so spans of a parent file do not collide with the
@@ -575,7 +591,8 @@ fn shift_table(table: DeTable<'_>, by: usize) -> DeTable<'_> {
 fn merge<'a>(parent: &mut DeTable<'a>, child: DeTable<'a>) {
     let entries: Vec<_> = child.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for (k, v) in entries {
-        let both_tables = v.get_ref().is_table() && parent.get(k.get_ref().as_ref()).is_some_and(|p| p.get_ref().is_table());
+        let both_tables =
+            v.get_ref().is_table() && parent.get(k.get_ref().as_ref()).is_some_and(|p| p.get_ref().is_table());
         if both_tables {
             let Some(existing) = parent.get_mut(k.get_ref().as_ref()) else { continue };
             if let (DeValue::Table(p), DeValue::Table(c)) = (existing.get_mut(), v.into_inner()) {
@@ -596,7 +613,13 @@ fn record(origins: &mut BTreeMap<String, (usize, usize)>, sources: &[Source], pr
     }
 }
 
-fn record_value(origins: &mut BTreeMap<String, (usize, usize)>, sources: &[Source], key: String, at: usize, v: &Spanned<DeValue>) {
+fn record_value(
+    origins: &mut BTreeMap<String, (usize, usize)>,
+    sources: &[Source],
+    key: String,
+    at: usize,
+    v: &Spanned<DeValue>,
+) {
     let index = sources.iter().rposition(|s| s.contains(at)).unwrap_or(0);
     origins.insert(key.clone(), (index, sources[index].line_col(at).0));
     match v.get_ref() {
@@ -630,19 +653,43 @@ fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result
     if let Some(ext) = table.get_mut().remove("extends") {
         let at = ext.span().start;
         let Some(parent_name) = ext.get_ref().as_str().map(str::to_string) else {
-            return Err(invalid_at(&sources[0], at, "extends", "must be the name of a profile in the same directory, e.g. extends = \"python\"".into()));
+            return Err(invalid_at(
+                &sources[0],
+                at,
+                "extends",
+                "must be the name of a profile in the same directory, e.g. extends = \"python\"".into(),
+            ));
         };
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         if !plain_name(&parent_name) || parent_name == stem {
-            return Err(invalid_at(&sources[0], at, "extends", format!("{parent_name:?} is not another profile's name (letters, digits, '-', '_')")));
+            return Err(invalid_at(
+                &sources[0],
+                at,
+                "extends",
+                format!("{parent_name:?} is not another profile's name (letters, digits, '-', '_')"),
+            ));
         }
         parent_path = path.with_file_name(format!("{parent_name}.toml"));
         if !parent_path.is_file() {
-            return Err(invalid_at(&sources[0], at, "extends", format!("no profile {parent_name:?} ({} does not exist); known profiles: {}", parent_path.display(), list(dir).join(", "))));
+            return Err(invalid_at(
+                &sources[0],
+                at,
+                "extends",
+                format!(
+                    "no profile {parent_name:?} ({} does not exist); known profiles: {}",
+                    parent_path.display(),
+                    list(dir).join(", ")
+                ),
+            ));
         }
         for own in ["schema", "name", "description"] {
             if !table.get_ref().contains_key(own) {
-                return Err(invalid_at(&sources[0], 0, own, format!("a profile that extends another must state its own `{own}`")));
+                return Err(invalid_at(
+                    &sources[0],
+                    0,
+                    own,
+                    format!("a profile that extends another must state its own `{own}`"),
+                ));
             }
         }
         parent_text = read_text(&parent_path)?;
@@ -665,7 +712,12 @@ fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result
         }
         if let Some(schema) = parent.get_ref().get("schema") {
             if schema.get_ref().as_integer().map(|i| i.as_str()) != Some(&SCHEMA.to_string()) {
-                return Err(invalid_at(&parent_src, schema.span().start, "schema", format!("this jaild reads schema {SCHEMA}")));
+                return Err(invalid_at(
+                    &parent_src,
+                    schema.span().start,
+                    "schema",
+                    format!("this jaild reads schema {SCHEMA}"),
+                ));
             }
         }
         let mut merged = shift_table(parent.into_inner(), offset);
@@ -699,7 +751,12 @@ fn load_file_cached(dir: &Path, path: &Path, cache_dir: Option<&Path>) -> Result
         // The policy's own mistakes name the policy file; one that is not there is this file's.
         seccomp::PolicyError::Read { path: policy, source } => {
             let (path, line) = origins.of("seccomp.policy");
-            ProfileError::Invalid { path, line, field: "seccomp.policy".into(), message: format!("{} cannot be read ({source})", policy.display()) }
+            ProfileError::Invalid {
+                path,
+                line,
+                field: "seccomp.policy".into(),
+                message: format!("{} cannot be read ({source})", policy.display()),
+            }
         }
         other => other.into(),
     })?;
@@ -745,7 +802,10 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
     };
     let invalid = |field: &str, message: String| invalid_key(field, field, message);
     if p.schema != SCHEMA {
-        return Err(invalid("schema", format!("schema {} is not supported; this jaild reads schema {SCHEMA}", p.schema)));
+        return Err(invalid(
+            "schema",
+            format!("schema {} is not supported; this jaild reads schema {SCHEMA}", p.schema),
+        ));
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     if p.name != stem {
@@ -783,15 +843,26 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         return Err(invalid("filesystem.tmpfs", "at least one scratch tmpfs is needed for the work dir".into()));
     }
     for (i, t) in fs.tmpfs.iter().enumerate() {
-        let invalid = |key: &str, message: String| invalid_key(&format!("filesystem.tmpfs.{key}"), &format!("filesystem.tmpfs[{i}].{key}"), message);
+        let invalid = |key: &str, message: String| {
+            invalid_key(&format!("filesystem.tmpfs.{key}"), &format!("filesystem.tmpfs[{i}].{key}"), message)
+        };
         if !is_clean_absolute(&t.path) || is_reserved(&t.path) {
-            return Err(invalid("path", format!("{} must be an absolute, normalized path outside /proc, /dev, /jaild and the interpreter's paths", t.path.display())));
+            return Err(invalid(
+                "path",
+                format!(
+                    "{} must be an absolute, normalized path outside /proc, /dev, /jaild and the interpreter's paths",
+                    t.path.display()
+                ),
+            ));
         }
         if t.size.0 < 4096 || t.size.0 > 16 << 30 {
             return Err(invalid("size", format!("{} for {} is out of range (4KiB..=16GiB)", t.size, t.path.display())));
         }
         if t.inodes < 16 || t.inodes > 1 << 24 {
-            return Err(invalid("inodes", format!("{} for {} is out of range (16..=16777216)", t.inodes, t.path.display())));
+            return Err(invalid(
+                "inodes",
+                format!("{} for {} is out of range (16..=16777216)", t.inodes, t.path.display()),
+            ));
         }
     }
     if !fs.tmpfs.iter().any(|t| t.path == fs.workdir) {
@@ -799,7 +870,9 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
     }
     let overlaps = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
     for (i, r) in fs.read_only.iter().enumerate() {
-        let invalid = |key: &str, message: String| invalid_key(&format!("filesystem.read_only.{key}"), &format!("filesystem.read_only[{i}].{key}"), message);
+        let invalid = |key: &str, message: String| {
+            invalid_key(&format!("filesystem.read_only.{key}"), &format!("filesystem.read_only[{i}].{key}"), message)
+        };
         if !is_clean_absolute(&r.path) {
             return Err(invalid("path", format!("{} must be absolute and normalized", r.path.display())));
         }
@@ -808,22 +881,45 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         }
         let at = r.at.as_ref().unwrap_or(&r.path);
         if !is_clean_absolute(at) || is_reserved(at) {
-            return Err(invalid("at", format!("{} must be an absolute, normalized path outside /proc, /dev and /jaild", at.display())));
+            return Err(invalid(
+                "at",
+                format!("{} must be an absolute, normalized path outside /proc, /dev and /jaild", at.display()),
+            ));
         }
         if fs.tmpfs.iter().any(|t| overlaps(at, &t.path)) {
-            return Err(invalid("path", format!("{} overlaps a writable tmpfs: a path cannot be both read-only and writable", at.display())));
+            return Err(invalid(
+                "path",
+                format!("{} overlaps a writable tmpfs: a path cannot be both read-only and writable", at.display()),
+            ));
         }
         if r.path.starts_with(STAGING) {
-            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", r.path.display(), STAGING)));
+            return Err(invalid(
+                "path",
+                format!(
+                    "{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it",
+                    r.path.display(),
+                    STAGING
+                ),
+            ));
         }
     }
     for (i, d) in fs.data.iter().enumerate() {
-        let invalid = |key: &str, message: String| invalid_key(&format!("filesystem.data.{key}"), &format!("filesystem.data[{i}].{key}"), message);
+        let invalid = |key: &str, message: String| {
+            invalid_key(&format!("filesystem.data.{key}"), &format!("filesystem.data[{i}].{key}"), message)
+        };
         if !plain_name(&d.name) || d.name.len() > 64 {
             return Err(invalid("name", format!("{:?} is not a plain name (1-64 letters, digits, '-', '_'); the directory appears at {DATA_DIR}/NAME", d.name)));
         }
         if let Some(j) = fs.data[..i].iter().position(|o| o.name == d.name) {
-            return Err(invalid("name", format!("{:?} is also the name of data directory {} ({}): each needs its own /data/NAME", d.name, j + 1, fs.data[j].path.display())));
+            return Err(invalid(
+                "name",
+                format!(
+                    "{:?} is also the name of data directory {} ({}): each needs its own /data/NAME",
+                    d.name,
+                    j + 1,
+                    fs.data[j].path.display()
+                ),
+            ));
         }
         if d.comment.trim().is_empty() {
             return Err(invalid("comment", "say what the data is and why scripts read it".into()));
@@ -832,7 +928,14 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
             return Err(invalid("path", format!("{} must be an absolute, normalized host path", d.path.display())));
         }
         if d.path.starts_with(STAGING) {
-            return Err(invalid("path", format!("{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it", d.path.display(), STAGING)));
+            return Err(invalid(
+                "path",
+                format!(
+                    "{} cannot be bound: jail-init builds the jail's root at {} and hides what is below it",
+                    d.path.display(),
+                    STAGING
+                ),
+            ));
         }
         match std::fs::metadata(&d.path) {
             Err(e) => return Err(invalid("path", format!("{} does not exist on this host ({e}); create it (interpreters/install.sh creates the shipped one) or point the profile elsewhere", d.path.display()))),
@@ -841,10 +944,20 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         }
         let at = d.jail_path();
         if let Some(t) = fs.tmpfs.iter().find(|t| overlaps(&at, &t.path)) {
-            return Err(invalid("name", format!("{} overlaps the writable tmpfs {}: a path cannot be both read-only and writable", at.display(), t.path.display())));
+            return Err(invalid(
+                "name",
+                format!(
+                    "{} overlaps the writable tmpfs {}: a path cannot be both read-only and writable",
+                    at.display(),
+                    t.path.display()
+                ),
+            ));
         }
         if let Some(r) = fs.read_only.iter().find(|r| overlaps(&at, r.at.as_ref().unwrap_or(&r.path))) {
-            return Err(invalid("name", format!("{} overlaps the read-only path {}", at.display(), r.at.as_ref().unwrap_or(&r.path).display())));
+            return Err(invalid(
+                "name",
+                format!("{} overlaps the read-only path {}", at.display(), r.at.as_ref().unwrap_or(&r.path).display()),
+            ));
         }
     }
     let policy = &p.seccomp.policy;
@@ -855,11 +968,18 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         ));
     }
     if p.landlock.minimum_abi == 0 || p.landlock.minimum_abi > 7 {
-        return Err(invalid("landlock.minimum_abi", format!("{} is not a Landlock ABI this jaild knows (1..=7)", p.landlock.minimum_abi)));
+        return Err(invalid(
+            "landlock.minimum_abi",
+            format!("{} is not a Landlock ABI this jaild knows (1..=7)", p.landlock.minimum_abi),
+        ));
     }
     for (k, v) in &p.environment {
         if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
-            return Err(invalid_key(&format!("environment.{k}"), &format!("environment.{k}"), "names must be non-empty without '=' and values without NUL".into()));
+            return Err(invalid_key(
+                &format!("environment.{k}"),
+                &format!("environment.{k}"),
+                "names must be non-empty without '=' and values without NUL".into(),
+            ));
         }
     }
     Ok(())
@@ -942,7 +1062,8 @@ mod tests {
         assert_eq!(o.of("t.y"), (PathBuf::from("child"), 2));
         assert_eq!(o.of("arr[0].v"), (PathBuf::from("child"), 4));
         assert_eq!(o.of("arr[1].v"), (PathBuf::from("child"), 3), "the parent's second entry is gone; falls back");
-        let v: toml::Table = toml::Table::deserialize(toml::de::Deserializer::from(Spanned::new(0..0, merged))).unwrap();
+        let v: toml::Table =
+            toml::Table::deserialize(toml::de::Deserializer::from(Spanned::new(0..0, merged))).unwrap();
         assert_eq!(v["t"]["y"].as_integer(), Some(3));
         assert_eq!(v["arr"].as_array().map(Vec::len), Some(1));
     }

@@ -375,7 +375,8 @@ mod tests {
 
     #[test]
     fn cpu_used_past_limit_is_cpu_limit_even_when_timed_out() {
-        let e = Evidence { stopped: Some(Stop::Timeout), cpu_used_ns: 2_000, cpu_limit_ns: 1_000, ..Default::default() };
+        let e =
+            Evidence { stopped: Some(Stop::Timeout), cpu_used_ns: 2_000, cpu_limit_ns: 1_000, ..Default::default() };
         assert_eq!(verdict(&e), Status::CpuLimit);
     }
 

@@ -13,8 +13,8 @@
 //! host file would sit on the host's inode, visible to and in the way of the host and other
 //! jails, and seccomp cannot tell that file from a scratch file.
 
-use jail_init::plan::SockFilter;
 use crate::bpf;
+use jail_init::plan::SockFilter;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -28,7 +28,11 @@ pub const SCHEMA: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("failed to read seccomp policy {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}:{line}: syscall entry {name:?}: {message}")]
@@ -167,9 +171,9 @@ impl SeccompPolicy {
                 alone[*index] = *flag;
                 let mut with_usual = *usual;
                 with_usual[*index] |= *flag;
-                [alone, with_usual]
-                    .iter()
-                    .any(|args| bpf::run(&self.program, bpf::AUDIT_ARCH_X86_64, sysno.id() as u32, *args) == Ok(bpf::RET_ALLOW))
+                [alone, with_usual].iter().any(|args| {
+                    bpf::run(&self.program, bpf::AUDIT_ARCH_X86_64, sysno.id() as u32, *args) == Ok(bpf::RET_ALLOW)
+                })
             })
             .map(|(name, ..)| name)
             .collect()
@@ -229,7 +233,12 @@ pub fn load_policy(path: &Path) -> Result<SeccompPolicy, PolicyError> {
     compile_policy(file, path, &source, sha256)
 }
 
-pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: String) -> Result<SeccompPolicy, PolicyError> {
+pub fn compile_policy(
+    file: PolicyFile,
+    path: &Path,
+    source: &str,
+    sha256: String,
+) -> Result<SeccompPolicy, PolicyError> {
     if file.schema != SCHEMA {
         let line = crate::toml_file::line_of(source, None, "schema");
         return Err(PolicyError::Parse {
@@ -251,7 +260,12 @@ pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: Strin
     let mut denials = BTreeMap::new();
     for (i, entry) in file.syscall.iter().enumerate() {
         let line = line_of_entry(source, i);
-        let invalid = |message: String| PolicyError::Invalid { path: path.to_path_buf(), line, name: entry.name.clone(), message };
+        let invalid = |message: String| PolicyError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            name: entry.name.clone(),
+            message,
+        };
         let sysno = Sysno::from_str(&entry.name)
             .map_err(|_| invalid(format!("{:?} is not an x86_64 syscall name", entry.name)))?;
         let nr = i64::from(sysno.id());
@@ -269,7 +283,9 @@ pub fn compile_policy(file: PolicyFile, path: &Path, source: &str, sha256: Strin
                     return Err(invalid("the syscall already has an entry".into()));
                 }
                 let errno = match &entry.errno {
-                    Some(name) => errno_from_name(name).ok_or_else(|| invalid(format!("{name:?} is not an errno name")))?,
+                    Some(name) => {
+                        errno_from_name(name).ok_or_else(|| invalid(format!("{name:?} is not an errno name")))?
+                    }
                     None => default_errno,
                 };
                 denials.insert(nr, Denial { errno, quiet: entry.quiet });
@@ -548,7 +564,8 @@ mod tests {
     use super::*;
 
     fn policy(toml_src: &str) -> Result<SeccompPolicy, PolicyError> {
-        let file: PolicyFile = toml::from_str(toml_src).map_err(|e| PolicyError::Parse { path: "t".into(), message: e.to_string() })?;
+        let file: PolicyFile =
+            toml::from_str(toml_src).map_err(|e| PolicyError::Parse { path: "t".into(), message: e.to_string() })?;
         compile_policy(file, Path::new("t.toml"), toml_src, String::new())
     }
 
@@ -568,7 +585,8 @@ mod tests {
 
     #[test]
     fn unknown_syscall_is_named() {
-        let err = policy(&format!("{BASE}[[syscall]]\nname = \"reed\"\naction = \"allow\"\ncomment = \"x\"\n")).unwrap_err();
+        let err =
+            policy(&format!("{BASE}[[syscall]]\nname = \"reed\"\naction = \"allow\"\ncomment = \"x\"\n")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("reed") && msg.contains(":6:"), "{msg}");
     }
@@ -597,7 +615,8 @@ mod tests {
             entry("fcntl", "no_effect", "{ index = 1, op = \"eq\", value = 6 }")
         );
         let p = policy(&src).unwrap();
-        let run = |nr: Sysno, args: [u64; 6]| bpf::run(&p.program, bpf::AUDIT_ARCH_X86_64, nr.id() as u32, args).unwrap();
+        let run =
+            |nr: Sysno, args: [u64; 6]| bpf::run(&p.program, bpf::AUDIT_ARCH_X86_64, nr.id() as u32, args).unwrap();
         assert_eq!(run(Sysno::flock, [3, 2, 0, 0, 0, 0]), bpf::RET_NO_EFFECT);
         assert_eq!(run(Sysno::fcntl, [3, 5, 0, 0, 0, 0]), bpf::RET_ALLOW);
         assert_eq!(run(Sysno::fcntl, [3, 6, 0, 0, 0, 0]), bpf::RET_NO_EFFECT);
@@ -608,15 +627,23 @@ mod tests {
     fn malformed_no_effect_entries_are_refused_with_their_line() {
         let err = |body: String| policy(&format!("{BASE}{body}")).unwrap_err().to_string();
         // errno and quiet belong to denials.
-        let e = err("[[syscall]]\nname = \"flock\"\naction = \"no_effect\"\nerrno = \"EPERM\"\ncomment = \"c\"\n".into());
-        assert!(e.contains("t.toml:6:") && e.contains("\"flock\"") && e.contains("belong to action = \"errno\""), "{e}");
+        let e =
+            err("[[syscall]]\nname = \"flock\"\naction = \"no_effect\"\nerrno = \"EPERM\"\ncomment = \"c\"\n".into());
+        assert!(
+            e.contains("t.toml:6:") && e.contains("\"flock\"") && e.contains("belong to action = \"errno\""),
+            "{e}"
+        );
         // Denied and answered without effect.
         let e = err(format!("{}{}", entry("flock", "errno", ""), entry("flock", "no_effect", "")));
         assert!(e.contains("t.toml:10:") && e.contains("both denied and answered without effect"), "{e}");
         let e = err(format!("{}{}", entry("flock", "no_effect", ""), entry("flock", "errno", "")));
         assert!(e.contains("t.toml:10:") && e.contains("already has an entry"), "{e}");
         // An unconditional no_effect is the syscall's only entry.
-        let e = err(format!("{}{}", entry("flock", "no_effect", ""), entry("flock", "allow", "{ index = 1, op = \"eq\", value = 1 }")));
+        let e = err(format!(
+            "{}{}",
+            entry("flock", "no_effect", ""),
+            entry("flock", "allow", "{ index = 1, op = \"eq\", value = 1 }")
+        ));
         assert!(e.contains("t.toml:10:") && e.contains("unconditional"), "{e}");
         let e = err(format!("{}{}", entry("flock", "allow", ""), entry("flock", "no_effect", "")));
         assert!(e.contains("an unconditional no_effect must be the only entry"), "{e}");
@@ -626,7 +653,12 @@ mod tests {
             entry("fcntl", "allow", "{ index = 1, op = \"eq\", value = 6 }"),
             entry("fcntl", "no_effect", "{ index = 1, op = \"eq\", value = 6 }")
         ));
-        assert!(e.contains("t.toml:11:") && e.contains("overlap the allow entry at line 6") && e.contains("argument 1 = 0x6"), "{e}");
+        assert!(
+            e.contains("t.toml:11:")
+                && e.contains("overlap the allow entry at line 6")
+                && e.contains("argument 1 = 0x6"),
+            "{e}"
+        );
         let e = err(format!(
             "{}{}",
             entry("fcntl", "no_effect", "{ index = 1, op = \"ge\", value = 5 }, { index = 1, op = \"lt\", value = 8 }"),
@@ -700,14 +732,26 @@ mod tests {
     fn describes_denials() {
         assert_eq!(describe(i64::from(Sysno::ptrace.id()), &[0; 6]), ("ptrace".into(), "ptrace".into()));
         assert_eq!(describe(i64::from(Sysno::socket.id()), &[40, 1, 0, 0, 0, 0]).1, "socket(AF_VSOCK)");
-        assert_eq!(describe(i64::from(Sysno::ioctl.id()), &[0, 0x1_0000_5412, 0, 0, 0, 0]).1, "ioctl(0x100005412 TIOCSTI)");
+        assert_eq!(
+            describe(i64::from(Sysno::ioctl.id()), &[0, 0x1_0000_5412, 0, 0, 0, 0]).1,
+            "ioctl(0x100005412 TIOCSTI)"
+        );
         assert_eq!(describe(i64::from(Sysno::clone.id()), &[0x1000_0000, 0, 0, 0, 0, 0]).1, "clone(CLONE_NEWUSER)");
         // The ways into the huge page pool name their flag.
-        assert_eq!(describe(i64::from(Sysno::mmap.id()), &[0, 2 << 20, 3, 0x4_0022, u64::MAX, 0]).1, "mmap(MAP_HUGETLB)");
+        assert_eq!(
+            describe(i64::from(Sysno::mmap.id()), &[0, 2 << 20, 3, 0x4_0022, u64::MAX, 0]).1,
+            "mmap(MAP_HUGETLB)"
+        );
         assert_eq!(describe(i64::from(Sysno::mmap.id()), &[0, 4096, 7, 0x22, u64::MAX, 0]).1, "mmap");
-        assert_eq!(describe(i64::from(Sysno::memfd_create.id()), &[0, 4 | 1, 0, 0, 0, 0]).1, "memfd_create(MFD_HUGETLB)");
+        assert_eq!(
+            describe(i64::from(Sysno::memfd_create.id()), &[0, 4 | 1, 0, 0, 0, 0]).1,
+            "memfd_create(MFD_HUGETLB)"
+        );
         assert_eq!(describe(i64::from(Sysno::memfd_create.id()), &[0, 1, 0, 0, 0, 0]).1, "memfd_create");
-        assert_eq!(describe(i64::from(Sysno::shmget.id()), &[0, 2 << 20, 0o4000 | 0o1000, 0, 0, 0]).1, "shmget(SHM_HUGETLB)");
+        assert_eq!(
+            describe(i64::from(Sysno::shmget.id()), &[0, 2 << 20, 0o4000 | 0o1000, 0, 0, 0]).1,
+            "shmget(SHM_HUGETLB)"
+        );
     }
 
     #[test]
@@ -715,9 +759,14 @@ mod tests {
         let open = policy(&format!("{BASE}{}", entry("mmap", "allow", ""))).unwrap();
         assert_eq!(open.hugetlb_openings(), vec!["mmap(MAP_HUGETLB)"]);
         assert!(!open.denies_hugetlb());
-        let closed = policy(&format!("{BASE}{}", entry("mmap", "allow", "{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }"))).unwrap();
+        let closed = policy(&format!(
+            "{BASE}{}",
+            entry("mmap", "allow", "{ index = 3, op = \"masked_eq\", mask = 0x40000, value = 0 }")
+        ))
+        .unwrap();
         assert!(closed.denies_hugetlb(), "{:?}", closed.hugetlb_openings());
-        let memfd = policy(&format!("{BASE}{}{}", entry("memfd_create", "allow", ""), entry("shmget", "allow", ""))).unwrap();
+        let memfd =
+            policy(&format!("{BASE}{}{}", entry("memfd_create", "allow", ""), entry("shmget", "allow", ""))).unwrap();
         assert_eq!(memfd.hugetlb_openings(), vec!["memfd_create(MFD_HUGETLB)", "shmget(SHM_HUGETLB)"]);
         // The shipped policies open none.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/seccomp");

@@ -43,12 +43,16 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(installed))
         };
         Config {
-            profiles_dir: std::env::var_os("JAILD_PROFILES").map(PathBuf::from).unwrap_or_else(|| pick("profiles", "/etc/jaild/profiles")),
+            profiles_dir: std::env::var_os("JAILD_PROFILES")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| pick("profiles", "/etc/jaild/profiles")),
             interpreters_dir: std::env::var_os("JAILD_INTERPRETERS")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| pick("interpreters", "/etc/jaild/interpreters")),
             jail_init: std::env::var_os("JAILD_JAIL_INIT").map(PathBuf::from).unwrap_or_else(find_jail_init),
-            state_dir: Some(std::env::var_os("JAILD_STATE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/jaild"))),
+            state_dir: Some(
+                std::env::var_os("JAILD_STATE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/jaild")),
+            ),
             host_id_base: DEFAULT_HOST_ID_BASE,
             host_id_slots: hostids::DEFAULT_SLOTS,
             host_id_lock_dir: PathBuf::from(hostids::DEFAULT_LOCK_DIR),
@@ -110,7 +114,10 @@ impl Supervisor {
         }
         // What the supervisor does with each capability; without one, runs would go wrong in the
         // middle (a jail that cannot be killed outlives its limits), so refuse to start.
-        let effective = sys::effective_capabilities().map_err(|e| SetupError::Capabilities { missing: format!("a readable capability set ({e})"), why: "capget failed" })?;
+        let effective = sys::effective_capabilities().map_err(|e| SetupError::Capabilities {
+            missing: format!("a readable capability set ({e})"),
+            why: "capget failed",
+        })?;
         // Capability numbers from linux/capability.h.
         for (bit, name, why) in [
             (21, "CAP_SYS_ADMIN", "each run's network namespace and cgroup, and the id maps of its user namespace"),
@@ -140,7 +147,9 @@ impl Supervisor {
         let host_ids = hostids::HostIds::new(config.host_id_base, config.host_id_slots, &config.host_id_lock_dir)?;
         let cgroups = cgroup::detect(&cgroup::HostPaths::default())?;
         match cgroups.remove_stale() {
-            Ok(removed) if !removed.is_empty() => tracing::info!(count = removed.len(), ?removed, "removed stale run cgroups"),
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(count = removed.len(), ?removed, "removed stale run cgroups")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not remove stale run cgroups"),
         }

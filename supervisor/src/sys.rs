@@ -162,7 +162,8 @@ fn become_owner(owner: Owner) -> Result<(), Errno> {
     // syscalls: glibc's wrappers would change every thread of the process).
     Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, KEEP, libc::c_long::from(owner.gid), KEEP) })?;
     // SAFETY: as above.
-    if let Err(e) = Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, libc::c_long::from(owner.uid), KEEP) }) {
+    let set_uid = unsafe { libc::syscall(libc::SYS_setresuid, KEEP, libc::c_long::from(owner.uid), KEEP) };
+    if let Err(e) = Errno::result(set_uid) {
         let _ = become_root();
         return Err(e);
     }
@@ -224,9 +225,7 @@ fn raise_effective() -> Result<(), Errno> {
 pub fn sealed_memfd(name: &CStr, bytes: &[u8]) -> Result<OwnedFd, Errno> {
     use std::io::{Seek, Write};
     // SAFETY: `name` is a valid C string; memfd_create returns a new fd or -1.
-    let raw = Errno::result(unsafe {
-        libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-    })?;
+    let raw = Errno::result(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })?;
     // SAFETY: the fd was just created and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut file = std::fs::File::from(fd);
@@ -289,7 +288,11 @@ pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> Result<(), E
     let mut resp = libc::seccomp_notif_resp { id, val: 0, error: -errno, flags: 0 };
     // SAFETY: `resp` is a valid seccomp_notif_resp for the duration of the ioctl.
     Errno::result(unsafe {
-        libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND as _, &mut resp as *mut libc::seccomp_notif_resp)
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+            &mut resp as *mut libc::seccomp_notif_resp,
+        )
     })
     .map(drop)
 }
@@ -308,7 +311,13 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 pub fn pidfd_kill(pidfd: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: pidfd_send_signal with a NULL siginfo takes only integers.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<libc::siginfo_t>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -318,7 +327,12 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut iov = [std::io::IoSliceMut::new(buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 4]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT)?;
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT,
+    )?;
     let mut fds = Vec::new();
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(raw) = c {

@@ -27,7 +27,10 @@ pub fn names(dir: &Path) -> Vec<String> {
 /// The table header a line opens, if it is one: `[a.b]` or `[[a.b]]`, comments ignored.
 pub(crate) fn table_header(line: &str) -> Option<&str> {
     let t = line.split('#').next().unwrap_or("").trim();
-    let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")).or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
+    let inner = t
+        .strip_prefix("[[")
+        .and_then(|r| r.strip_suffix("]]"))
+        .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
     Some(inner.trim())
 }
 

@@ -23,8 +23,8 @@
 //! ctypes) and finding it in the report's violations with the policy's errno.
 
 use crate::audit::{
-    self, decide, exposed_secrets, rights_at, sysno, under_any, AuditError, Decision, Declared, Severity, Subject, ARG_PROBES,
-    DANGERS, SCRATCH_ROOTS,
+    self, decide, exposed_secrets, rights_at, sysno, under_any, AuditError, Decision, Declared, Severity, Subject,
+    ARG_PROBES, DANGERS, SCRATCH_ROOTS,
 };
 use crate::profile::Language;
 use crate::report::{Report, Status};
@@ -57,10 +57,42 @@ const TIME_PROBE_MS: u64 = 300;
 /// Syscalls never made for real with all-zero arguments, even when the filter denies them: if
 /// the filter let them through after all they would fork, block or end the probe.
 const UNSAFE_WITH_ZEROS: &[&str] = &[
-    "fork", "vfork", "clone", "clone3", "exit", "exit_group", "pause", "rt_sigreturn", "rt_sigsuspend", "select", "pselect6",
-    "ppoll", "seccomp", "close", "close_range", "vhangup", "munmap", "brk", "execve", "execveat", "restart_syscall",
-    "set_tid_address", "sched_yield", "setsid", "kill", "tkill", "tgkill", "prctl", "arch_prctl", "personality", "unshare",
-    "userfaultfd", "munlockall", "mlockall", "sync", "syncfs",
+    "fork",
+    "vfork",
+    "clone",
+    "clone3",
+    "exit",
+    "exit_group",
+    "pause",
+    "rt_sigreturn",
+    "rt_sigsuspend",
+    "select",
+    "pselect6",
+    "ppoll",
+    "seccomp",
+    "close",
+    "close_range",
+    "vhangup",
+    "munmap",
+    "brk",
+    "execve",
+    "execveat",
+    "restart_syscall",
+    "set_tid_address",
+    "sched_yield",
+    "setsid",
+    "kill",
+    "tkill",
+    "tgkill",
+    "prctl",
+    "arch_prctl",
+    "personality",
+    "unshare",
+    "userfaultfd",
+    "munlockall",
+    "mlockall",
+    "sync",
+    "syncfs",
 ];
 
 /// Harmless arguments for dangerous syscalls a widened policy allows: the call reaches the
@@ -73,13 +105,31 @@ fn safe_args(name: &str) -> Option<[u64; 6]> {
         "bpf" => [0xffff_ffff, 0, 0, 0, 0, 0],
         "perf_event_open" => [0, 0, M1, M1, 0, 0],
         "keyctl" => [0, (-3i64) as u64, 0, 0, 0, 0],
-        "add_key" | "request_key" | "mount" | "umount2" | "fsopen" | "pivot_root" | "chroot" | "init_module" | "delete_module" | "reboot"
-        | "io_uring_setup" | "memfd_create" | "kexec_load" | "acct" | "swapon" | "swapoff" | "quotactl" | "uselib" | "ustat"
-        | "adjtimex" | "clock_adjtime" | "clock_settime" | "settimeofday" | "modify_ldt" | "sethostname" | "setdomainname" | "fanotify_init"
-        | "kcmp" => [0; 6],
-        "fsconfig" | "fsmount" | "fspick" | "move_mount" | "open_tree" | "mount_setattr" | "setns" | "finit_module" | "io_uring_enter"
-        | "io_uring_register" | "open_by_handle_at" | "name_to_handle_at" | "pidfd_getfd" | "execveat" | "bind" | "listen" | "accept"
-        | "accept4" | "landlock_add_rule" | "landlock_restrict_self" | "kexec_file_load" => [M1, 0, 0, 0, 0, 0],
+        "add_key" | "request_key" | "mount" | "umount2" | "fsopen" | "pivot_root" | "chroot" | "init_module"
+        | "delete_module" | "reboot" | "io_uring_setup" | "memfd_create" | "kexec_load" | "acct" | "swapon"
+        | "swapoff" | "quotactl" | "uselib" | "ustat" | "adjtimex" | "clock_adjtime" | "clock_settime"
+        | "settimeofday" | "modify_ldt" | "sethostname" | "setdomainname" | "fanotify_init" | "kcmp" => [0; 6],
+        "fsconfig"
+        | "fsmount"
+        | "fspick"
+        | "move_mount"
+        | "open_tree"
+        | "mount_setattr"
+        | "setns"
+        | "finit_module"
+        | "io_uring_enter"
+        | "io_uring_register"
+        | "open_by_handle_at"
+        | "name_to_handle_at"
+        | "pidfd_getfd"
+        | "execveat"
+        | "bind"
+        | "listen"
+        | "accept"
+        | "accept4"
+        | "landlock_add_rule"
+        | "landlock_restrict_self"
+        | "kexec_file_load" => [M1, 0, 0, 0, 0, 0],
         "unshare" => [0x0400_0000, 0, 0, 0, 0, 0],
         "clone3" => [0, 0, 0, 0, 0, 0],
         "personality" => [0xffff_ffff, 0, 0, 0, 0, 0],
@@ -97,7 +147,11 @@ pub enum VerifyError {
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error("failed to stage the probe profile from {path}")]
-    Stage { path: PathBuf, #[source] source: std::io::Error },
+    Stage {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to write the probe profile {path}: {message}")]
     Rewrite { path: PathBuf, message: String },
     #[error("the supervisor cannot start")]
@@ -198,7 +252,9 @@ impl Obs {
     /// The denied call with this detail, from the report of the run that made call `id`.
     fn violation_of(&self, id: &str, detail: &str) -> Option<&crate::report::Violation> {
         match self.syscall_run_of.get(id) {
-            Some(&run) => self.syscall_runs.get(run)?.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail),
+            Some(&run) => {
+                self.syscall_runs.get(run)?.violations.iter().find(|v| v.kind == "syscall" && v.detail == detail)
+            }
             None => self.violation(detail),
         }
     }
@@ -306,7 +362,16 @@ impl<'a> Builder<'a> {
 
     /// A claim decided by one probe: was the operation allowed?
     #[allow(clippy::too_many_arguments)]
-    fn access(&mut self, area: &'static str, claim: impl Into<String>, declared: impl Into<String>, allowed: bool, baseline: bool, may_fail: bool, op: Value) {
+    fn access(
+        &mut self,
+        area: &'static str,
+        claim: impl Into<String>,
+        declared: impl Into<String>,
+        allowed: bool,
+        baseline: bool,
+        may_fail: bool,
+        op: Value,
+    ) {
         let (claim, declared) = (claim.into(), declared.into());
         let id = self.probe(op);
         self.claim(
@@ -393,10 +458,14 @@ fn filesystem_claims(b: &mut Builder) {
         "sees nothing of the host but the planned paths",
         format!("{expected_count} paths: the plan's mounts and their parent directories"),
         Box::new(move |o| {
-            let (Some(w), Some(l)) = (o.result(&walk), o.result(&lstat)) else { return (o.missing(), Outcome::Fail, false) };
-            let seen: BTreeSet<PathBuf> = w["entries"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(PathBuf::from).collect();
+            let (Some(w), Some(l)) = (o.result(&walk), o.result(&lstat)) else {
+                return (o.missing(), Outcome::Fail, false);
+            };
+            let seen: BTreeSet<PathBuf> =
+                w["entries"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(PathBuf::from).collect();
             let extra: Vec<String> = seen.difference(&expected).map(|p| p.display().to_string()).collect();
-            let found: Vec<String> = l["found"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(String::from).collect();
+            let found: Vec<String> =
+                l["found"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(String::from).collect();
             let unlisted = w["errors"].as_array().map(Vec::len).unwrap_or(0);
             if !extra.is_empty() || !found.is_empty() {
                 let mut all = extra;
@@ -406,7 +475,10 @@ fn filesystem_claims(b: &mut Builder) {
                 let walk = if seen.is_empty() && unlisted > 0 {
                     "/ itself cannot be listed (Landlock grants no read right there)".to_string()
                 } else {
-                    format!("a walk from / found {} paths, all planned ({unlisted} directories refused listing)", seen.len())
+                    format!(
+                        "a walk from / found {} paths, all planned ({unlisted} directories refused listing)",
+                        seen.len()
+                    )
                 };
                 (format!("none of {sample_count} other host paths exists in the jail; {walk}"), Outcome::Pass, false)
             }
@@ -432,7 +504,9 @@ fn filesystem_claims(b: &mut Builder) {
                 let writable = &false;
                 let secrets = exposed_secrets(src);
                 let baseline = secrets.iter().all(|(_, sev, _)| *sev < Severity::Medium);
-                let what = audit::mount_comment(s, dst).map(|c| c.split(&[';', '('][..]).next().unwrap_or("").trim().to_string()).unwrap_or_default();
+                let what = audit::mount_comment(s, dst)
+                    .map(|c| c.split(&[';', '('][..]).next().unwrap_or("").trim().to_string())
+                    .unwrap_or_default();
                 // A bound host path beyond the baseline may still be closed by the host's own
                 // permissions (root's 0700 home): not a grant then, but lint flags it anyway.
                 b.access(
@@ -468,13 +542,37 @@ fn filesystem_claims(b: &mut Builder) {
                 );
             }
             Mount::File { dst, .. } => {
-                b.access("filesystem", format!("may read {}", dst.display()), "jaild's runner, read-only", true, true, false, json!({"op": "read", "path": dst}));
-                b.access("filesystem", format!("may not write {}", dst.display()), "read-only", false, false, false, json!({"op": "write", "path": dst}));
+                b.access(
+                    "filesystem",
+                    format!("may read {}", dst.display()),
+                    "jaild's runner, read-only",
+                    true,
+                    true,
+                    false,
+                    json!({"op": "read", "path": dst}),
+                );
+                b.access(
+                    "filesystem",
+                    format!("may not write {}", dst.display()),
+                    "read-only",
+                    false,
+                    false,
+                    false,
+                    json!({"op": "write", "path": dst}),
+                );
             }
             _ => {}
         }
     }
-    b.access("filesystem", "may not create files in /", "read-only root", false, false, false, json!({"op": "write", "path": "/"}));
+    b.access(
+        "filesystem",
+        "may not create files in /",
+        "read-only root",
+        false,
+        false,
+        false,
+        json!({"op": "write", "path": "/"}),
+    );
     // Baseline: system directories stay read-only whatever the profile mounts there.
     let tmpfs: Vec<PathBuf> = s.profile.file.filesystem.tmpfs.iter().map(|t| t.path.clone()).collect();
     for d in ["/etc", "/usr", "/bin", "/lib", "/opt", "/var", "/root", "/home", "/boot", "/run", "/sys"] {
@@ -482,7 +580,15 @@ fn filesystem_claims(b: &mut Builder) {
         if declared {
             continue; // the tmpfs claim above covers it (and the baseline judges it)
         }
-        b.access("filesystem", format!("may not write {d}"), "not a scratch mount", false, false, false, json!({"op": "write", "path": d}));
+        b.access(
+            "filesystem",
+            format!("may not write {d}"),
+            "not a scratch mount",
+            false,
+            false,
+            false,
+            json!({"op": "write", "path": d}),
+        );
     }
     // Baseline: host secrets stay out of reach.
     let readable = |p: &Path| -> bool {
@@ -491,7 +597,20 @@ fn filesystem_claims(b: &mut Builder) {
             _ => false,
         })
     };
-    for p in ["/etc/shadow", "/etc/passwd", "/etc/ssh", "/root", "/home", "/var/run/docker.sock", "/run", "/var/log", "/boot", "/sys/kernel", "/proc/1/environ", "/proc/1/root"] {
+    for p in [
+        "/etc/shadow",
+        "/etc/passwd",
+        "/etc/ssh",
+        "/root",
+        "/home",
+        "/var/run/docker.sock",
+        "/run",
+        "/var/log",
+        "/boot",
+        "/sys/kernel",
+        "/proc/1/environ",
+        "/proc/1/root",
+    ] {
         let path = Path::new(p);
         let declared = readable(path);
         b.access(
@@ -511,12 +630,36 @@ fn exec_claims(b: &mut Builder) {
     let m = &s.interpreter.manifest;
     let plan = &s.plan;
     let args: Vec<&str> = if b.python { vec!["-c", "pass"] } else { vec!["-e", "0"] };
-    b.access("execute", format!("may execute {}", m.binary.display()), "the interpreter (Landlock execute)", true, true, false, json!({"op": "exec", "path": m.binary, "args": args}));
-    b.access("execute", format!("may execute {}", m.loader.display()), "its loader (Landlock execute)", true, true, false, json!({"op": "exec", "path": m.loader, "args": ["--version"]}));
+    b.access(
+        "execute",
+        format!("may execute {}", m.binary.display()),
+        "the interpreter (Landlock execute)",
+        true,
+        true,
+        false,
+        json!({"op": "exec", "path": m.binary, "args": args}),
+    );
+    b.access(
+        "execute",
+        format!("may execute {}", m.loader.display()),
+        "its loader (Landlock execute)",
+        true,
+        true,
+        false,
+        json!({"op": "exec", "path": m.loader, "args": ["--version"]}),
+    );
     // Execute rights the plan grants beyond those two exceed the baseline.
     for r in &plan.landlock.rules {
         if r.access & access::EXECUTE != 0 && r.path != m.binary && r.path != m.loader {
-            b.access("execute", format!("may execute {}", r.path.display()), "Landlock execute (beyond the interpreter)", true, false, false, json!({"op": "exec", "path": r.path, "args": []}));
+            b.access(
+                "execute",
+                format!("may execute {}", r.path.display()),
+                "Landlock execute (beyond the interpreter)",
+                true,
+                false,
+                false,
+                json!({"op": "exec", "path": r.path, "args": []}),
+            );
         }
     }
     let scratch = scratch_dir(s);
@@ -540,7 +683,9 @@ fn exec_claims(b: &mut Builder) {
     );
     for mount in &plan.mounts {
         match mount {
-            Mount::Bind { src, dst, dev: false, .. } if dst != &m.binary && dst != &m.loader && rights_at(plan, dst) & access::EXECUTE == 0 => {
+            Mount::Bind { src, dst, dev: false, .. }
+                if dst != &m.binary && dst != &m.loader && rights_at(plan, dst) & access::EXECUTE == 0 =>
+            {
                 if let Some((host, inside)) = executable_below(src, dst) {
                     let _ = host;
                     b.access(
@@ -555,19 +700,36 @@ fn exec_claims(b: &mut Builder) {
                 }
             }
             Mount::File { dst, .. } => {
-                b.access("execute", format!("may not execute {}", dst.display()), "mode 0444, no Landlock execute", false, false, false, json!({"op": "exec", "path": dst, "args": []}));
+                b.access(
+                    "execute",
+                    format!("may not execute {}", dst.display()),
+                    "mode 0444, no Landlock execute",
+                    false,
+                    false,
+                    false,
+                    json!({"op": "exec", "path": dst, "args": []}),
+                );
             }
             _ => {}
         }
     }
-    b.access("execute", "may not execute host programs (/bin/sh)", "not bound", false, false, false, json!({"op": "exec", "path": "/bin/sh", "args": ["-c", "true"]}));
+    b.access(
+        "execute",
+        "may not execute host programs (/bin/sh)",
+        "not bound",
+        false,
+        false,
+        false,
+        json!({"op": "exec", "path": "/bin/sh", "args": ["-c", "true"]}),
+    );
     if b.python {
         let program = s.program();
         let declared = audit::allows(program, "memfd_create", [0; 6]) && audit::allows(program, "execve", [0; 6]);
         b.access(
             "execute",
             "may not execute an in-memory file (memfd)",
-            if declared { "memfd_create and execve allowed (beyond the baseline)" } else { "memfd_create denied" }.to_string(),
+            if declared { "memfd_create and execve allowed (beyond the baseline)" } else { "memfd_create denied" }
+                .to_string(),
             declared,
             false,
             false,
@@ -637,7 +799,11 @@ fn syscall_claims(b: &mut Builder) {
         format!("{} ({} syscalls with entries)", s.policy.path.display(), s.policy.rules.len()),
         Box::new(move |_| {
             if disagree.is_empty() {
-                (format!("agrees on all {checked} cases (every x86_64 syscall number, plus the argument probes)"), Outcome::Pass, false)
+                (
+                    format!("agrees on all {checked} cases (every x86_64 syscall number, plus the argument probes)"),
+                    Outcome::Pass,
+                    false,
+                )
             } else {
                 (format!("disagrees on {}", disagree.join(", ")), Outcome::Fail, true)
             }
@@ -653,13 +819,23 @@ fn syscall_claims(b: &mut Builder) {
         let Declared::Deny { errno, quiet } = declared else {
             if compiled != declared.decision() {
                 let want = if declared == Declared::Allow { "allowed" } else { "without effect" };
-                b.claim("syscalls", format!("syscall {name} {want}"), want, Box::new(move |_| (format!("the compiled filter decides {compiled:?}"), Outcome::Fail, false)));
+                b.claim(
+                    "syscalls",
+                    format!("syscall {name} {want}"),
+                    want,
+                    Box::new(move |_| (format!("the compiled filter decides {compiled:?}"), Outcome::Fail, false)),
+                );
             }
             continue;
         };
         let listed = s.policy.rule(name).is_some();
-        let declared_text = format!("{errno}{}{}", if quiet { ", quietly" } else { "" }, if listed { "" } else { " (the policy's default)" });
-        let live = (python && compiled == Decision::Notify && !UNSAFE_WITH_ZEROS.contains(&name)).then(|| b.syscall_probe(nr, zeros));
+        let declared_text = format!(
+            "{errno}{}{}",
+            if quiet { ", quietly" } else { "" },
+            if listed { "" } else { " (the policy's default)" }
+        );
+        let live = (python && compiled == Decision::Notify && !UNSAFE_WITH_ZEROS.contains(&name))
+            .then(|| b.syscall_probe(nr, zeros));
         let detail = crate::seccomp::describe(i64::from(nr), &zeros).1;
         b.claim(
             "syscalls",
@@ -686,7 +862,11 @@ fn syscall_claims(b: &mut Builder) {
             let nr = r.nr;
             let compiled = decide(&program, nr, args);
             let label = match alt {
-                Some(a) => format!("{}({})", r.name, audit::alternatives_words(&r.name, std::slice::from_ref(a)).trim_start_matches("only ")),
+                Some(a) => format!(
+                    "{}({})",
+                    r.name,
+                    audit::alternatives_words(&r.name, std::slice::from_ref(a)).trim_start_matches("only ")
+                ),
                 None => r.name.clone(),
             };
             let live = (python && compiled == Decision::NoEffect).then(|| b.syscall_probe(nr, args));
@@ -714,13 +894,24 @@ fn syscall_claims(b: &mut Builder) {
             Declared::NoEffect => {
                 let claim = format!("{}({}) succeeds without effect", p.syscall, p.label);
                 let live = live.clone();
-                b.claim("syscalls", claim, "no_effect: returns 0, never run, not reported", Box::new(move |o| no_effect_judge(o, &detail, compiled, live.as_deref())));
+                b.claim(
+                    "syscalls",
+                    claim,
+                    "no_effect: returns 0, never run, not reported",
+                    Box::new(move |o| no_effect_judge(o, &detail, compiled, live.as_deref())),
+                );
                 continue;
             }
             Declared::Deny { errno, .. } => (format!("{}({}) denied", p.syscall, p.label), errno.clone(), false),
         };
-        let declared_text = if allowed { format!("allowed by the filter: a script can {}", p.gives) } else { errno.clone() };
-        b.claim("syscalls", claim, declared_text, Box::new(move |o| syscall_judge(o, &detail, &errno, compiled, live.as_deref(), allowed, baseline)));
+        let declared_text =
+            if allowed { format!("allowed by the filter: a script can {}", p.gives) } else { errno.clone() };
+        b.claim(
+            "syscalls",
+            claim,
+            declared_text,
+            Box::new(move |o| syscall_judge(o, &detail, &errno, compiled, live.as_deref(), allowed, baseline)),
+        );
     }
 
     // Dangerous syscalls the policy allows: beyond the baseline unless low.
@@ -760,15 +951,33 @@ fn no_effect_judge(o: &Obs, detail: &str, compiled: Decision, live: Option<&str>
     };
     match o.result(id) {
         None => (o.missing(), Outcome::Fail, false),
-        Some(r) if r["ok"] == json!(true) && r["ret"] == json!(0) && o.violation_of(id, detail).is_none() => {
-            ("filter: no effect; live: returned 0 where the kernel would have refused these arguments, not reported".into(), Outcome::Pass, false)
-        }
-        Some(r) => (format!("filter: no effect; live: {r}{}", if o.violation_of(id, detail).is_some() { ", reported" } else { "" }), Outcome::Fail, false),
+        Some(r) if r["ok"] == json!(true) && r["ret"] == json!(0) && o.violation_of(id, detail).is_none() => (
+            "filter: no effect; live: returned 0 where the kernel would have refused these arguments, not reported"
+                .into(),
+            Outcome::Pass,
+            false,
+        ),
+        Some(r) => (
+            format!(
+                "filter: no effect; live: {r}{}",
+                if o.violation_of(id, detail).is_some() { ", reported" } else { "" }
+            ),
+            Outcome::Fail,
+            false,
+        ),
     }
 }
 
 /// A syscall claim: the static decision of the compiled program and, where made, the live call.
-fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: Option<&str>, declared_allowed: bool, baseline: bool) -> (String, Outcome, bool) {
+fn syscall_judge(
+    o: &Obs,
+    detail: &str,
+    errno: &str,
+    compiled: Decision,
+    live: Option<&str>,
+    declared_allowed: bool,
+    baseline: bool,
+) -> (String, Outcome, bool) {
     let statically_allowed = compiled == Decision::Allow;
     let static_text = match compiled {
         Decision::Allow => "filter: allow",
@@ -780,12 +989,26 @@ fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: O
         None => match o.violation(detail) {
             // No call of its own (JavaScript), but another probe made it (net.connect makes
             // socket(AF_INET)) and the report names it.
-            Some(_) if !statically_allowed => (false, format!("{static_text}; live: reported as \"{detail}\" when the network probes tried it")),
-            _ => (statically_allowed, format!("{static_text}; live: {}", if o.python { "not made (not harmless with these arguments)" } else { "not possible from JavaScript" })),
+            Some(_) if !statically_allowed => {
+                (false, format!("{static_text}; live: reported as \"{detail}\" when the network probes tried it"))
+            }
+            _ => (
+                statically_allowed,
+                format!(
+                    "{static_text}; live: {}",
+                    if o.python {
+                        "not made (not harmless with these arguments)"
+                    } else {
+                        "not possible from JavaScript"
+                    }
+                ),
+            ),
         },
         Some(id) => match o.result(id) {
             None => return (o.missing(), Outcome::Fail, false),
-            Some(r) if r.get("unsupported").is_some() => (statically_allowed, format!("{static_text}; live: not possible in JavaScript")),
+            Some(r) if r.get("unsupported").is_some() => {
+                (statically_allowed, format!("{static_text}; live: not possible in JavaScript"))
+            }
             Some(r) if r.get("signal").is_some_and(|v| !v.is_null()) => {
                 let sig = r["signal"].as_i64().unwrap_or(0);
                 if audit::KERNEL_UNFILTERED.contains(&detail) && sig == i64::from(libc::SIGILL) {
@@ -795,14 +1018,21 @@ fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: O
                         false,
                     );
                 }
-                return (format!("{static_text}; live: the call killed its process (signal {sig})"), Outcome::Fail, false);
+                return (
+                    format!("{static_text}; live: the call killed its process (signal {sig})"),
+                    Outcome::Fail,
+                    false,
+                );
             }
             Some(r) => {
                 let got = r["err"].as_str().unwrap_or("none");
                 match o.violation_of(id, detail) {
                     Some(v) => {
                         let errno_ok = errno.is_empty() || got == errno;
-                        let text = format!("{static_text}; live: {got}, reported as \"{detail}\"{}", if v.quiet { " (quietly)" } else { "" });
+                        let text = format!(
+                            "{static_text}; live: {got}, reported as \"{detail}\"{}",
+                            if v.quiet { " (quietly)" } else { "" }
+                        );
                         if !errno_ok && !declared_allowed {
                             return (format!("{text}; expected {errno}"), Outcome::Fail, false);
                         }
@@ -816,7 +1046,11 @@ fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: O
                         );
                     }
                     None => {
-                        let ret = if r["ok"] == json!(true) { format!("returned {}", r["ret"]) } else { format!("reached the kernel, which answered {got}") };
+                        let ret = if r["ok"] == json!(true) {
+                            format!("returned {}", r["ret"])
+                        } else {
+                            format!("reached the kernel, which answered {got}")
+                        };
                         (true, format!("{static_text}; live: {ret}, not reported"))
                     }
                 }
@@ -824,7 +1058,11 @@ fn syscall_judge(o: &Obs, detail: &str, errno: &str, compiled: Decision, live: O
         },
     };
     if statically_allowed != observed_allowed {
-        return (format!("{text}; the compiled filter and the kernel disagree"), Outcome::Fail, observed_allowed && !declared_allowed);
+        return (
+            format!("{text}; the compiled filter and the kernel disagree"),
+            Outcome::Fail,
+            observed_allowed && !declared_allowed,
+        );
     }
     let (outcome, exceeds) = judge_access(declared_allowed, baseline, false, observed_allowed);
     let text = if outcome == Outcome::Exceeds { format!("{text} — beyond the jaild baseline") } else { text };
@@ -839,11 +1077,27 @@ fn network_claims(b: &mut Builder) {
         ("no network: TCP to [2606:4700:4700::1111]:53", "inet6", "tcp", "2606:4700:4700::1111", 53),
     ];
     for (claim, family, proto, host, port) in targets {
-        b.access("network", claim.to_string(), "network mode none".to_string(), false, false, false, json!({"op": "connect", "family": family, "proto": proto, "host": host, "port": port}));
+        b.access(
+            "network",
+            claim.to_string(),
+            "network mode none".to_string(),
+            false,
+            false,
+            false,
+            json!({"op": "connect", "family": family, "proto": proto, "host": host, "port": port}),
+        );
     }
     if b.python {
         let allowed = audit::allows(b.s.program(), "socketpair", audit::with_arg(0, 1));
-        b.access("network", "AF_UNIX socket pairs work".to_string(), if allowed { "socketpair(AF_UNIX) allowed" } else { "socketpair denied" }.to_string(), allowed, true, false, json!({"op": "socketpair"}));
+        b.access(
+            "network",
+            "AF_UNIX socket pairs work".to_string(),
+            if allowed { "socketpair(AF_UNIX) allowed" } else { "socketpair denied" }.to_string(),
+            allowed,
+            true,
+            false,
+            json!({"op": "socketpair"}),
+        );
     }
 }
 
@@ -857,11 +1111,16 @@ fn identity_claims(b: &mut Builder) {
     let workdir = plan.cwd.clone();
     let mut add = |claim: &str, declared: String, f: StatusJudge| {
         let id = status.clone();
-        b.claim("identity", claim.to_string(), declared, Box::new(move |o| match o.result(&id) {
-            Some(r) if r["ok"] == json!(true) => f(r),
-            Some(r) => (probe_text(r), Outcome::Fail, false),
-            None => (o.missing(), Outcome::Fail, false),
-        }));
+        b.claim(
+            "identity",
+            claim.to_string(),
+            declared,
+            Box::new(move |o| match o.result(&id) {
+                Some(r) if r["ok"] == json!(true) => f(r),
+                Some(r) => (probe_text(r), Outcome::Fail, false),
+                None => (o.missing(), Outcome::Fail, false),
+            }),
+        );
     };
     add(
         "runs as an unprivileged user",
@@ -869,7 +1128,9 @@ fn identity_claims(b: &mut Builder) {
         Box::new(move |r| {
             let u = r["status"]["Uid"].as_array().cloned().unwrap_or_default();
             let g = r["status"]["Gid"].as_array().cloned().unwrap_or_default();
-            let ok = !u.is_empty() && u.iter().all(|v| v == &json!(uid.to_string())) && g.iter().all(|v| v == &json!(gid.to_string()));
+            let ok = !u.is_empty()
+                && u.iter().all(|v| v == &json!(uid.to_string()))
+                && g.iter().all(|v| v == &json!(gid.to_string()));
             (format!("Uid {} Gid {}", join(&u), join(&g)), if ok { Outcome::Pass } else { Outcome::Fail }, !ok)
         }),
     );
@@ -877,8 +1138,17 @@ fn identity_claims(b: &mut Builder) {
         "holds no capabilities",
         "empty inheritable, permitted, effective, bounding and ambient sets".into(),
         Box::new(|r| {
-            let sets: Vec<String> = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].iter().map(|k| format!("{k} {}", join(r["status"][k].as_array().map(Vec::as_slice).unwrap_or(&[])))).collect();
-            let ok = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].iter().all(|k| r["status"][k].as_array().and_then(|a| a.first()).and_then(|v| v.as_str()).is_some_and(|v| v.chars().all(|c| c == '0')));
+            let sets: Vec<String> = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+                .iter()
+                .map(|k| format!("{k} {}", join(r["status"][k].as_array().map(Vec::as_slice).unwrap_or(&[]))))
+                .collect();
+            let ok = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].iter().all(|k| {
+                r["status"][k]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| v.chars().all(|c| c == '0'))
+            });
             (sets.join(", "), if ok { Outcome::Pass } else { Outcome::Fail }, !ok)
         }),
     );
@@ -894,13 +1164,16 @@ fn identity_claims(b: &mut Builder) {
     );
     add(
         "its user namespace maps no id to host root",
-        format!("uid {uid} = one host uid of {first_host_uid}..{last_host_uid} (its slot's); every host id unprivileged"),
+        format!(
+            "uid {uid} = one host uid of {first_host_uid}..{last_host_uid} (its slot's); every host id unprivileged"
+        ),
         Box::new(move |r| {
             let mut lines = Vec::new();
             let mut ok = true;
             for map in ["uid_map", "gid_map"] {
                 for l in r[map].as_array().into_iter().flatten() {
-                    let cols: Vec<u64> = l.as_array().into_iter().flatten().filter_map(|v| v.as_str()?.parse().ok()).collect();
+                    let cols: Vec<u64> =
+                        l.as_array().into_iter().flatten().filter_map(|v| v.as_str()?.parse().ok()).collect();
                     if cols.len() == 3 {
                         lines.push(format!("{map} {} -> {} ({})", cols[0], cols[1], cols[2]));
                         ok &= cols[1] >= 1000;
@@ -940,13 +1213,23 @@ fn identity_claims(b: &mut Builder) {
         declared,
         Box::new(move |o| {
             let Some(r) = o.result(&env_id) else { return (o.missing(), Outcome::Fail, false) };
-            let got: BTreeMap<String, String> = r["env"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
-            let extra: Vec<String> = got.iter().filter(|(k, v)| env.get(*k) != Some(v)).map(|(k, v)| format!("{k}={v}")).collect();
+            let got: BTreeMap<String, String> = r["env"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect();
+            let extra: Vec<String> =
+                got.iter().filter(|(k, v)| env.get(*k) != Some(v)).map(|(k, v)| format!("{k}={v}")).collect();
             let missing: Vec<String> = env.keys().filter(|k| !got.contains_key(*k)).cloned().collect();
             if extra.is_empty() && missing.is_empty() {
                 (format!("{} variables, as declared", got.len()), Outcome::Pass, false)
             } else {
-                (format!("extra or different: [{}], missing: [{}]", extra.join(" "), missing.join(" ")), Outcome::Fail, !extra.is_empty())
+                (
+                    format!("extra or different: [{}], missing: [{}]", extra.join(" "), missing.join(" ")),
+                    Outcome::Fail,
+                    !extra.is_empty(),
+                )
             }
         }),
     );
@@ -965,7 +1248,8 @@ fn process_claims(b: &mut Builder) {
         Box::new(move |o| {
             let Some(r) = o.result(&proc) else { return (o.missing(), Outcome::Fail, false) };
             let me = r["self"].as_u64().unwrap_or(0);
-            let others: Vec<u64> = r["pids"].as_array().into_iter().flatten().filter_map(Value::as_u64).filter(|p| *p != me).collect();
+            let others: Vec<u64> =
+                r["pids"].as_array().into_iter().flatten().filter_map(Value::as_u64).filter(|p| *p != me).collect();
             if others.is_empty() {
                 (format!("/proc lists only itself (pid {me})"), Outcome::Pass, false)
             } else {
@@ -973,7 +1257,15 @@ fn process_claims(b: &mut Builder) {
             }
         }),
     );
-    b.access("processes", "cannot signal the jail's init (pid 1)".to_string(), "uid and Landlock signal scope".to_string(), false, false, false, json!({"op": "kill", "pid": 1, "sig": 0}));
+    b.access(
+        "processes",
+        "cannot signal the jail's init (pid 1)".to_string(),
+        "uid and Landlock signal scope".to_string(),
+        false,
+        false,
+        false,
+        json!({"op": "kill", "pid": 1, "sig": 0}),
+    );
 }
 
 fn limit_claims(b: &mut Builder) {
@@ -981,7 +1273,16 @@ fn limit_claims(b: &mut Builder) {
     let l = s.profile.file.limits;
     let ceiling_check = |field: &str, value: u64| -> Option<String> {
         let c = audit::ceiling(field)?;
-        (value > c.high).then(|| format!("above the jaild baseline ceiling of {}", if matches!(field, "memory" | "stdout" | "tmpfs" | "file_size") { audit::bytes(c.high) } else { c.high.to_string() }))
+        (value > c.high).then(|| {
+            format!(
+                "above the jaild baseline ceiling of {}",
+                if matches!(field, "memory" | "stdout" | "tmpfs" | "file_size") {
+                    audit::bytes(c.high)
+                } else {
+                    c.high.to_string()
+                }
+            )
+        })
     };
     // Open files.
     let n = l.open_files;
@@ -1015,13 +1316,22 @@ fn limit_claims(b: &mut Builder) {
         let margin = if b.python { 48 << 20 } else { 96 << 20 };
         if size > FILL_PROBE_CEILING || size + margin > l.memory.0 {
             let over = ceiling_check("tmpfs", size);
-            let text = format!("not filled: {} is above what verify fills ({} or the memory limit less the interpreter's share)", t.size, audit::bytes(FILL_PROBE_CEILING));
+            let text = format!(
+                "not filled: {} is above what verify fills ({} or the memory limit less the interpreter's share)",
+                t.size,
+                audit::bytes(FILL_PROBE_CEILING)
+            );
             let outcome = if over.is_some() { Outcome::Exceeds } else { Outcome::Skip };
             let text = match over {
                 Some(o) => format!("{text} — {o}"),
                 None => text,
             };
-            b.claim("limits", format!("{} holds at most {}", dir.display(), t.size), format!("tmpfs size {}", t.size), Box::new(move |_| (text.clone(), outcome, false)));
+            b.claim(
+                "limits",
+                format!("{} holds at most {}", dir.display(), t.size),
+                format!("tmpfs size {}", t.size),
+                Box::new(move |_| (text.clone(), outcome, false)),
+            );
         } else {
             let id = b.probe(json!({"op": "fill", "dir": dir, "chunk": 1 << 20, "stop": size + (4 << 20)}));
             b.claim(
@@ -1070,14 +1380,23 @@ fn limit_claims(b: &mut Builder) {
     let fsize = l.file_size.0;
     let smallest = s.profile.file.filesystem.tmpfs.iter().map(|t| t.size.0).max().unwrap_or(0);
     let work = s.profile.file.filesystem.workdir.clone();
-    let work_size = s.profile.file.filesystem.tmpfs.iter().find(|t| t.path == work).map(|t| t.size.0).unwrap_or(smallest);
+    let work_size =
+        s.profile.file.filesystem.tmpfs.iter().find(|t| t.path == work).map(|t| t.size.0).unwrap_or(smallest);
     if fsize <= FILL_PROBE_CEILING && work_size + (48 << 20) <= l.memory.0 {
         let id = b.probe(json!({"op": "filesize", "dir": work, "stop": fsize + (1 << 20)}));
         let tmpfs_first = work_size <= fsize;
         b.claim(
             "limits",
             format!("no file larger than {}", l.file_size),
-            format!("RLIMIT_FSIZE {}{}", l.file_size, if tmpfs_first { format!(" (the {} work dir fills first)", audit::bytes(work_size)) } else { String::new() }),
+            format!(
+                "RLIMIT_FSIZE {}{}",
+                l.file_size,
+                if tmpfs_first {
+                    format!(" (the {} work dir fills first)", audit::bytes(work_size))
+                } else {
+                    String::new()
+                }
+            ),
             Box::new(move |o| {
                 let Some(r) = o.result(&id) else { return (o.missing(), Outcome::Fail, false) };
                 let written = r["written"].as_u64().unwrap_or(0);
@@ -1096,7 +1415,11 @@ fn limit_claims(b: &mut Builder) {
 
     // Edge runs: stdout, memory under and over, pids, wall and CPU time.
     if l.stdout.0 <= OUTPUT_PROBE_CEILING {
-        b.edges.push(("stdout", json!({"mode": "stdout", "bytes": l.stdout.0 + (64 << 10)}), LimitOverrides::default()));
+        b.edges.push((
+            "stdout",
+            json!({"mode": "stdout", "bytes": l.stdout.0 + (64 << 10)}),
+            LimitOverrides::default(),
+        ));
     }
     if l.memory.0 <= MEMORY_PROBE_CEILING {
         b.edges.push(("memory-under", Value::Null, LimitOverrides::default())); // sized after the stdout run
@@ -1108,7 +1431,15 @@ fn limit_claims(b: &mut Builder) {
     let wall = TIME_PROBE_MS.min(l.wall_time_ms);
     b.edges.push(("wall", json!({"mode": "sleep"}), LimitOverrides { wall_time_ms: Some(wall), ..Default::default() }));
     let cpu = TIME_PROBE_MS.min(l.cpu_time_ms);
-    b.edges.push(("cpu", json!({"mode": "spin"}), LimitOverrides { cpu_time_ms: Some(cpu), wall_time_ms: Some((cpu * 10).min(l.wall_time_ms)), ..Default::default() }));
+    b.edges.push((
+        "cpu",
+        json!({"mode": "spin"}),
+        LimitOverrides {
+            cpu_time_ms: Some(cpu),
+            wall_time_ms: Some((cpu * 10).min(l.wall_time_ms)),
+            ..Default::default()
+        },
+    ));
 
     let stdout_cap = l.stdout.0;
     let over = ceiling_check("stdout", stdout_cap);
@@ -1117,10 +1448,24 @@ fn limit_claims(b: &mut Builder) {
         format!("stdout is capped at {}", l.stdout),
         format!("stdout {}; the run stops beyond it (output_limit)", l.stdout),
         Box::new(move |o| match o.edges.get("stdout") {
-            None => (format!("not flooded: above {}{}", audit::bytes(OUTPUT_PROBE_CEILING), over.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()), if over.is_some() { Outcome::Exceeds } else { Outcome::Skip }, false),
+            None => (
+                format!(
+                    "not flooded: above {}{}",
+                    audit::bytes(OUTPUT_PROBE_CEILING),
+                    over.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()
+                ),
+                if over.is_some() { Outcome::Exceeds } else { Outcome::Skip },
+                false,
+            ),
             Some(r) => {
                 let got = r.stdout.len() as u64;
-                let text = format!("wrote {} past the cap: {}, kept {} bytes{}", audit::bytes(64 << 10), r.status, got, if r.stdout_truncated { ", truncated" } else { "" });
+                let text = format!(
+                    "wrote {} past the cap: {}, kept {} bytes{}",
+                    audit::bytes(64 << 10),
+                    r.status,
+                    got,
+                    if r.stdout_truncated { ", truncated" } else { "" }
+                );
                 if got > stdout_cap {
                     (text, Outcome::Fail, true)
                 } else if r.status != Status::OutputLimit || got != stdout_cap {
@@ -1141,7 +1486,12 @@ fn limit_claims(b: &mut Builder) {
         Box::new(move |o| match o.edges.get("memory-under") {
             None => skipped_edge(mem > MEMORY_PROBE_CEILING, &over, audit::bytes(MEMORY_PROBE_CEILING)),
             Some(r) => {
-                let text = format!("allocated {} and touched it: {}, peak {}", r.result.as_u64().map(mib).unwrap_or_else(|| "nothing".into()), r.status, mib(r.usage.memory_peak_bytes));
+                let text = format!(
+                    "allocated {} and touched it: {}, peak {}",
+                    r.result.as_u64().map(mib).unwrap_or_else(|| "nothing".into()),
+                    r.status,
+                    mib(r.usage.memory_peak_bytes)
+                );
                 match r.status {
                     Status::Ok if r.usage.memory_peak_bytes <= mem => (text, Outcome::Pass, false),
                     Status::Ok => (text, Outcome::Fail, true),
@@ -1159,7 +1509,12 @@ fn limit_claims(b: &mut Builder) {
             None => skipped_edge(mem > MEMORY_PROBE_CEILING, &over, audit::bytes(MEMORY_PROBE_CEILING)),
             Some(r) => {
                 let peak = r.usage.memory_peak_bytes;
-                let text = format!("allocated without end: {}, {} OOM kill(s), peak {}", r.status, r.usage.oom_kills, mib(peak));
+                let text = format!(
+                    "allocated without end: {}, {} OOM kill(s), peak {}",
+                    r.status,
+                    r.usage.oom_kills,
+                    mib(peak)
+                );
                 if peak > mem + mem / 50 {
                     (text, Outcome::Fail, true)
                 } else if r.status != Status::MemoryLimit {
@@ -1180,12 +1535,18 @@ fn limit_claims(b: &mut Builder) {
             None => skipped_edge(pids > PIDS_PROBE_CEILING, &over, PIDS_PROBE_CEILING.to_string()),
             Some(r) => {
                 let peak = r.usage.pids_peak;
-                let text = format!("created processes without end: {}, peak {}", r.status, peak.map(|p| p.to_string()).unwrap_or_else(|| "not reported by this kernel".into()));
+                let text = format!(
+                    "created processes without end: {}, peak {}",
+                    r.status,
+                    peak.map(|p| p.to_string()).unwrap_or_else(|| "not reported by this kernel".into())
+                );
                 match (r.status, peak) {
                     (_, Some(p)) if p > pids => (text, Outcome::Fail, true),
                     (Status::PidsLimit, Some(p)) if p == pids => (text, Outcome::Pass, false),
                     (Status::PidsLimit, None) => (text, Outcome::Pass, false),
-                    (Status::MemoryLimit, _) => (format!("{text}: memory ran out first, inconclusive"), Outcome::Skip, false),
+                    (Status::MemoryLimit, _) => {
+                        (format!("{text}: memory ran out first, inconclusive"), Outcome::Skip, false)
+                    }
                     _ => (text, Outcome::Fail, false),
                 }
             }
@@ -1227,7 +1588,12 @@ fn limit_claims(b: &mut Builder) {
             continue; // probed above
         }
         if let Some(over) = ceiling_check(key, value) {
-            b.claim("limits", format!("{key} within the jaild baseline"), shown, Box::new(move |_| (format!("not probed — {over}"), Outcome::Exceeds, false)));
+            b.claim(
+                "limits",
+                format!("{key} within the jaild baseline"),
+                shown,
+                Box::new(move |_| (format!("not probed — {over}"), Outcome::Exceeds, false)),
+            );
         }
     }
 }
@@ -1237,7 +1603,11 @@ fn mib(n: u64) -> String {
 }
 
 fn skipped_edge(too_big: bool, over: &Option<String>, ceiling: String) -> (String, Outcome, bool) {
-    let base = if too_big { format!("not probed: above what verify probes ({ceiling})") } else { "no observation: the edge run did not happen".to_string() };
+    let base = if too_big {
+        format!("not probed: above what verify probes ({ceiling})")
+    } else {
+        "no observation: the edge run did not happen".to_string()
+    };
     match over {
         Some(o) => (format!("{base} — {o}"), Outcome::Exceeds, false),
         None if too_big => (base, Outcome::Skip, false),
@@ -1273,7 +1643,8 @@ fn stage(s: &Subject, dir: &Path) -> Result<(), VerifyError> {
     let copy = |from: &Path, rel: &Path| -> Result<(), VerifyError> {
         let to = dir.join(rel);
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| VerifyError::Stage { path: from.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| VerifyError::Stage { path: from.to_path_buf(), source })?;
         }
         std::fs::copy(from, &to).map(|_| ()).map_err(|source| VerifyError::Stage { path: from.to_path_buf(), source })
     };
@@ -1289,7 +1660,8 @@ fn stage(s: &Subject, dir: &Path) -> Result<(), VerifyError> {
     }
     let path = dir.join(&file);
     let text = std::fs::read_to_string(&path).map_err(|source| VerifyError::Stage { path: path.clone(), source })?;
-    let mut table: toml::Table = toml::from_str(&text).map_err(|e| VerifyError::Rewrite { path: path.clone(), message: e.to_string() })?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| VerifyError::Rewrite { path: path.clone(), message: e.to_string() })?;
     let lp = table.entry("language_policy").or_insert_with(|| toml::Value::Table(toml::Table::new()));
     match lp.as_table_mut() {
         Some(t) => {
@@ -1297,7 +1669,8 @@ fn stage(s: &Subject, dir: &Path) -> Result<(), VerifyError> {
         }
         None => return Err(VerifyError::Rewrite { path, message: "language_policy is not a table".into() }),
     }
-    let out = toml::to_string(&table).map_err(|e| VerifyError::Rewrite { path: path.clone(), message: e.to_string() })?;
+    let out =
+        toml::to_string(&table).map_err(|e| VerifyError::Rewrite { path: path.clone(), message: e.to_string() })?;
     std::fs::write(&path, out).map_err(|source| VerifyError::Stage { path: path.clone(), source })
 }
 
@@ -1321,7 +1694,8 @@ fn weakened(original: &Subject, probe: &Subject) -> Option<String> {
 pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> {
     let started = Instant::now();
     let s = audit::load(config, spec)?;
-    let staging = audit::StagingDir::new().map_err(|source| VerifyError::Stage { path: s.profile.path.clone(), source })?;
+    let staging =
+        audit::StagingDir::new().map_err(|source| VerifyError::Stage { path: s.profile.path.clone(), source })?;
     stage(&s, staging.path())?;
     let mut probe_config = config.clone();
     probe_config.profiles_dir = staging.path().to_path_buf();
@@ -1341,7 +1715,8 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
     let sup = Supervisor::new(probe_config)?;
 
     let python = s.profile.file.language == Language::Python;
-    let mut b = Builder { s: &s, python, probes: Vec::new(), syscalls: Vec::new(), claims: Vec::new(), edges: Vec::new() };
+    let mut b =
+        Builder { s: &s, python, probes: Vec::new(), syscalls: Vec::new(), claims: Vec::new(), edges: Vec::new() };
     filesystem_claims(&mut b);
     exec_claims(&mut b);
     network_claims(&mut b);
@@ -1367,16 +1742,35 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
     };
     let mut runs = Vec::new();
     let main = run(&json!({"mode": "probes", "probes": probes}), LimitOverrides::default());
-    runs.push(RunInfo { purpose: format!("{} probes", probes.len()), status: main.status, wall_ms: main.usage.wall_ms, message: main.message.clone() });
+    runs.push(RunInfo {
+        purpose: format!("{} probes", probes.len()),
+        status: main.status,
+        wall_ms: main.usage.wall_ms,
+        message: main.message.clone(),
+    });
     let mut results = main.result.as_object().cloned().unwrap_or_default();
     // Raw syscalls in batches, each batch a run of its own: every denial in a batch reads
     // differently in its report, and a batch stays far below any cap on distinct denials.
     let mut syscall_runs = Vec::new();
     let mut syscall_run_of = BTreeMap::new();
     for (i, batch) in batches.iter().enumerate() {
-        let r = run(&json!({"mode": "probes", "probes": [{"id": "syscalls", "op": "syscalls", "calls": batch}]}), LimitOverrides::default());
-        runs.push(RunInfo { purpose: format!("{} syscalls", batch.len()), status: r.status, wall_ms: r.usage.wall_ms, message: None });
-        let answers = r.result.get("syscalls").and_then(|b| b.get("results")).and_then(Value::as_object).cloned().unwrap_or_default();
+        let r = run(
+            &json!({"mode": "probes", "probes": [{"id": "syscalls", "op": "syscalls", "calls": batch}]}),
+            LimitOverrides::default(),
+        );
+        runs.push(RunInfo {
+            purpose: format!("{} syscalls", batch.len()),
+            status: r.status,
+            wall_ms: r.usage.wall_ms,
+            message: None,
+        });
+        let answers = r
+            .result
+            .get("syscalls")
+            .and_then(|b| b.get("results"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         for call in batch {
             if let Some(id) = call["id"].as_str() {
                 syscall_run_of.insert(id.to_string(), i);
@@ -1402,7 +1796,12 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
         if purpose == "stdout" {
             baseline_peak = r.usage.memory_peak_bytes;
         }
-        runs.push(RunInfo { purpose: purpose.to_string(), status: r.status, wall_ms: r.usage.wall_ms, message: r.message.clone() });
+        runs.push(RunInfo {
+            purpose: purpose.to_string(),
+            status: r.status,
+            wall_ms: r.usage.wall_ms,
+            message: r.message.clone(),
+        });
         obs.edges.insert(purpose, r);
     }
 
@@ -1423,7 +1822,8 @@ pub fn verify(config: &Config, spec: &str) -> Result<Verification, VerifyError> 
     })
 }
 
-const AREAS: [&str; 8] = ["filesystem", "execute", "network", "processes", "identity", "environment", "syscalls", "limits"];
+const AREAS: [&str; 8] =
+    ["filesystem", "execute", "network", "processes", "identity", "environment", "syscalls", "limits"];
 
 /// One line per claim: `PASS  claim  declared: ...  observed: ...`, grouped by area, then a
 /// summary. `failures_only` leaves out PASS lines.
@@ -1436,14 +1836,26 @@ pub fn render(v: &Verification, failures_only: bool) -> String {
         v.source.display()
     );
     for area in AREAS {
-        let checks: Vec<&Check> = v.checks.iter().filter(|c| c.area == area).filter(|c| !failures_only || c.outcome != Outcome::Pass).collect();
+        let checks: Vec<&Check> = v
+            .checks
+            .iter()
+            .filter(|c| c.area == area)
+            .filter(|c| !failures_only || c.outcome != Outcome::Pass)
+            .collect();
         if checks.is_empty() {
             continue;
         }
         let _ = writeln!(out, "[{area}]");
         for c in checks {
             let mark = if c.exceeds_profile { " (EXCEEDS THE PROFILE)" } else { "" };
-            let _ = writeln!(out, "{:<7}  {}  declared: {}  observed: {}{mark}", c.outcome.word(), c.claim, c.declared, c.observed);
+            let _ = writeln!(
+                out,
+                "{:<7}  {}  declared: {}  observed: {}{mark}",
+                c.outcome.word(),
+                c.claim,
+                c.declared,
+                c.observed
+            );
         }
     }
     let runs: Vec<String> = v.runs.iter().map(|r| format!("{} {} {} ms", r.purpose, r.status, r.wall_ms)).collect();
@@ -1496,7 +1908,10 @@ mod tests {
     #[test]
     fn errnos_in_words() {
         assert_eq!(probe_text(&json!({"ok": false, "err": "EROFS"})), "refused: EROFS (read-only mount)");
-        assert_eq!(probe_text(&json!({"ok": false, "err": "EPERM", "stage": "socket"})), "socket: EPERM (operation not permitted)");
+        assert_eq!(
+            probe_text(&json!({"ok": false, "err": "EPERM", "stage": "socket"})),
+            "socket: EPERM (operation not permitted)"
+        );
         assert_eq!(probe_text(&json!({"ok": true, "detail": "read 64 bytes"})), "read 64 bytes");
     }
 
@@ -1504,8 +1919,24 @@ mod tests {
     fn safe_arguments_exist_for_every_dangerous_syscall_but_the_unsafe_ones() {
         for d in DANGERS {
             for name in d.syscalls {
-                if sysno(name).is_some() && !["lookup_dcookie", "nfsservctl", "create_module", "get_kernel_syms", "query_module", "vhangup", "move_pages", "migrate_pages", "quotactl"].contains(name) {
-                    assert!(safe_args(name).is_some() || UNSAFE_WITH_ZEROS.contains(name), "{name}: no harmless arguments to probe it with");
+                if sysno(name).is_some()
+                    && ![
+                        "lookup_dcookie",
+                        "nfsservctl",
+                        "create_module",
+                        "get_kernel_syms",
+                        "query_module",
+                        "vhangup",
+                        "move_pages",
+                        "migrate_pages",
+                        "quotactl",
+                    ]
+                    .contains(name)
+                {
+                    assert!(
+                        safe_args(name).is_some() || UNSAFE_WITH_ZEROS.contains(name),
+                        "{name}: no harmless arguments to probe it with"
+                    );
                 }
             }
         }

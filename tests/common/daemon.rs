@@ -26,7 +26,8 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn error_code(&self) -> String {
@@ -53,7 +54,8 @@ pub fn send_head(stream: &mut UnixStream, method: &str, path: &str, body: Option
 pub fn read_head(reader: &mut impl BufRead) -> (u16, HashMap<String, String>) {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
-    let status: u16 = line.split_whitespace().nth(1).unwrap_or_else(|| panic!("bad status line {line:?}")).parse().unwrap();
+    let status: u16 =
+        line.split_whitespace().nth(1).unwrap_or_else(|| panic!("bad status line {line:?}")).parse().unwrap();
     let mut headers = HashMap::new();
     loop {
         line.clear();
@@ -149,9 +151,16 @@ impl Daemon {
                 dir = dir.display(),
                 repo = repo.display(),
                 allow = if callers.contains("allow_uids") { "" } else { "allow_uids = [0]\n" },
-                store = if top.contains("store =") { String::new() } else { format!("store = \"{}/history.db\"\n", dir.display()) },
-                profiles =
-                    if top.contains("profiles_dir =") { String::new() } else { format!("profiles_dir = \"{}/profiles\"\n", repo.display()) },
+                store = if top.contains("store =") {
+                    String::new()
+                } else {
+                    format!("store = \"{}/history.db\"\n", dir.display())
+                },
+                profiles = if top.contains("profiles_dir =") {
+                    String::new()
+                } else {
+                    format!("profiles_dir = \"{}/profiles\"\n", repo.display())
+                },
             ),
         )
         .unwrap();
@@ -284,7 +293,10 @@ pub fn processes_with_uids(uids: &[u32]) -> Vec<i32> {
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
-        let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok());
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok());
         if uid.is_some_and(|u| uids.contains(&u)) {
             found.push(pid);
         }
@@ -302,7 +314,10 @@ pub fn cgroups_named(suffix: &str) -> Vec<PathBuf> {
         for e in entries.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 let p = e.path();
-                if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix) || (suffix.ends_with('.') && n.starts_with(suffix))) {
+                if p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(suffix) || (suffix.ends_with('.') && n.starts_with(suffix)))
+                {
                     out.push(p.clone());
                 }
                 walk(&p, suffix, depth - 1, out);
@@ -313,4 +328,3 @@ pub fn cgroups_named(suffix: &str) -> Vec<PathBuf> {
     walk(Path::new("/sys/fs/cgroup"), suffix, 6, &mut out);
     out
 }
-

@@ -28,7 +28,9 @@ pub fn missing_feature() -> Option<String> {
     if let Err(e) = jaild::cgroup::detect(&jaild::cgroup::HostPaths::default()) {
         return Some(format!("needs usable cgroups: {e}"));
     }
-    if !Path::new("/usr/bin/python3.11").exists() || !Path::new("/opt/jaild/interpreters/node-24.21.0/bin/node").exists() {
+    if !Path::new("/usr/bin/python3.11").exists()
+        || !Path::new("/opt/jaild/interpreters/node-24.21.0/bin/node").exists()
+    {
         return Some("needs the pinned interpreters (run interpreters/install.sh)".into());
     }
     None

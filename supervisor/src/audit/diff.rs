@@ -55,10 +55,29 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     // --- profile identity ---
     push("profile", "name", Some(pa.name.clone()), Some(pb.name.clone()), Direction::Changes);
     push("profile", "description", Some(pa.description.clone()), Some(pb.description.clone()), Direction::Changes);
-    let extends = |s: &Subject| s.profile.extends.as_ref().and_then(|p| p.file_stem()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "nothing".into());
+    let extends = |s: &Subject| {
+        s.profile
+            .extends
+            .as_ref()
+            .and_then(|p| p.file_stem())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "nothing".into())
+    };
     push("profile", "extends", Some(extends(a)), Some(extends(b)), Direction::Changes);
-    push("profile", "language", Some(pa.language.as_str().into()), Some(pb.language.as_str().into()), Direction::Changes);
-    push("profile", "interpreter", Some(format!("{} {} ({}, sha256 {})", ma.name, ma.version, ma.binary.display(), ma.sha256)), Some(format!("{} {} ({}, sha256 {})", mb.name, mb.version, mb.binary.display(), mb.sha256)), Direction::Changes);
+    push(
+        "profile",
+        "language",
+        Some(pa.language.as_str().into()),
+        Some(pb.language.as_str().into()),
+        Direction::Changes,
+    );
+    push(
+        "profile",
+        "interpreter",
+        Some(format!("{} {} ({}, sha256 {})", ma.name, ma.version, ma.binary.display(), ma.sha256)),
+        Some(format!("{} {} ({}, sha256 {})", mb.name, mb.version, mb.binary.display(), mb.sha256)),
+        Direction::Changes,
+    );
     push("profile", "command", Some(a.plan.argv.join(" ")), Some(b.plan.argv.join(" ")), Direction::Changes);
 
     // --- limits ---
@@ -66,7 +85,11 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     let lb = super::limit_values(&pb.limits);
     for ((key, va, sa), (_, vb, sb)) in la.iter().zip(lb.iter()) {
         let dir = if key == &"cpu_cores" {
-            if pb.limits.cpu_cores > pa.limits.cpu_cores { Direction::Widens } else { Direction::Narrows }
+            if pb.limits.cpu_cores > pa.limits.cpu_cores {
+                Direction::Widens
+            } else {
+                Direction::Narrows
+            }
         } else if vb > va {
             Direction::Widens
         } else {
@@ -78,7 +101,13 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     }
 
     // --- filesystem: the plan's mounts by destination ---
-    push("filesystem", "workdir", Some(pa.filesystem.workdir.display().to_string()), Some(pb.filesystem.workdir.display().to_string()), Direction::Changes);
+    push(
+        "filesystem",
+        "workdir",
+        Some(pa.filesystem.workdir.display().to_string()),
+        Some(pb.filesystem.workdir.display().to_string()),
+        Direction::Changes,
+    );
     let mounts_a = mount_map(a);
     let mounts_b = mount_map(b);
     let rules_a = rules_map(a);
@@ -109,11 +138,27 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     }
 
     // --- Landlock ---
-    push("landlock", "minimum_abi", Some(pa.landlock.minimum_abi.to_string()), Some(pb.landlock.minimum_abi.to_string()), if pb.landlock.minimum_abi < pa.landlock.minimum_abi { Direction::Widens } else { Direction::Narrows });
+    push(
+        "landlock",
+        "minimum_abi",
+        Some(pa.landlock.minimum_abi.to_string()),
+        Some(pb.landlock.minimum_abi.to_string()),
+        if pb.landlock.minimum_abi < pa.landlock.minimum_abi { Direction::Widens } else { Direction::Narrows },
+    );
     let handled = |m: u64| jail_init::plan::access::fs_names(m).join(", ");
     if a.plan.landlock.handled_fs != b.plan.landlock.handled_fs {
-        let dir = if b.plan.landlock.handled_fs & !a.plan.landlock.handled_fs != 0 { Direction::Narrows } else { Direction::Widens };
-        push("landlock", "rights handled", Some(handled(a.plan.landlock.handled_fs)), Some(handled(b.plan.landlock.handled_fs)), dir);
+        let dir = if b.plan.landlock.handled_fs & !a.plan.landlock.handled_fs != 0 {
+            Direction::Narrows
+        } else {
+            Direction::Widens
+        };
+        push(
+            "landlock",
+            "rights handled",
+            Some(handled(a.plan.landlock.handled_fs)),
+            Some(handled(b.plan.landlock.handled_fs)),
+            dir,
+        );
     }
     for path in rules_a.keys().chain(rules_b.keys()).filter(|p| !moved.contains(*p)).collect::<BTreeSet<_>>() {
         let (x, y) = (rules_a.get(path).copied().unwrap_or(0), rules_b.get(path).copied().unwrap_or(0));
@@ -132,7 +177,11 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
                 section: "landlock".into(),
                 key: path.clone(),
                 old: (x != 0).then(|| super::rights_words(x)),
-                new: Some(if y == 0 { "no rule".to_string() } else { format!("{} ({})", super::rights_words(y), text.join("; ")) }),
+                new: Some(if y == 0 {
+                    "no rule".to_string()
+                } else {
+                    format!("{} ({})", super::rights_words(y), text.join("; "))
+                }),
                 direction: dir,
             });
         }
@@ -148,8 +197,15 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
         v.join(", ")
     };
     if a.plan.landlock.scoped != b.plan.landlock.scoped {
-        let dir = if b.plan.landlock.scoped & !a.plan.landlock.scoped != 0 { Direction::Narrows } else { Direction::Widens };
-        out.push(Change { section: "landlock".into(), key: "scopes".into(), old: Some(scopes(a.plan.landlock.scoped)), new: Some(scopes(b.plan.landlock.scoped)), direction: dir });
+        let dir =
+            if b.plan.landlock.scoped & !a.plan.landlock.scoped != 0 { Direction::Narrows } else { Direction::Widens };
+        out.push(Change {
+            section: "landlock".into(),
+            key: "scopes".into(),
+            old: Some(scopes(a.plan.landlock.scoped)),
+            new: Some(scopes(b.plan.landlock.scoped)),
+            direction: dir,
+        });
     }
 
     // --- network ---
@@ -160,7 +216,13 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
 
     // --- seccomp, syscall by syscall ---
     if a.policy.default_errno != b.policy.default_errno {
-        out.push(Change { section: "seccomp".into(), key: "default errno".into(), old: Some(a.policy.default_errno.clone()), new: Some(b.policy.default_errno.clone()), direction: Direction::Changes });
+        out.push(Change {
+            section: "seccomp".into(),
+            key: "default errno".into(),
+            old: Some(a.policy.default_errno.clone()),
+            new: Some(b.policy.default_errno.clone()),
+            direction: Direction::Changes,
+        });
     }
     let names: BTreeSet<&str> = a.policy.rules.iter().chain(b.policy.rules.iter()).map(|r| r.name.as_str()).collect();
     for name in names {
@@ -179,7 +241,9 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
         let nr = sys.id() as u32;
         let mut cases = vec![[0u64; 6]];
         cases.extend(ARG_PROBES.iter().filter(|p| p.syscall == sys.name()).map(|p| p.args()));
-        if cases.iter().any(|args| decide(a.program(), nr, *args) != decide(b.program(), nr, *args)) && !listed.contains(sys.name()) {
+        if cases.iter().any(|args| decide(a.program(), nr, *args) != decide(b.program(), nr, *args))
+            && !listed.contains(sys.name())
+        {
             unexplained.push(sys.name().to_string());
         }
     }
@@ -188,7 +252,10 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
             section: "seccomp".into(),
             key: "compiled filter".into(),
             old: None,
-            new: Some(format!("decides differently for {} although the policy entries read the same", unexplained.join(", "))),
+            new: Some(format!(
+                "decides differently for {} although the policy entries read the same",
+                unexplained.join(", ")
+            )),
             direction: Direction::Changes,
         });
     }
@@ -198,14 +265,32 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     let ba: BTreeSet<&String> = lpa.blocked_modules.iter().collect();
     let bb: BTreeSet<&String> = lpb.blocked_modules.iter().collect();
     for m in ba.difference(&bb) {
-        out.push(Change { section: "language_policy".into(), key: format!("blocked module {m}"), old: Some("blocked".into()), new: Some("importable".into()), direction: Direction::Widens });
+        out.push(Change {
+            section: "language_policy".into(),
+            key: format!("blocked module {m}"),
+            old: Some("blocked".into()),
+            new: Some("importable".into()),
+            direction: Direction::Widens,
+        });
     }
     for m in bb.difference(&ba) {
-        out.push(Change { section: "language_policy".into(), key: format!("blocked module {m}"), old: Some("importable".into()), new: Some("blocked".into()), direction: Direction::Narrows });
+        out.push(Change {
+            section: "language_policy".into(),
+            key: format!("blocked module {m}"),
+            old: Some("importable".into()),
+            new: Some("blocked".into()),
+            direction: Direction::Narrows,
+        });
     }
     if lpa.dynamic_code != lpb.dynamic_code {
         let word = |b: bool| if b { "allowed" } else { "refused" }.to_string();
-        out.push(Change { section: "language_policy".into(), key: "dynamic code".into(), old: Some(word(lpa.dynamic_code)), new: Some(word(lpb.dynamic_code)), direction: if lpb.dynamic_code { Direction::Widens } else { Direction::Narrows } });
+        out.push(Change {
+            section: "language_policy".into(),
+            key: "dynamic code".into(),
+            old: Some(word(lpa.dynamic_code)),
+            new: Some(word(lpb.dynamic_code)),
+            direction: if lpb.dynamic_code { Direction::Widens } else { Direction::Narrows },
+        });
     }
 
     // --- environment ---
@@ -214,7 +299,13 @@ pub fn diff(a: &Subject, b: &Subject) -> Vec<Change> {
     for k in ea.keys().chain(eb.keys()).collect::<BTreeSet<_>>() {
         let (x, y) = (ea.get(k).map(|v| v.to_string()), eb.get(k).map(|v| v.to_string()));
         if x != y {
-            out.push(Change { section: "environment".into(), key: k.to_string(), old: x, new: y, direction: Direction::Changes });
+            out.push(Change {
+                section: "environment".into(),
+                key: k.to_string(),
+                old: x,
+                new: y,
+                direction: Direction::Changes,
+            });
         }
     }
     out
@@ -238,7 +329,11 @@ fn mount_map(s: &Subject) -> BTreeMap<String, MountView> {
     for m in &s.plan.mounts {
         let (dst, view) = match m {
             Mount::Bind { src, dst, exec, dev } => {
-                let mut text = if src == dst { "read-only bind of the host path".to_string() } else { format!("read-only bind of host {}", src.display()) };
+                let mut text = if src == dst {
+                    "read-only bind of the host path".to_string()
+                } else {
+                    format!("read-only bind of host {}", src.display())
+                };
                 if *exec {
                     text.push_str(", code may be mapped");
                 }
@@ -249,16 +344,58 @@ fn mount_map(s: &Subject) -> BTreeMap<String, MountView> {
             }
             Mount::Tmpfs { dst, size_bytes, inodes, mode, .. } => (
                 dst,
-                MountView { text: format!("writable tmpfs {}, {inodes} inodes, mode {mode:o}", super::bytes(*size_bytes)), writable: true, exec: false, size: *size_bytes, src: String::new() },
+                MountView {
+                    text: format!("writable tmpfs {}, {inodes} inodes, mode {mode:o}", super::bytes(*size_bytes)),
+                    writable: true,
+                    exec: false,
+                    size: *size_bytes,
+                    src: String::new(),
+                },
             ),
-            Mount::Proc { dst } => (dst, MountView { text: "the jail's own /proc".into(), writable: false, exec: false, size: 0, src: String::new() }),
-            Mount::Dir { dst, mode } => (dst, MountView { text: format!("directory, mode {mode:o}"), writable: false, exec: false, size: 0, src: String::new() }),
+            Mount::Proc { dst } => (
+                dst,
+                MountView {
+                    text: "the jail's own /proc".into(),
+                    writable: false,
+                    exec: false,
+                    size: 0,
+                    src: String::new(),
+                },
+            ),
+            Mount::Dir { dst, mode } => (
+                dst,
+                MountView {
+                    text: format!("directory, mode {mode:o}"),
+                    writable: false,
+                    exec: false,
+                    size: 0,
+                    src: String::new(),
+                },
+            ),
             Mount::File { dst, contents, mode } => {
                 use sha2::Digest;
                 let digest = hex::encode(sha2::Sha256::digest(contents.as_bytes()));
-                (dst, MountView { text: format!("file, mode {mode:o}, sha256 {}", &digest[..16]), writable: false, exec: false, size: 0, src: String::new() })
+                (
+                    dst,
+                    MountView {
+                        text: format!("file, mode {mode:o}, sha256 {}", &digest[..16]),
+                        writable: false,
+                        exec: false,
+                        size: 0,
+                        src: String::new(),
+                    },
+                )
             }
-            Mount::Symlink { target, dst } => (dst, MountView { text: format!("symlink to {}", target.display()), writable: false, exec: false, size: 0, src: String::new() }),
+            Mount::Symlink { target, dst } => (
+                dst,
+                MountView {
+                    text: format!("symlink to {}", target.display()),
+                    writable: false,
+                    exec: false,
+                    size: 0,
+                    src: String::new(),
+                },
+            ),
         };
         out.insert(dst.display().to_string(), view);
     }
@@ -290,7 +427,8 @@ fn verdict_text(s: &Subject, name: &str) -> String {
         Some(Verdict::Allow) => "allowed".into(),
         Some(Verdict::NoEffect) => super::no_effect_words(name, &[]),
         Some(Verdict::AllowIf(alts)) => {
-            let (no_effect, allowed): (Vec<Alternative>, Vec<Alternative>) = alts.iter().cloned().partition(|a| a.no_effect);
+            let (no_effect, allowed): (Vec<Alternative>, Vec<Alternative>) =
+                alts.iter().cloned().partition(|a| a.no_effect);
             let mut text = Vec::new();
             if !allowed.is_empty() {
                 text.push(format!("allowed {}", alternatives_words(name, &allowed)));
@@ -330,14 +468,18 @@ fn syscall_direction(a: &Subject, b: &Subject, name: &str) -> Direction {
                 return Direction::Narrows;
             }
             let words = |alts: &[Alternative]| -> BTreeSet<String> {
-                alts.iter().map(|a| alternatives_words(name, std::slice::from_ref(a)).trim_start_matches("only ").to_string()).collect()
+                alts.iter()
+                    .map(|a| alternatives_words(name, std::slice::from_ref(a)).trim_start_matches("only ").to_string())
+                    .collect()
             };
             let (tx, ty) = (words(&x), words(&y));
             let added = ty.difference(&tx).count();
             let removed = tx.difference(&ty).count();
             // Break ties on what the compiled programs do with the probe values.
             let probes: Vec<[u64; 6]> = ARG_PROBES.iter().filter(|p| p.syscall == name).map(|p| p.args()).collect();
-            let opened = probes.iter().any(|args| decide(a.program(), nr, *args) != Decision::Allow && decide(b.program(), nr, *args) == Decision::Allow);
+            let opened = probes.iter().any(|args| {
+                decide(a.program(), nr, *args) != Decision::Allow && decide(b.program(), nr, *args) == Decision::Allow
+            });
             if added > 0 && removed == 0 || opened {
                 Direction::Widens
             } else if removed > 0 && added == 0 {
@@ -349,7 +491,8 @@ fn syscall_direction(a: &Subject, b: &Subject, name: &str) -> Direction {
     }
 }
 
-const SECTIONS: [&str; 8] = ["profile", "limits", "filesystem", "landlock", "network", "seccomp", "language_policy", "environment"];
+const SECTIONS: [&str; 8] =
+    ["profile", "limits", "filesystem", "landlock", "network", "seccomp", "language_policy", "environment"];
 
 pub fn render(a: &Subject, b: &Subject, changes: &[Change]) -> String {
     let mut out = String::new();

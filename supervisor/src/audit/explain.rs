@@ -3,8 +3,8 @@
 //! compiled program, and the catalogue of what jails must not do.
 
 use super::{
-    alternatives_words, decide, mount_comment, no_effect_words, rights_at, sysno, with_arg, Alternative, Decision, Subject, Verdict,
-    ARG_PROBES, CLONE_NEW, DANGERS,
+    alternatives_words, decide, mount_comment, no_effect_words, rights_at, sysno, with_arg, Alternative, Decision,
+    Subject, Verdict, ARG_PROBES, CLONE_NEW, DANGERS,
 };
 use jail_init::plan::{access, Mount};
 use std::fmt::Write as _;
@@ -63,15 +63,42 @@ pub fn explain(s: &Subject) -> String {
     let m = &s.interpreter.manifest;
     let _ = writeln!(out, "Profile {} — {}", p.name, p.description);
     let key = 13;
-    item(&mut out, 2, "file", key, &format!("{} (sha256 of the resolved profile {})", s.source_path.display(), &s.profile.sha256));
+    item(
+        &mut out,
+        2,
+        "file",
+        key,
+        &format!("{} (sha256 of the resolved profile {})", s.source_path.display(), &s.profile.sha256),
+    );
     if let Some(parent) = &s.profile.extends {
-        item(&mut out, 2, "extends", key, &format!("{}: every value not written in this file comes from there", parent.display()));
+        item(
+            &mut out,
+            2,
+            "extends",
+            key,
+            &format!("{}: every value not written in this file comes from there", parent.display()),
+        );
     }
-    item(&mut out, 2, "language", key, &format!("{}, run by {} {} ({}; sha256 {} pinned, a changed binary is refused)", p.language.as_str(), m.name, m.version, m.binary.display(), m.sha256));
+    item(
+        &mut out,
+        2,
+        "language",
+        key,
+        &format!(
+            "{}, run by {} {} ({}; sha256 {} pinned, a changed binary is refused)",
+            p.language.as_str(),
+            m.name,
+            m.version,
+            m.binary.display(),
+            m.sha256
+        ),
+    );
     item(&mut out, 2, "command", key, &s.plan.argv.join(" "));
     item(&mut out, 2, "seccomp", key, &format!("{} (sha256 {})", s.policy.path.display(), s.profile.seccomp.sha256));
     let abi_note = match crate::plan::landlock_coverage(&s.profile, s.kernel_abi) {
-        Ok(covered) if covered.is_empty() => format!("ABI {} required, this kernel has {}", p.landlock.minimum_abi, s.kernel_abi),
+        Ok(covered) if covered.is_empty() => {
+            format!("ABI {} required, this kernel has {}", p.landlock.minimum_abi, s.kernel_abi)
+        }
         Ok(covered) => format!(
             "ABI {} required, this kernel has {}; the rights it lacks are enforced by other layers: {}",
             p.landlock.minimum_abi,
@@ -98,7 +125,9 @@ pub fn explain(s: &Subject) -> String {
                 p.landlock.minimum_abi,
                 covered.iter().map(|c| format!("{} by {}", c.right, c.by)).collect::<Vec<_>>().join("; ")
             ),
-            Err(e) => format!("on a kernel with only Landlock ABI {}: {e}; runs are refused there", p.landlock.minimum_abi),
+            Err(e) => {
+                format!("on a kernel with only Landlock ABI {}: {e}; runs are refused there", p.landlock.minimum_abi)
+            }
         };
         item(&mut out, 2, "older kernels", key, &text);
     }
@@ -133,7 +162,11 @@ fn read_section(out: &mut String, s: &Subject) {
             text.push_str(&mount_comment(s, dst).unwrap_or_default());
             let rights = rights_at(&s.plan, dst);
             if rights & !(access::READ_FILE | access::READ_DIR | access::EXECUTE) != 0 {
-                let _ = write!(text, " — Landlock also grants: {}", super::rights_words(rights & !(access::READ_FILE | access::READ_DIR)));
+                let _ = write!(
+                    text,
+                    " — Landlock also grants: {}",
+                    super::rights_words(rights & !(access::READ_FILE | access::READ_DIR))
+                );
             }
             if *exec && rights & access::EXECUTE == 0 {
                 text.push_str(" [code may be mapped from it]");
@@ -158,7 +191,13 @@ fn read_section(out: &mut String, s: &Subject) {
         })
         .collect();
     if !devices.is_empty() {
-        item(out, 2, "/dev", w, &format!("only the devices {} (and /dev/fd, /dev/std* links to its own descriptors)", devices.join(", ")));
+        item(
+            out,
+            2,
+            "/dev",
+            w,
+            &format!("only the devices {} (and /dev/fd, /dev/std* links to its own descriptors)", devices.join(", ")),
+        );
     }
     let scratch: Vec<String> = s.profile.file.filesystem.tmpfs.iter().map(|t| t.path.display().to_string()).collect();
     item(out, 2, "scratch", w, &format!("{} (its own, below)", scratch.join(", ")));
@@ -200,24 +239,57 @@ fn write_section(out: &mut String, s: &Subject) {
         item(out, 2, "devices", 12, &format!("{} (writes are discarded or fail)", writable_devices.join(", ")));
     }
     item(out, 2, "file size", 12, &format!("no single file larger than {} (RLIMIT_FSIZE)", p.limits.file_size));
-    item(out, 2, "output", 12, &format!("stdout up to {}, stderr up to {}, the result up to {}; beyond that the run is stopped (output_limit)", p.limits.stdout, p.limits.stderr, p.limits.result));
+    item(
+        out,
+        2,
+        "output",
+        12,
+        &format!(
+            "stdout up to {}, stderr up to {}, the result up to {}; beyond that the run is stopped (output_limit)",
+            p.limits.stdout, p.limits.stderr, p.limits.result
+        ),
+    );
 }
 
 fn exec_section(out: &mut String, s: &Subject) {
     heading(out, "What the script can EXECUTE");
-    let exec: Vec<String> = s.plan.landlock.rules.iter().filter(|r| r.access & access::EXECUTE != 0).map(|r| r.path.display().to_string()).collect();
-    item(out, 2, "programs", 12, &format!("{} — nothing else: Landlock grants execute on these paths only", exec.join(" and ")));
+    let exec: Vec<String> = s
+        .plan
+        .landlock
+        .rules
+        .iter()
+        .filter(|r| r.access & access::EXECUTE != 0)
+        .map(|r| r.path.display().to_string())
+        .collect();
+    item(
+        out,
+        2,
+        "programs",
+        12,
+        &format!("{} — nothing else: Landlock grants execute on these paths only", exec.join(" and ")),
+    );
     let mapped: Vec<String> = s
         .plan
         .mounts
         .iter()
         .filter_map(|m| match m {
-            Mount::Bind { dst, exec: true, dev: false, .. } if rights_at(&s.plan, dst) & access::EXECUTE == 0 => Some(dst.display().to_string()),
+            Mount::Bind { dst, exec: true, dev: false, .. } if rights_at(&s.plan, dst) & access::EXECUTE == 0 => {
+                Some(dst.display().to_string())
+            }
             _ => None,
         })
         .collect();
     if !mapped.is_empty() {
-        item(out, 2, "libraries", 12, &format!("shared libraries and extension modules can be loaded (mapped as code, not run as programs) from: {}", mapped.join(", ")));
+        item(
+            out,
+            2,
+            "libraries",
+            12,
+            &format!(
+                "shared libraries and extension modules can be loaded (mapped as code, not run as programs) from: {}",
+                mapped.join(", ")
+            ),
+        );
     }
     item(out, 2, "elsewhere", 12, "every other mount is noexec, scratch included: a file the script writes can never be executed or mapped as code");
 }
@@ -282,15 +354,24 @@ fn syscall_section(out: &mut String, s: &Subject) {
         for r in rules {
             match &r.verdict {
                 Verdict::Allow => item(out, 4, &r.name, 18, &r.comments[0]),
-                Verdict::NoEffect => item(out, 4, &r.name, 18, &format!("{}. {}", no_effect_words(&r.name, &[]), r.comments[0])),
+                Verdict::NoEffect => {
+                    item(out, 4, &r.name, 18, &format!("{}. {}", no_effect_words(&r.name, &[]), r.comments[0]))
+                }
                 Verdict::AllowIf(alts) => {
                     let tail = common_tail(&r.comments);
-                    let (no_effect, allowed): (Vec<Alternative>, Vec<Alternative>) = alts.iter().cloned().partition(|a| a.no_effect);
+                    let (no_effect, allowed): (Vec<Alternative>, Vec<Alternative>) =
+                        alts.iter().cloned().partition(|a| a.no_effect);
                     if !allowed.is_empty() {
                         item(out, 4, &r.name, 18, &alternatives_words(&r.name, &allowed));
                     }
                     if !no_effect.is_empty() {
-                        item(out, 4, if allowed.is_empty() { &r.name } else { "" }, 18, &no_effect_words(&r.name, &no_effect));
+                        item(
+                            out,
+                            4,
+                            if allowed.is_empty() { &r.name } else { "" },
+                            18,
+                            &no_effect_words(&r.name, &no_effect),
+                        );
                     }
                     for c in &r.comments {
                         let own = c.strip_suffix(&tail).unwrap_or(c).trim_end().trim_end_matches(['.', ';']);
@@ -303,7 +384,11 @@ fn syscall_section(out: &mut String, s: &Subject) {
                     }
                 }
                 Verdict::Deny { errno, quiet } => {
-                    let how = if *quiet { "quietly: reported, but not a security violation" } else { "reported as a security violation" };
+                    let how = if *quiet {
+                        "quietly: reported, but not a security violation"
+                    } else {
+                        "reported as a security violation"
+                    };
                     item(out, 4, &r.name, 18, &format!("DENIED with {errno}, {how}. {}", r.comments[0]));
                 }
             }
@@ -328,7 +413,9 @@ fn network_section(out: &mut String, s: &Subject) {
     } else {
         let _ = write!(text, " Socket families the filter lets through: {}.", families.join(", "));
     }
-    if s.plan.landlock.handled_net & (access::NET_BIND_TCP | access::NET_CONNECT_TCP) == (access::NET_BIND_TCP | access::NET_CONNECT_TCP) {
+    if s.plan.landlock.handled_net & (access::NET_BIND_TCP | access::NET_CONNECT_TCP)
+        == (access::NET_BIND_TCP | access::NET_CONNECT_TCP)
+    {
         text.push_str(" Landlock also refuses every TCP bind and connect.");
     }
     if s.plan.landlock.scoped & access::SCOPE_ABSTRACT_UNIX_SOCKET != 0 {
@@ -386,8 +473,12 @@ fn language_section(out: &mut String, s: &Subject) {
     item(out, 2, "blocked", 12, &format!("modules the runner refuses to import: {blocked}"));
     let dynamic = match (lp.dynamic_code, s.profile.file.language) {
         (true, _) => "allowed (eval, exec, new Function)".to_string(),
-        (false, crate::profile::Language::Python) => "refused: eval, exec and compile raise PermissionError in the script".to_string(),
-        (false, _) => "refused: eval and new Function throw EvalError (V8 --disallow-code-generation-from-strings)".to_string(),
+        (false, crate::profile::Language::Python) => {
+            "refused: eval, exec and compile raise PermissionError in the script".to_string()
+        }
+        (false, _) => {
+            "refused: eval and new Function throw EvalError (V8 --disallow-code-generation-from-strings)".to_string()
+        }
     };
     item(out, 2, "dynamic code", 12, &dynamic);
 }
@@ -418,7 +509,13 @@ fn cannot_section(out: &mut String, s: &Subject) {
     let no_caps = "no capabilities (empty sets, locked securebits) as an unprivileged uid".to_string();
     let landlock_net = plan.landlock.handled_net & (access::NET_BIND_TCP | access::NET_CONNECT_TCP) != 0;
     let scope_signal = plan.landlock.scoped & access::SCOPE_SIGNAL != 0;
-    let exec_paths: Vec<String> = plan.landlock.rules.iter().filter(|r| r.access & access::EXECUTE != 0).map(|r| r.path.display().to_string()).collect();
+    let exec_paths: Vec<String> = plan
+        .landlock
+        .rules
+        .iter()
+        .filter(|r| r.access & access::EXECUTE != 0)
+        .map(|r| r.path.display().to_string())
+        .collect();
     let danger = |id: &str| DANGERS.iter().find(|d| d.id == id).map(|d| d.syscalls.to_vec()).unwrap_or_default();
     let mut items = vec![
         Cannot {
@@ -530,17 +627,22 @@ fn cannot_section(out: &mut String, s: &Subject) {
     for c in &mut items {
         let mut text = String::new();
         let allowed: Vec<&str> = c.syscalls.iter().copied().filter(|n| super::allowed_somehow(program, n)).collect();
-        let denied: Vec<&str> = c.syscalls.iter().copied().filter(|n| sysno(n).is_some() && !super::allowed_somehow(program, n)).collect();
+        let denied: Vec<&str> =
+            c.syscalls.iter().copied().filter(|n| sysno(n).is_some() && !super::allowed_somehow(program, n)).collect();
         let args_allowed: Vec<String> = c
             .args
             .iter()
-            .filter(|(name, i, v, _)| sysno(name).is_some_and(|nr| decide(program, nr, with_arg(*i, *v)) == Decision::Allow))
+            .filter(|(name, i, v, _)| {
+                sysno(name).is_some_and(|nr| decide(program, nr, with_arg(*i, *v)) == Decision::Allow)
+            })
             .map(|(name, _, _, label)| format!("{name}({label})"))
             .collect();
         let args_denied: Vec<String> = c
             .args
             .iter()
-            .filter(|(name, i, v, _)| sysno(name).is_some_and(|nr| decide(program, nr, with_arg(*i, *v)) != Decision::Allow))
+            .filter(|(name, i, v, _)| {
+                sysno(name).is_some_and(|nr| decide(program, nr, with_arg(*i, *v)) != Decision::Allow)
+            })
             .map(|(name, _, _, label)| format!("{name}({label})"))
             .collect();
         let mut layers = c.layers.clone();
@@ -586,7 +688,10 @@ mod tests {
     #[test]
     fn shared_endings_of_comments() {
         let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(common_tail(&c(&["A: one; every other option is denied", "B: two; every other option is denied"])), "every other option is denied");
+        assert_eq!(
+            common_tail(&c(&["A: one; every other option is denied", "B: two; every other option is denied"])),
+            "every other option is denied"
+        );
         assert_eq!(common_tail(&c(&["A: x. Only these pass", "B: y. Only these pass"])), "Only these pass");
         assert_eq!(common_tail(&c(&["A: x", "B: y"])), "");
         assert_eq!(common_tail(&c(&["single. entry"])), "");

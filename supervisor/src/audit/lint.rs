@@ -4,8 +4,9 @@
 //! the kernel gets), not from reading the policy's text.
 
 use super::{
-    allowed_somehow, allows, ceiling, decide, exposed_secrets, rights_at, secret_looking_name, secret_looking_value, sysno, under_any,
-    Severity, Subject, Verdict, ARG_PROBES, CODE_LOADING_ENV, DANGERS, MUST_FILTER, SCRATCH_ROOTS, SYSTEM_DIRS,
+    allowed_somehow, allows, ceiling, decide, exposed_secrets, rights_at, secret_looking_name, secret_looking_value,
+    sysno, under_any, Severity, Subject, Verdict, ARG_PROBES, CODE_LOADING_ENV, DANGERS, MUST_FILTER, SCRATCH_ROOTS,
+    SYSTEM_DIRS,
 };
 use jail_init::plan::{access, Mount};
 use serde::Serialize;
@@ -72,9 +73,16 @@ fn seccomp_findings(s: &Subject, out: &mut Vec<Finding>) {
                         "an in-memory file is on an internal filesystem no Landlock rule covers, so executing it goes around the execute restriction: any native program can run",
                     ));
                 } else {
-                    out.push(finding(d.id, d.severity, name, format!("{name} is allowed: a script can {}", d.gives), d.why));
+                    out.push(finding(
+                        d.id,
+                        d.severity,
+                        name,
+                        format!("{name} is allowed: a script can {}", d.gives),
+                        d.why,
+                    ));
                 }
-            } else if let Some(super::Rule { verdict: Verdict::Deny { quiet: true, errno }, .. }) = s.policy.rule(name) {
+            } else if let Some(super::Rule { verdict: Verdict::Deny { quiet: true, errno }, .. }) = s.policy.rule(name)
+            {
                 out.push(finding(
                     &format!("{}.quiet", d.id),
                     Severity::Info,
@@ -88,15 +96,28 @@ fn seccomp_findings(s: &Subject, out: &mut Vec<Finding>) {
     for u in MUST_FILTER {
         if let Some(rule) = s.policy.rule(u.syscall) {
             if rule.verdict == Verdict::Allow {
-                out.push(finding(&format!("seccomp.unfiltered-{}", u.syscall), u.severity, u.syscall, format!("{} is allowed without an argument filter", u.syscall), u.why));
+                out.push(finding(
+                    &format!("seccomp.unfiltered-{}", u.syscall),
+                    u.severity,
+                    u.syscall,
+                    format!("{} is allowed without an argument filter", u.syscall),
+                    u.why,
+                ));
             }
         }
     }
     for p in ARG_PROBES {
         // Allowed without a filter, a syscall of MUST_FILTER has its finding above already.
-        let reported = MUST_FILTER.iter().any(|u| u.syscall == p.syscall) && s.policy.rule(p.syscall).is_some_and(|r| r.verdict == Verdict::Allow);
+        let reported = MUST_FILTER.iter().any(|u| u.syscall == p.syscall)
+            && s.policy.rule(p.syscall).is_some_and(|r| r.verdict == Verdict::Allow);
         if !reported && allows(program, p.syscall, p.args()) {
-            out.push(finding(p.id, p.severity, p.syscall, format!("{}({}) is allowed: a script can {}", p.syscall, p.label, p.gives), "the argument filter lets a dangerous value through"));
+            out.push(finding(
+                p.id,
+                p.severity,
+                p.syscall,
+                format!("{}({}) is allowed: a script can {}", p.syscall, p.label, p.gives),
+                "the argument filter lets a dangerous value through",
+            ));
         }
     }
     // Calls answered without effect: nothing reaches the kernel, but scripts see success and the
@@ -138,8 +159,12 @@ fn seccomp_findings(s: &Subject, out: &mut Vec<Finding>) {
             file: policy_file.clone(),
             line: 1,
             field: "syscall".into(),
-            message: format!("the compiled filter decides differently from the policy file for {}", mismatches.join(", ")),
-            why: "what the kernel enforces is not what the reviewer reads; the compiler or the policy loader is wrong".into(),
+            message: format!(
+                "the compiled filter decides differently from the policy file for {}",
+                mismatches.join(", ")
+            ),
+            why: "what the kernel enforces is not what the reviewer reads; the compiler or the policy loader is wrong"
+                .into(),
         });
     }
 }
@@ -168,7 +193,10 @@ fn filesystem_findings(s: &Subject, out: &mut Vec<Finding>) {
     }
     // Every host path the profile binds (read-only paths and data directories), from the plan.
     let manifest = &s.interpreter.manifest;
-    let interp: Vec<&PathBuf> = std::iter::once(&manifest.binary).chain(std::iter::once(&manifest.loader)).chain(manifest.mounts.iter().map(|m| &m.path)).collect();
+    let interp: Vec<&PathBuf> = std::iter::once(&manifest.binary)
+        .chain(std::iter::once(&manifest.loader))
+        .chain(manifest.mounts.iter().map(|m| &m.path))
+        .collect();
     for m in &s.plan.mounts {
         let Mount::Bind { src, dst, dev: false, .. } = m else { continue };
         if interp.contains(&dst) && src == dst {
@@ -254,7 +282,9 @@ fn filesystem_findings(s: &Subject, out: &mut Vec<Finding>) {
     // (Bind mounts are read-only by construction: jail-init has no writable bind.)
     for m in &s.plan.mounts {
         if let Mount::Bind { dst, exec: true, dev: false, .. } = m {
-            if rights_at(&s.plan, dst) & access::EXECUTE == 0 && s.profile.file.filesystem.read_only.iter().any(|r| r.at.as_ref().unwrap_or(&r.path) == dst) {
+            if rights_at(&s.plan, dst) & access::EXECUTE == 0
+                && s.profile.file.filesystem.read_only.iter().any(|r| r.at.as_ref().unwrap_or(&r.path) == dst)
+            {
                 out.push(Finding {
                     id: "fs.exec-mount".into(),
                     severity: Severity::Medium,
@@ -301,7 +331,9 @@ fn limit_findings(s: &Subject, out: &mut Vec<Finding>) {
         };
         let ceiling = if value > c.high { c.high } else { c.medium };
         let shown_ceiling = match key {
-            "memory" | "stdout" | "stderr" | "result" | "file_size" | "input" | "script" | "tmpfs" => super::bytes(ceiling),
+            "memory" | "stdout" | "stderr" | "result" | "file_size" | "input" | "script" | "tmpfs" => {
+                super::bytes(ceiling)
+            }
             _ => ceiling.to_string(),
         };
         let message = format!("{field} is {shown}, above {shown_ceiling}");
@@ -311,8 +343,20 @@ fn limit_findings(s: &Subject, out: &mut Vec<Finding>) {
         check(key, value, shown, super::origin(s, &format!("limits.{key}")), format!("limits.{key}"));
     }
     for (i, t) in s.profile.file.filesystem.tmpfs.iter().enumerate() {
-        check("tmpfs", t.size.0, format!("{} for {}", t.size, t.path.display()), super::origin(s, &format!("filesystem.tmpfs[{i}].size")), format!("filesystem.tmpfs[{i}].size"));
-        check("tmpfs_inodes", t.inodes, format!("{} for {}", t.inodes, t.path.display()), super::origin(s, &format!("filesystem.tmpfs[{i}].inodes")), format!("filesystem.tmpfs[{i}].inodes"));
+        check(
+            "tmpfs",
+            t.size.0,
+            format!("{} for {}", t.size, t.path.display()),
+            super::origin(s, &format!("filesystem.tmpfs[{i}].size")),
+            format!("filesystem.tmpfs[{i}].size"),
+        );
+        check(
+            "tmpfs_inodes",
+            t.inodes,
+            format!("{} for {}", t.inodes, t.path.display()),
+            super::origin(s, &format!("filesystem.tmpfs[{i}].inodes")),
+            format!("filesystem.tmpfs[{i}].inodes"),
+        );
     }
 }
 
@@ -336,7 +380,15 @@ fn environment_findings(s: &Subject, out: &mut Vec<Finding>) {
     for (k, v) in &s.profile.file.environment {
         let (file, line) = super::origin(s, &format!("environment.{k}"));
         let mut push = |id: &str, severity: Severity, message: String, why: String| {
-            out.push(Finding { id: id.into(), severity, file: file.clone(), line, field: format!("environment.{k}"), message, why });
+            out.push(Finding {
+                id: id.into(),
+                severity,
+                file: file.clone(),
+                line,
+                field: format!("environment.{k}"),
+                message,
+                why,
+            });
         };
         if let Some((_, why)) = CODE_LOADING_ENV.iter().find(|(n, _)| n == k) {
             let python = k.starts_with("PYTHON");
@@ -347,11 +399,22 @@ fn environment_findings(s: &Subject, out: &mut Vec<Finding>) {
             } else {
                 Severity::Medium
             };
-            let note = if python && isolated { " (the interpreter runs with -I/-E, which ignores it today)" } else { "" };
-            push("env.code-loading", severity, format!("{k}={v} changes what code the interpreter loads{note}"), why.to_string());
+            let note =
+                if python && isolated { " (the interpreter runs with -I/-E, which ignores it today)" } else { "" };
+            push(
+                "env.code-loading",
+                severity,
+                format!("{k}={v} changes what code the interpreter loads{note}"),
+                why.to_string(),
+            );
         }
         if secret_looking_name(k) || secret_looking_value(v) {
-            push("env.secret", Severity::High, format!("{k} looks like a secret"), "every script run with this profile can read and return it; secrets do not belong in a profile".into());
+            push(
+                "env.secret",
+                Severity::High,
+                format!("{k} looks like a secret"),
+                "every script run with this profile can read and return it; secrets do not belong in a profile".into(),
+            );
         }
     }
 }
@@ -367,9 +430,24 @@ pub fn counts(findings: &[Finding]) -> [usize; 4] {
 
 pub fn render(s: &Subject, findings: &[Finding]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "lint {} ({}; seccomp {}; interpreter {})", s.name(), s.source_path.display(), s.policy.path.display(), s.interpreter.path.display());
+    let _ = writeln!(
+        out,
+        "lint {} ({}; seccomp {}; interpreter {})",
+        s.name(),
+        s.source_path.display(),
+        s.policy.path.display(),
+        s.interpreter.path.display()
+    );
     for f in findings {
-        let _ = writeln!(out, "  {:<7} {:<34} {}:{}  {}", f.severity.as_str().to_uppercase(), f.id, f.file.display(), f.line, f.field);
+        let _ = writeln!(
+            out,
+            "  {:<7} {:<34} {}:{}  {}",
+            f.severity.as_str().to_uppercase(),
+            f.id,
+            f.file.display(),
+            f.line,
+            f.field
+        );
         let _ = writeln!(out, "          {}", f.message);
         let _ = writeln!(out, "          why: {}", f.why);
     }

@@ -37,11 +37,23 @@ pub enum AuditError {
     /// A profile loaded from a staged copy (its file name differs from its `name`): the message
     /// names the file the user gave.
     #[error("{rendered}")]
-    Staged { rendered: String, #[source] source: Box<ProfileError> },
+    Staged {
+        rendered: String,
+        #[source]
+        source: Box<ProfileError>,
+    },
     #[error("failed to read {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to stage a copy of {path} for loading")]
-    Stage { path: PathBuf, #[source] source: std::io::Error },
+    Stage {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A profile resolved for auditing: what a run of it would get on this host.
@@ -112,23 +124,36 @@ pub fn load(config: &Config, spec: &str) -> Result<Subject, AuditError> {
         Ok(text) => text,
         // Not UTF-8: the loader says where.
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            return Err(profile::load_file(&parent, &path).err().map(AuditError::from).unwrap_or_else(|| unreachable_parse(&path)))
+            return Err(profile::load_file(&parent, &path)
+                .err()
+                .map(AuditError::from)
+                .unwrap_or_else(|| unreachable_parse(&path)))
         }
         Err(source) => return Err(AuditError::Read { path: path.clone(), source }),
     };
     let table: toml::Table = match toml::from_str(&text) {
         Ok(t) => t,
         // Let the loader say what is wrong with it.
-        Err(_) => return Err(profile::load_file(&parent, &path).err().map(AuditError::from).unwrap_or_else(|| unreachable_parse(&path))),
+        Err(_) => {
+            return Err(profile::load_file(&parent, &path)
+                .err()
+                .map(AuditError::from)
+                .unwrap_or_else(|| unreachable_parse(&path)))
+        }
     };
     let name = table.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     // The files it refers to, and those the profile it extends refers to (one level).
     let mut referenced = referenced_files(&table);
-    for rel in referenced.clone().iter().filter(|r| r.extension().is_some_and(|x| x == "toml") && r.parent() == Some(Path::new(""))) {
+    for rel in referenced
+        .clone()
+        .iter()
+        .filter(|r| r.extension().is_some_and(|x| x == "toml") && r.parent() == Some(Path::new("")))
+    {
         let beside = parent.join(rel);
         let from = if beside.is_file() { beside } else { config.profiles_dir.join(rel) };
-        if let Some(t) = std::fs::read_to_string(&from).ok().and_then(|text| toml::from_str::<toml::Table>(&text).ok()) {
+        if let Some(t) = std::fs::read_to_string(&from).ok().and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        {
             referenced.extend(referenced_files(&t).into_iter().filter(|r| !referenced.contains(r)).collect::<Vec<_>>());
         }
     }
@@ -173,7 +198,10 @@ pub fn load(config: &Config, spec: &str) -> Result<Subject, AuditError> {
 }
 
 fn unreachable_parse(path: &Path) -> AuditError {
-    AuditError::Read { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a TOML profile") }
+    AuditError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a TOML profile"),
+    }
 }
 
 /// Where a value of the resolved profile was written (file and line), by dotted key:
@@ -224,7 +252,8 @@ fn finish(
     let minimum = profile.file.landlock.minimum_abi;
     let abi = if kernel_abi >= minimum { kernel_abi } else { minimum };
     let plan = plan::build(&profile, &interpreter.manifest, &profile.file.limits, abi);
-    let profile_source = std::fs::read_to_string(&profile.path).map_err(|source| AuditError::Read { path: profile.path.clone(), source })?;
+    let profile_source = std::fs::read_to_string(&profile.path)
+        .map_err(|source| AuditError::Read { path: profile.path.clone(), source })?;
     let policy_source = std::fs::read_to_string(&profile.seccomp.path)
         .map_err(|source| AuditError::Read { path: profile.seccomp.path.clone(), source })?;
     let mut policy = PolicyView::new(&profile.seccomp, &policy_source);
@@ -259,8 +288,13 @@ impl StagingDir {
     pub fn new() -> std::io::Result<StagingDir> {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("jaild-audit-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "jaild-audit-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir(&dir)?;
         Ok(StagingDir(dir, Vec::new()))
     }
@@ -352,7 +386,11 @@ impl PolicyView {
         for (i, entry) in policy.file.syscall.iter().enumerate() {
             let info = headers.entries.get(i).cloned().unwrap_or_default();
             let nr = Sysno::from_str(&entry.name).map(|s| s.id() as u32).unwrap_or(u32::MAX);
-            let alternative = Alternative { conditions: entry.args.clone(), note: info.args_note.clone(), no_effect: entry.action == Action::NoEffect };
+            let alternative = Alternative {
+                conditions: entry.args.clone(),
+                note: info.args_note.clone(),
+                no_effect: entry.action == Action::NoEffect,
+            };
             if let Some(rule) = rules.iter_mut().find(|r| r.name == entry.name) {
                 rule.comments.push(entry.comment.clone());
                 if let Verdict::AllowIf(alts) = &mut rule.verdict {
@@ -362,7 +400,10 @@ impl PolicyView {
             }
             let group = match &info.group {
                 Some(g) => group_index(g, &mut groups),
-                None => group_index(&Group { title: fallback_group(&entry.name).to_string(), description: String::new() }, &mut groups),
+                None => group_index(
+                    &Group { title: fallback_group(&entry.name).to_string(), description: String::new() },
+                    &mut groups,
+                ),
             };
             let verdict = match entry.action {
                 Action::Allow if entry.args.is_empty() => Verdict::Allow,
@@ -373,7 +414,14 @@ impl PolicyView {
                     quiet: entry.quiet,
                 },
             };
-            rules.push(Rule { name: entry.name.clone(), nr, verdict, group, comments: vec![entry.comment.clone()], line: info.line });
+            rules.push(Rule {
+                name: entry.name.clone(),
+                nr,
+                verdict,
+                group,
+                comments: vec![entry.comment.clone()],
+                line: info.line,
+            });
         }
         PolicyView { path: policy.path.clone(), default_errno: policy.file.default.errno.clone(), groups, rules }
     }
@@ -429,7 +477,10 @@ pub enum Declared {
     Allow,
     /// Returns 0 without being run.
     NoEffect,
-    Deny { errno: String, quiet: bool },
+    Deny {
+        errno: String,
+        quiet: bool,
+    },
 }
 
 impl Declared {
@@ -448,7 +499,11 @@ impl Declared {
 pub fn no_effect_reason(syscall: &str, alt: Option<&Alternative>) -> Option<&'static str> {
     const LOCKS: &str = "locks would reach host inodes";
     let lock_command = |a: &Alternative| {
-        a.conditions.iter().any(|c| c.index == 1 && c.op == Op::Eq && matches!(lookup(FCNTLS, c.value), Some("F_SETLK" | "F_SETLKW" | "F_OFD_SETLK" | "F_OFD_SETLKW")))
+        a.conditions.iter().any(|c| {
+            c.index == 1
+                && c.op == Op::Eq
+                && matches!(lookup(FCNTLS, c.value), Some("F_SETLK" | "F_SETLKW" | "F_OFD_SETLK" | "F_OFD_SETLKW"))
+        })
     };
     match (syscall, alt) {
         ("flock", _) => Some(LOCKS),
@@ -542,14 +597,189 @@ fn capitalize(s: &str) -> String {
 /// The group of a syscall in a policy file without headings.
 pub fn fallback_group(name: &str) -> &'static str {
     const TABLE: &[(&str, &[&str])] = &[
-        ("Memory", &["brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "munlock", "mlock2", "mlockall", "munlockall", "msync", "mincore", "membarrier", "pkey_alloc", "pkey_free", "pkey_mprotect", "memfd_create", "mbind", "get_mempolicy", "set_mempolicy"]),
-        ("Processes and threads", &["clone", "clone3", "fork", "vfork", "execve", "execveat", "exit", "exit_group", "wait4", "waitid", "futex", "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "gettid", "getpid", "getppid", "sched_yield", "sched_getaffinity", "sched_setaffinity", "setsid", "setpgid", "getpgid", "getsid", "getpgrp", "prctl", "arch_prctl", "prlimit64", "getrlimit", "setrlimit", "getrusage", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid", "uname", "sysinfo", "getrandom", "getpriority", "setpriority", "sched_getparam", "sched_getscheduler", "capget"]),
-        ("Signals", &["rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait", "rt_sigsuspend", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "sigaltstack", "kill", "tkill", "tgkill", "pause", "restart_syscall", "signalfd", "signalfd4"]),
-        ("Time", &["clock_gettime", "clock_getres", "clock_nanosleep", "gettimeofday", "nanosleep", "time", "times", "alarm", "setitimer", "getitimer", "timer_create", "timer_settime", "timer_gettime", "timer_delete", "timer_getoverrun", "timerfd_create", "timerfd_settime", "timerfd_gettime"]),
-        ("Waiting and event loops", &["epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "eventfd", "eventfd2", "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch"]),
-        ("Sockets", &["socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "getsockname", "getpeername", "getsockopt", "setsockopt", "shutdown"]),
+        (
+            "Memory",
+            &[
+                "brk",
+                "mmap",
+                "munmap",
+                "mremap",
+                "mprotect",
+                "madvise",
+                "mlock",
+                "munlock",
+                "mlock2",
+                "mlockall",
+                "munlockall",
+                "msync",
+                "mincore",
+                "membarrier",
+                "pkey_alloc",
+                "pkey_free",
+                "pkey_mprotect",
+                "memfd_create",
+                "mbind",
+                "get_mempolicy",
+                "set_mempolicy",
+            ],
+        ),
+        (
+            "Processes and threads",
+            &[
+                "clone",
+                "clone3",
+                "fork",
+                "vfork",
+                "execve",
+                "execveat",
+                "exit",
+                "exit_group",
+                "wait4",
+                "waitid",
+                "futex",
+                "set_robust_list",
+                "get_robust_list",
+                "rseq",
+                "set_tid_address",
+                "gettid",
+                "getpid",
+                "getppid",
+                "sched_yield",
+                "sched_getaffinity",
+                "sched_setaffinity",
+                "setsid",
+                "setpgid",
+                "getpgid",
+                "getsid",
+                "getpgrp",
+                "prctl",
+                "arch_prctl",
+                "prlimit64",
+                "getrlimit",
+                "setrlimit",
+                "getrusage",
+                "getuid",
+                "geteuid",
+                "getgid",
+                "getegid",
+                "getgroups",
+                "getresuid",
+                "getresgid",
+                "uname",
+                "sysinfo",
+                "getrandom",
+                "getpriority",
+                "setpriority",
+                "sched_getparam",
+                "sched_getscheduler",
+                "capget",
+            ],
+        ),
+        (
+            "Signals",
+            &[
+                "rt_sigaction",
+                "rt_sigprocmask",
+                "rt_sigreturn",
+                "rt_sigpending",
+                "rt_sigtimedwait",
+                "rt_sigsuspend",
+                "rt_sigqueueinfo",
+                "rt_tgsigqueueinfo",
+                "sigaltstack",
+                "kill",
+                "tkill",
+                "tgkill",
+                "pause",
+                "restart_syscall",
+                "signalfd",
+                "signalfd4",
+            ],
+        ),
+        (
+            "Time",
+            &[
+                "clock_gettime",
+                "clock_getres",
+                "clock_nanosleep",
+                "gettimeofday",
+                "nanosleep",
+                "time",
+                "times",
+                "alarm",
+                "setitimer",
+                "getitimer",
+                "timer_create",
+                "timer_settime",
+                "timer_gettime",
+                "timer_delete",
+                "timer_getoverrun",
+                "timerfd_create",
+                "timerfd_settime",
+                "timerfd_gettime",
+            ],
+        ),
+        (
+            "Waiting and event loops",
+            &[
+                "epoll_create",
+                "epoll_create1",
+                "epoll_ctl",
+                "epoll_wait",
+                "epoll_pwait",
+                "epoll_pwait2",
+                "poll",
+                "ppoll",
+                "select",
+                "pselect6",
+                "eventfd",
+                "eventfd2",
+                "inotify_init",
+                "inotify_init1",
+                "inotify_add_watch",
+                "inotify_rm_watch",
+            ],
+        ),
+        (
+            "Sockets",
+            &[
+                "socket",
+                "socketpair",
+                "connect",
+                "bind",
+                "listen",
+                "accept",
+                "accept4",
+                "sendto",
+                "recvfrom",
+                "sendmsg",
+                "recvmsg",
+                "sendmmsg",
+                "recvmmsg",
+                "getsockname",
+                "getpeername",
+                "getsockopt",
+                "setsockopt",
+                "shutdown",
+            ],
+        ),
     ];
-    TABLE.iter().find(|(_, names)| names.contains(&name)).map(|(g, _)| *g).unwrap_or(if name.contains("stat") || name.contains("open") || name.contains("read") || name.contains("write") || name.contains("dir") || name.contains("link") || name.contains("chmod") || name.contains("chown") || name.contains("xattr") { "File I/O" } else { "Other" })
+    TABLE.iter().find(|(_, names)| names.contains(&name)).map(|(g, _)| *g).unwrap_or(
+        if name.contains("stat")
+            || name.contains("open")
+            || name.contains("read")
+            || name.contains("write")
+            || name.contains("dir")
+            || name.contains("link")
+            || name.contains("chmod")
+            || name.contains("chown")
+            || name.contains("xattr")
+        {
+            "File I/O"
+        } else {
+            "Other"
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -716,7 +946,8 @@ const ARCH_PRCTLS: &[(u64, &str)] = &[
     (0x2003, "ARCH_MAP_VDSO_64"),
 ];
 
-const SOCKOPT_LEVELS: &[(u64, &str)] = &[(1, "SOL_SOCKET"), (0, "IPPROTO_IP"), (6, "IPPROTO_TCP"), (17, "IPPROTO_UDP"), (41, "IPPROTO_IPV6")];
+const SOCKOPT_LEVELS: &[(u64, &str)] =
+    &[(1, "SOL_SOCKET"), (0, "IPPROTO_IP"), (6, "IPPROTO_TCP"), (17, "IPPROTO_UDP"), (41, "IPPROTO_IPV6")];
 const SOL_SOCKET_OPTIONS: &[(u64, &str)] = &[
     (1, "SO_DEBUG"),
     (2, "SO_REUSEADDR"),
@@ -762,8 +993,10 @@ const MMAP_FLAGS: &[(u64, &str)] = &[
     (crate::seccomp::MAP_HUGETLB, "MAP_HUGETLB"),
     (0x10_0000, "MAP_FIXED_NOREPLACE"),
 ];
-const MFD_FLAGS: &[(u64, &str)] = &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (crate::seccomp::MFD_HUGETLB, "MFD_HUGETLB")];
-const SHM_FLAGS: &[(u64, &str)] = &[(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (crate::seccomp::SHM_HUGETLB, "SHM_HUGETLB")];
+const MFD_FLAGS: &[(u64, &str)] =
+    &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (crate::seccomp::MFD_HUGETLB, "MFD_HUGETLB")];
+const SHM_FLAGS: &[(u64, &str)] =
+    &[(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (crate::seccomp::SHM_HUGETLB, "SHM_HUGETLB")];
 
 fn lookup(table: &[(u64, &'static str)], v: u64) -> Option<&'static str> {
     table.iter().find(|(n, _)| *n == v).map(|(_, s)| *s)
@@ -781,7 +1014,9 @@ pub fn value_name(syscall: &str, index: u8, value: u64) -> Option<String> {
         ("setsockopt" | "getsockopt", 1) => lookup(SOCKOPT_LEVELS, value),
         ("setsockopt" | "getsockopt", 2) => lookup(SOL_SOCKET_OPTIONS, value),
         ("prlimit64", 0) if value == 0 => Some("pid 0 (the calling process)"),
-        ("clone" | "unshare" | "mmap" | "mprotect" | "memfd_create" | "shmget", _) => return flags_name(syscall, index, value),
+        ("clone" | "unshare" | "mmap" | "mprotect" | "memfd_create" | "shmget", _) => {
+            return flags_name(syscall, index, value)
+        }
         _ => None,
     };
     named.map(String::from)
@@ -815,7 +1050,19 @@ pub fn condition_words(syscall: &str, c: &ArgCondition, note: Option<&str>) -> S
     };
     match c.op {
         Op::Eq => match value_name(syscall, c.index, c.value) {
-            Some(n) if matches!((syscall, c.index), ("ioctl", 1) | ("fcntl", 1) | ("socket" | "socketpair", 0) | ("madvise", 2) | ("prctl" | "arch_prctl", 0) | ("prlimit64", 0)) => n,
+            Some(n)
+                if matches!(
+                    (syscall, c.index),
+                    ("ioctl", 1)
+                        | ("fcntl", 1)
+                        | ("socket" | "socketpair", 0)
+                        | ("madvise", 2)
+                        | ("prctl" | "arch_prctl", 0)
+                        | ("prlimit64", 0)
+                ) =>
+            {
+                n
+            }
             _ => format!("{arg} {}", value(c.value)),
         },
         Op::Ne => format!("{arg} other than {}", value(c.value)),
@@ -842,7 +1089,11 @@ pub fn alternatives_words(syscall: &str, alts: &[Alternative]) -> String {
     let parts: Vec<String> = alts
         .iter()
         .map(|a| {
-            let words: Vec<String> = a.conditions.iter().map(|c| condition_words(syscall, c, if a.conditions.len() == 1 { a.note.as_deref() } else { None })).collect();
+            let words: Vec<String> = a
+                .conditions
+                .iter()
+                .map(|c| condition_words(syscall, c, if a.conditions.len() == 1 { a.note.as_deref() } else { None }))
+                .collect();
             let joined = words.join(" and ");
             if a.conditions.len() > 1 && words.iter().any(|w| w.contains("argument")) {
                 match &a.note {
@@ -1156,35 +1407,305 @@ const NONE: (usize, u64) = (9, 0);
 const FD_NONE: u64 = u64::MAX; // -1
 
 pub const ARG_PROBES: &[ArgProbe] = &[
-    ArgProbe { id: "seccomp.socket-inet", syscall: "socket", index: 0, value: 2, rest: [(1, 1), NONE], label: "AF_INET", severity: Severity::High, gives: "open IPv4 sockets (network access)", safe: true },
-    ArgProbe { id: "seccomp.socket-inet6", syscall: "socket", index: 0, value: 10, rest: [(1, 1), NONE], label: "AF_INET6", severity: Severity::High, gives: "open IPv6 sockets (network access)", safe: true },
-    ArgProbe { id: "seccomp.socket-packet", syscall: "socket", index: 0, value: 17, rest: [(1, 3), NONE], label: "AF_PACKET", severity: Severity::High, gives: "open raw packet sockets", safe: true },
-    ArgProbe { id: "seccomp.socket-vsock", syscall: "socket", index: 0, value: 40, rest: [(1, 1), NONE], label: "AF_VSOCK", severity: Severity::High, gives: "open VM sockets (a channel to the hypervisor host)", safe: true },
-    ArgProbe { id: "seccomp.socket-netlink", syscall: "socket", index: 0, value: 16, rest: [(1, 3), NONE], label: "AF_NETLINK", severity: Severity::Medium, gives: "open netlink sockets (kernel configuration interfaces)", safe: true },
-    ArgProbe { id: "seccomp.socket-alg", syscall: "socket", index: 0, value: 38, rest: [(1, 5), NONE], label: "AF_ALG", severity: Severity::Medium, gives: "use the kernel crypto API through AF_ALG sockets", safe: true },
-    ArgProbe { id: "seccomp.socket-other", syscall: "socket", index: 0, value: 31, rest: [(1, 1), NONE], label: "AF_BLUETOOTH", severity: Severity::Medium, gives: "open sockets of rarely used families", safe: true },
-    ArgProbe { id: "seccomp.clone-newuser", syscall: "clone", index: 0, value: 0x1000_0000 | 17, rest: [NONE, NONE], label: "CLONE_NEWUSER", severity: Severity::High, gives: "create a process in a new user namespace", safe: false },
-    ArgProbe { id: "seccomp.clone-newns", syscall: "clone", index: 0, value: 0x0002_0000 | 17, rest: [NONE, NONE], label: "CLONE_NEWNS", severity: Severity::High, gives: "create a process in a new mount namespace", safe: true },
-    ArgProbe { id: "seccomp.clone-newnet", syscall: "clone", index: 0, value: 0x4000_0000 | 17, rest: [NONE, NONE], label: "CLONE_NEWNET", severity: Severity::High, gives: "create a process in a new network namespace", safe: true },
-    ArgProbe { id: "seccomp.clone-newpid", syscall: "clone", index: 0, value: 0x2000_0000 | 17, rest: [NONE, NONE], label: "CLONE_NEWPID", severity: Severity::High, gives: "create a process in a new PID namespace", safe: true },
-    ArgProbe { id: "seccomp.ioctl-tiocsti", syscall: "ioctl", index: 1, value: 0x5412, rest: [(0, FD_NONE), NONE], label: "TIOCSTI", severity: Severity::High, gives: "push keystrokes into a terminal's input", safe: true },
-    ArgProbe { id: "seccomp.ioctl-tioclinux", syscall: "ioctl", index: 1, value: 0x541c, rest: [(0, FD_NONE), NONE], label: "TIOCLINUX", severity: Severity::High, gives: "use the Linux console's ioctls (paste selections into it)", safe: true },
-    ArgProbe { id: "seccomp.ioctl-tiocsetd", syscall: "ioctl", index: 1, value: 0x5423, rest: [(0, FD_NONE), NONE], label: "TIOCSETD", severity: Severity::Medium, gives: "switch a terminal's line discipline (loads rarely used kernel code)", safe: true },
-    ArgProbe { id: "seccomp.fcntl-setown", syscall: "fcntl", index: 1, value: 8, rest: [(0, FD_NONE), NONE], label: "F_SETOWN", severity: Severity::Low, gives: "direct I/O signals at another process", safe: true },
-    ArgProbe { id: "seccomp.fcntl-setlease", syscall: "fcntl", index: 1, value: 1024, rest: [(0, FD_NONE), NONE], label: "F_SETLEASE", severity: Severity::Low, gives: "take file leases", safe: true },
-    ArgProbe { id: "seccomp.fcntl-notify", syscall: "fcntl", index: 1, value: 1026, rest: [(0, FD_NONE), NONE], label: "F_NOTIFY", severity: Severity::Low, gives: "watch directories with dnotify signals", safe: true },
-    ArgProbe { id: "seccomp.prctl-set-mm", syscall: "prctl", index: 0, value: 35, rest: [NONE, NONE], label: "PR_SET_MM", severity: Severity::Medium, gives: "rewrite its own memory map descriptors", safe: true },
-    ArgProbe { id: "seccomp.prctl-set-seccomp", syscall: "prctl", index: 0, value: 22, rest: [NONE, NONE], label: "PR_SET_SECCOMP", severity: Severity::Low, gives: "install seccomp filters through prctl", safe: true },
-    ArgProbe { id: "seccomp.prctl-set-ptracer", syscall: "prctl", index: 0, value: 0x5961_6d61, rest: [NONE, NONE], label: "PR_SET_PTRACER", severity: Severity::Low, gives: "let another process trace it", safe: true },
-    ArgProbe { id: "seccomp.madvise-hwpoison", syscall: "madvise", index: 2, value: 100, rest: [NONE, NONE], label: "MADV_HWPOISON", severity: Severity::Medium, gives: "simulate hardware memory errors", safe: true },
-    ArgProbe { id: "seccomp.madvise-mergeable", syscall: "madvise", index: 2, value: 12, rest: [NONE, NONE], label: "MADV_MERGEABLE", severity: Severity::Low, gives: "opt memory into page merging (KSM), a cross-process timing side channel", safe: true },
-    ArgProbe { id: "seccomp.arch-prctl-cpuid", syscall: "arch_prctl", index: 0, value: 0x1011, rest: [NONE, NONE], label: "ARCH_GET_CPUID", severity: Severity::Low, gives: "use arch_prctl options beyond setting the thread pointer", safe: true },
-    ArgProbe { id: "seccomp.prlimit-other", syscall: "prlimit64", index: 0, value: 1, rest: [NONE, NONE], label: "pid 1", severity: Severity::Low, gives: "read or change the resource limits of another process", safe: true },
+    ArgProbe {
+        id: "seccomp.socket-inet",
+        syscall: "socket",
+        index: 0,
+        value: 2,
+        rest: [(1, 1), NONE],
+        label: "AF_INET",
+        severity: Severity::High,
+        gives: "open IPv4 sockets (network access)",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.socket-inet6",
+        syscall: "socket",
+        index: 0,
+        value: 10,
+        rest: [(1, 1), NONE],
+        label: "AF_INET6",
+        severity: Severity::High,
+        gives: "open IPv6 sockets (network access)",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.socket-packet",
+        syscall: "socket",
+        index: 0,
+        value: 17,
+        rest: [(1, 3), NONE],
+        label: "AF_PACKET",
+        severity: Severity::High,
+        gives: "open raw packet sockets",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.socket-vsock",
+        syscall: "socket",
+        index: 0,
+        value: 40,
+        rest: [(1, 1), NONE],
+        label: "AF_VSOCK",
+        severity: Severity::High,
+        gives: "open VM sockets (a channel to the hypervisor host)",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.socket-netlink",
+        syscall: "socket",
+        index: 0,
+        value: 16,
+        rest: [(1, 3), NONE],
+        label: "AF_NETLINK",
+        severity: Severity::Medium,
+        gives: "open netlink sockets (kernel configuration interfaces)",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.socket-alg",
+        syscall: "socket",
+        index: 0,
+        value: 38,
+        rest: [(1, 5), NONE],
+        label: "AF_ALG",
+        severity: Severity::Medium,
+        gives: "use the kernel crypto API through AF_ALG sockets",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.socket-other",
+        syscall: "socket",
+        index: 0,
+        value: 31,
+        rest: [(1, 1), NONE],
+        label: "AF_BLUETOOTH",
+        severity: Severity::Medium,
+        gives: "open sockets of rarely used families",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.clone-newuser",
+        syscall: "clone",
+        index: 0,
+        value: 0x1000_0000 | 17,
+        rest: [NONE, NONE],
+        label: "CLONE_NEWUSER",
+        severity: Severity::High,
+        gives: "create a process in a new user namespace",
+        safe: false,
+    },
+    ArgProbe {
+        id: "seccomp.clone-newns",
+        syscall: "clone",
+        index: 0,
+        value: 0x0002_0000 | 17,
+        rest: [NONE, NONE],
+        label: "CLONE_NEWNS",
+        severity: Severity::High,
+        gives: "create a process in a new mount namespace",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.clone-newnet",
+        syscall: "clone",
+        index: 0,
+        value: 0x4000_0000 | 17,
+        rest: [NONE, NONE],
+        label: "CLONE_NEWNET",
+        severity: Severity::High,
+        gives: "create a process in a new network namespace",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.clone-newpid",
+        syscall: "clone",
+        index: 0,
+        value: 0x2000_0000 | 17,
+        rest: [NONE, NONE],
+        label: "CLONE_NEWPID",
+        severity: Severity::High,
+        gives: "create a process in a new PID namespace",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.ioctl-tiocsti",
+        syscall: "ioctl",
+        index: 1,
+        value: 0x5412,
+        rest: [(0, FD_NONE), NONE],
+        label: "TIOCSTI",
+        severity: Severity::High,
+        gives: "push keystrokes into a terminal's input",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.ioctl-tioclinux",
+        syscall: "ioctl",
+        index: 1,
+        value: 0x541c,
+        rest: [(0, FD_NONE), NONE],
+        label: "TIOCLINUX",
+        severity: Severity::High,
+        gives: "use the Linux console's ioctls (paste selections into it)",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.ioctl-tiocsetd",
+        syscall: "ioctl",
+        index: 1,
+        value: 0x5423,
+        rest: [(0, FD_NONE), NONE],
+        label: "TIOCSETD",
+        severity: Severity::Medium,
+        gives: "switch a terminal's line discipline (loads rarely used kernel code)",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.fcntl-setown",
+        syscall: "fcntl",
+        index: 1,
+        value: 8,
+        rest: [(0, FD_NONE), NONE],
+        label: "F_SETOWN",
+        severity: Severity::Low,
+        gives: "direct I/O signals at another process",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.fcntl-setlease",
+        syscall: "fcntl",
+        index: 1,
+        value: 1024,
+        rest: [(0, FD_NONE), NONE],
+        label: "F_SETLEASE",
+        severity: Severity::Low,
+        gives: "take file leases",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.fcntl-notify",
+        syscall: "fcntl",
+        index: 1,
+        value: 1026,
+        rest: [(0, FD_NONE), NONE],
+        label: "F_NOTIFY",
+        severity: Severity::Low,
+        gives: "watch directories with dnotify signals",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.prctl-set-mm",
+        syscall: "prctl",
+        index: 0,
+        value: 35,
+        rest: [NONE, NONE],
+        label: "PR_SET_MM",
+        severity: Severity::Medium,
+        gives: "rewrite its own memory map descriptors",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.prctl-set-seccomp",
+        syscall: "prctl",
+        index: 0,
+        value: 22,
+        rest: [NONE, NONE],
+        label: "PR_SET_SECCOMP",
+        severity: Severity::Low,
+        gives: "install seccomp filters through prctl",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.prctl-set-ptracer",
+        syscall: "prctl",
+        index: 0,
+        value: 0x5961_6d61,
+        rest: [NONE, NONE],
+        label: "PR_SET_PTRACER",
+        severity: Severity::Low,
+        gives: "let another process trace it",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.madvise-hwpoison",
+        syscall: "madvise",
+        index: 2,
+        value: 100,
+        rest: [NONE, NONE],
+        label: "MADV_HWPOISON",
+        severity: Severity::Medium,
+        gives: "simulate hardware memory errors",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.madvise-mergeable",
+        syscall: "madvise",
+        index: 2,
+        value: 12,
+        rest: [NONE, NONE],
+        label: "MADV_MERGEABLE",
+        severity: Severity::Low,
+        gives: "opt memory into page merging (KSM), a cross-process timing side channel",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.arch-prctl-cpuid",
+        syscall: "arch_prctl",
+        index: 0,
+        value: 0x1011,
+        rest: [NONE, NONE],
+        label: "ARCH_GET_CPUID",
+        severity: Severity::Low,
+        gives: "use arch_prctl options beyond setting the thread pointer",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.prlimit-other",
+        syscall: "prlimit64",
+        index: 0,
+        value: 1,
+        rest: [NONE, NONE],
+        label: "pid 1",
+        severity: Severity::Low,
+        gives: "read or change the resource limits of another process",
+        safe: true,
+    },
     // Huge pages come from a host-wide pool the memory cgroup does not count (only a hugetlb
     // cgroup limit would, which not every host has). Length 0 and fd -1: harmless if let through.
-    ArgProbe { id: "seccomp.mmap-hugetlb", syscall: "mmap", index: 3, value: 0x22 | crate::seccomp::MAP_HUGETLB, rest: [(4, FD_NONE), NONE], label: "MAP_HUGETLB", severity: Severity::High, gives: "map huge pages from the host's pool, memory its memory limit never counts", safe: true },
-    ArgProbe { id: "seccomp.memfd-hugetlb", syscall: "memfd_create", index: 1, value: crate::seccomp::MFD_HUGETLB, rest: [NONE, NONE], label: "MFD_HUGETLB", severity: Severity::High, gives: "create a hugetlbfs file and map huge pages from the host's pool, memory its memory limit never counts", safe: true },
-    ArgProbe { id: "seccomp.shmget-hugetlb", syscall: "shmget", index: 2, value: crate::seccomp::SHM_HUGETLB, rest: [NONE, NONE], label: "SHM_HUGETLB", severity: Severity::High, gives: "create huge-page shared memory from the host's pool, memory its memory limit never counts", safe: true },
+    ArgProbe {
+        id: "seccomp.mmap-hugetlb",
+        syscall: "mmap",
+        index: 3,
+        value: 0x22 | crate::seccomp::MAP_HUGETLB,
+        rest: [(4, FD_NONE), NONE],
+        label: "MAP_HUGETLB",
+        severity: Severity::High,
+        gives: "map huge pages from the host's pool, memory its memory limit never counts",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.memfd-hugetlb",
+        syscall: "memfd_create",
+        index: 1,
+        value: crate::seccomp::MFD_HUGETLB,
+        rest: [NONE, NONE],
+        label: "MFD_HUGETLB",
+        severity: Severity::High,
+        gives: "create a hugetlbfs file and map huge pages from the host's pool, memory its memory limit never counts",
+        safe: true,
+    },
+    ArgProbe {
+        id: "seccomp.shmget-hugetlb",
+        syscall: "shmget",
+        index: 2,
+        value: crate::seccomp::SHM_HUGETLB,
+        rest: [NONE, NONE],
+        label: "SHM_HUGETLB",
+        severity: Severity::High,
+        gives: "create huge-page shared memory from the host's pool, memory its memory limit never counts",
+        safe: true,
+    },
 ];
 
 /// Syscalls whose argument filter matters: allowed without conditions they are a finding.
@@ -1238,10 +1759,31 @@ pub const SECRET_PATHS: &[(&str, Severity, &str, bool)] = &[
 ];
 
 /// File names that hold credentials wherever they are.
-pub const SECRET_NAMES: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube", ".docker", ".netrc", ".pgpass", "id_rsa", "id_ed25519", "credentials", "secrets", ".env", "docker.sock", "containerd.sock", "shadow", "gshadow", "private"];
+pub const SECRET_NAMES: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".pgpass",
+    "id_rsa",
+    "id_ed25519",
+    "credentials",
+    "secrets",
+    ".env",
+    "docker.sock",
+    "containerd.sock",
+    "shadow",
+    "gshadow",
+    "private",
+];
 
 /// Directories of the host system: a writable mount there shadows system files.
-pub const SYSTEM_DIRS: &[&str] = &["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/var", "/run", "/root", "/home", "/boot", "/srv", "/sys", "/snap"];
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/var", "/run", "/root", "/home",
+    "/boot", "/srv", "/sys", "/snap",
+];
 
 /// Is `p` one of or below `roots`?
 pub fn under_any(p: &Path, roots: &[&str]) -> bool {
@@ -1286,20 +1828,70 @@ pub struct Ceiling {
 }
 
 pub const CEILINGS: &[Ceiling] = &[
-    Ceiling { field: "memory", medium: 1 << 30, high: 4 << 30, why: "one run can take this much of the host's memory; many concurrent runs multiply it" },
-    Ceiling { field: "pids", medium: 128, high: 1024, why: "processes and threads of one run; a fork bomb gets this far before the kernel refuses" },
-    Ceiling { field: "stdout", medium: 16 << 20, high: 256 << 20, why: "captured output is held in the supervisor's memory and stored in the report" },
-    Ceiling { field: "stderr", medium: 16 << 20, high: 256 << 20, why: "captured output is held in the supervisor's memory and stored in the report" },
-    Ceiling { field: "result", medium: 16 << 20, high: 256 << 20, why: "the result is held in the supervisor's memory and stored in the report" },
-    Ceiling { field: "open_files", medium: 1024, high: 65_536, why: "kernel memory for open files is not fully charged to the run's cgroup" },
+    Ceiling {
+        field: "memory",
+        medium: 1 << 30,
+        high: 4 << 30,
+        why: "one run can take this much of the host's memory; many concurrent runs multiply it",
+    },
+    Ceiling {
+        field: "pids",
+        medium: 128,
+        high: 1024,
+        why: "processes and threads of one run; a fork bomb gets this far before the kernel refuses",
+    },
+    Ceiling {
+        field: "stdout",
+        medium: 16 << 20,
+        high: 256 << 20,
+        why: "captured output is held in the supervisor's memory and stored in the report",
+    },
+    Ceiling {
+        field: "stderr",
+        medium: 16 << 20,
+        high: 256 << 20,
+        why: "captured output is held in the supervisor's memory and stored in the report",
+    },
+    Ceiling {
+        field: "result",
+        medium: 16 << 20,
+        high: 256 << 20,
+        why: "the result is held in the supervisor's memory and stored in the report",
+    },
+    Ceiling {
+        field: "open_files",
+        medium: 1024,
+        high: 65_536,
+        why: "kernel memory for open files is not fully charged to the run's cgroup",
+    },
     Ceiling { field: "file_size", medium: 1 << 30, high: 8 << 30, why: "the largest file the script can write" },
-    Ceiling { field: "wall_time_ms", medium: 600_000, high: 1_800_000, why: "a run holds its slot, memory and processes this long" },
+    Ceiling {
+        field: "wall_time_ms",
+        medium: 600_000,
+        high: 1_800_000,
+        why: "a run holds its slot, memory and processes this long",
+    },
     Ceiling { field: "cpu_time_ms", medium: 600_000, high: 1_800_000, why: "CPU one run can burn" },
     Ceiling { field: "cpu_cores", medium: 4, high: 16, why: "cores one run can keep busy at once" },
-    Ceiling { field: "input", medium: 64 << 20, high: 256 << 20, why: "the input is held in memory by the supervisor and the runner" },
-    Ceiling { field: "script", medium: 16 << 20, high: 64 << 20, why: "the script is held in memory by the supervisor and the runner" },
+    Ceiling {
+        field: "input",
+        medium: 64 << 20,
+        high: 256 << 20,
+        why: "the input is held in memory by the supervisor and the runner",
+    },
+    Ceiling {
+        field: "script",
+        medium: 16 << 20,
+        high: 64 << 20,
+        why: "the script is held in memory by the supervisor and the runner",
+    },
     Ceiling { field: "tmpfs", medium: 1 << 30, high: 8 << 30, why: "scratch space lives in memory (tmpfs)" },
-    Ceiling { field: "tmpfs_inodes", medium: 100_000, high: 1_000_000, why: "files in one scratch mount; each costs kernel memory" },
+    Ceiling {
+        field: "tmpfs_inodes",
+        medium: 100_000,
+        high: 1_000_000,
+        why: "files in one scratch mount; each costs kernel memory",
+    },
 ];
 
 pub fn ceiling(field: &str) -> Option<&'static Ceiling> {
@@ -1340,16 +1932,42 @@ pub const CODE_LOADING_ENV: &[(&str, &str)] = &[
 /// Does an environment variable name look like it carries a secret?
 pub fn secret_looking_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    const WORDS: &[&str] = &["SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "PRIVATE", "API_KEY", "APIKEY", "ACCESS_KEY", "AUTH", "COOKIE", "SESSION", "DSN", "DATABASE_URL"];
-    WORDS.iter().any(|w| n.contains(w)) || n.ends_with("_KEY") || n == "KEY" || n.starts_with("AWS_") || n.starts_with("GITHUB_") || n.starts_with("GOOGLE_APPLICATION")
+    const WORDS: &[&str] = &[
+        "SECRET",
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "PASSPHRASE",
+        "CREDENTIAL",
+        "PRIVATE",
+        "API_KEY",
+        "APIKEY",
+        "ACCESS_KEY",
+        "AUTH",
+        "COOKIE",
+        "SESSION",
+        "DSN",
+        "DATABASE_URL",
+    ];
+    WORDS.iter().any(|w| n.contains(w))
+        || n.ends_with("_KEY")
+        || n == "KEY"
+        || n.starts_with("AWS_")
+        || n.starts_with("GITHUB_")
+        || n.starts_with("GOOGLE_APPLICATION")
 }
 
 /// Does an environment value look like a secret?
 pub fn secret_looking_value(value: &str) -> bool {
     let v = value.trim();
     v.contains("-----BEGIN")
-        || ["ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "glpat-", "AKIA", "ASIA", "sk-", "sk_live_", "eyJ"].iter().any(|p| v.starts_with(p) && v.len() >= 20)
-        || (v.contains("://") && v.split("://").nth(1).is_some_and(|rest| rest.split('/').next().is_some_and(|auth| auth.contains(':') && auth.contains('@'))))
+        || ["ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "glpat-", "AKIA", "ASIA", "sk-", "sk_live_", "eyJ"]
+            .iter()
+            .any(|p| v.starts_with(p) && v.len() >= 20)
+        || (v.contains("://")
+            && v.split("://").nth(1).is_some_and(|rest| {
+                rest.split('/').next().is_some_and(|auth| auth.contains(':') && auth.contains('@'))
+            }))
 }
 
 /// The value of a named limit (for diff and verify).
@@ -1364,7 +1982,12 @@ pub fn plan_paths(plan: &Plan) -> BTreeMap<PathBuf, &jail_init::plan::Mount> {
         .iter()
         .map(|m| {
             let dst = match m {
-                Mount::Bind { dst, .. } | Mount::Tmpfs { dst, .. } | Mount::Proc { dst } | Mount::Dir { dst, .. } | Mount::File { dst, .. } | Mount::Symlink { dst, .. } => dst.clone(),
+                Mount::Bind { dst, .. }
+                | Mount::Tmpfs { dst, .. }
+                | Mount::Proc { dst }
+                | Mount::Dir { dst, .. }
+                | Mount::File { dst, .. }
+                | Mount::Symlink { dst, .. } => dst.clone(),
             };
             (dst, m)
         })
@@ -1437,7 +2060,13 @@ pub fn mount_comment(s: &Subject, dst: &Path) -> Option<String> {
     if let Some(d) = s.profile.file.filesystem.data.iter().find(|d| d.jail_path() == dst) {
         return Some(format!("data directory {:?}: {}", d.name, d.comment));
     }
-    s.profile.file.filesystem.read_only.iter().find(|r| r.at.as_ref().unwrap_or(&r.path) == dst).map(|r| r.comment.clone())
+    s.profile
+        .file
+        .filesystem
+        .read_only
+        .iter()
+        .find(|r| r.at.as_ref().unwrap_or(&r.path) == dst)
+        .map(|r| r.comment.clone())
 }
 
 /// The profile key of a bound path: `filesystem.read_only[i].path` or `filesystem.data[i].path`.
@@ -1472,16 +2101,27 @@ mod tests {
         let policy = crate::seccomp::compile_policy(file, Path::new("t.toml"), src, String::new()).unwrap();
         let view = PolicyView::new(&policy, src);
         let group = |name: &str| view.groups[view.rule(name).unwrap().group].title.clone();
-        assert_eq!((group("mmap"), group("openat"), group("kill"), group("uname")), ("Memory".into(), "File I/O".into(), "Signals".into(), "Processes and threads".into()));
+        assert_eq!(
+            (group("mmap"), group("openat"), group("kill"), group("uname")),
+            ("Memory".into(), "File I/O".into(), "Signals".into(), "Processes and threads".into())
+        );
         assert_eq!(view.rule("kill").unwrap().line, 17);
         assert_eq!(view.declared(sysno("kill").unwrap(), &[0; 6]), Declared::Allow);
-        assert_eq!(view.declared(sysno("ptrace").unwrap(), &[0; 6]), Declared::Deny { errno: "EPERM".into(), quiet: false });
+        assert_eq!(
+            view.declared(sysno("ptrace").unwrap(), &[0; 6]),
+            Declared::Deny { errno: "EPERM".into(), quiet: false }
+        );
     }
 
     #[test]
     fn conditions_in_words() {
         let eq = |index, value| ArgCondition { index, op: Op::Eq, value, mask: None };
-        let alts = |conds: Vec<ArgCondition>| conds.into_iter().map(|c| Alternative { conditions: vec![c], note: None, no_effect: false }).collect::<Vec<_>>();
+        let alts = |conds: Vec<ArgCondition>| {
+            conds
+                .into_iter()
+                .map(|c| Alternative { conditions: vec![c], note: None, no_effect: false })
+                .collect::<Vec<_>>()
+        };
         assert_eq!(alternatives_words("ioctl", &alts(vec![eq(1, 0x5401), eq(1, 0x5413)])), "only TCGETS, TIOCGWINSZ");
         assert_eq!(alternatives_words("socket", &alts(vec![eq(0, 1)])), "only AF_UNIX");
         assert_eq!(alternatives_words("prlimit64", &alts(vec![eq(0, 0)])), "only pid 0 (the calling process)");
@@ -1492,16 +2132,26 @@ mod tests {
         assert_eq!(value_name("mmap", 3, 0x4_0022).as_deref(), Some("MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB"));
         // Mixed allow and no_effect alternatives, in the words explain and diff print.
         let lock = |v| Alternative { conditions: vec![eq(1, v)], note: None, no_effect: true };
-        assert_eq!(no_effect_words("fcntl", &[lock(6), lock(38)]), "F_SETLK, F_OFD_SETLKW: succeed without effect (locks would reach host inodes)");
+        assert_eq!(
+            no_effect_words("fcntl", &[lock(6), lock(38)]),
+            "F_SETLK, F_OFD_SETLKW: succeed without effect (locks would reach host inodes)"
+        );
         assert_eq!(no_effect_words("flock", &[]), "succeeds without effect (locks would reach host inodes)");
         assert_eq!(no_effect_words("sync", &[]), "succeeds without effect");
-        assert_eq!(condition_words("futex", &eq(1, 0x81), Some("FUTEX_WAKE_PRIVATE")), "argument 1 0x81 (FUTEX_WAKE_PRIVATE)");
+        assert_eq!(
+            condition_words("futex", &eq(1, 0x81), Some("FUTEX_WAKE_PRIVATE")),
+            "argument 1 0x81 (FUTEX_WAKE_PRIVATE)"
+        );
     }
 
     #[test]
     fn secrets_are_recognised() {
-        assert!(secret_looking_name("GITHUB_TOKEN") && secret_looking_name("db_password") && !secret_looking_name("LANG"));
-        assert!(secret_looking_value("ghp_0123456789abcdefghijABCDEFGHIJ") && secret_looking_value("postgres://u:pw@db/x"));
+        assert!(
+            secret_looking_name("GITHUB_TOKEN") && secret_looking_name("db_password") && !secret_looking_name("LANG")
+        );
+        assert!(
+            secret_looking_value("ghp_0123456789abcdefghijABCDEFGHIJ") && secret_looking_value("postgres://u:pw@db/x")
+        );
         assert!(!secret_looking_value("/usr/bin") && !secret_looking_value("C.UTF-8"));
         assert_eq!(exposed_secrets(Path::new("/etc")).len(), 1);
         assert!(exposed_secrets(Path::new("/usr/share/zoneinfo")).is_empty());

@@ -7,7 +7,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "jaild", version, about = "The jaild daemon: runs untrusted scripts in kernel jails for callers on its Unix socket")]
+#[command(
+    name = "jaild",
+    version,
+    about = "The jaild daemon: runs untrusted scripts in kernel jails for callers on its Unix socket"
+)]
 struct Args {
     /// Listen here (overrides the config's `socket`; ignored under socket activation).
     #[arg(long)]

@@ -22,10 +22,10 @@ use nix::unistd::{sysconf, SysconfVar};
 use tracing::{debug, info, warn};
 
 use super::{
-    create_new_dir, ensure_dir, error_chain, list_run_dirs, own_pid, read_keyed, read_pids,
-    read_string, read_u64, read_u64_opt, remove_cgroup_dir, run_dir_name, sigkill_all, stale_names,
-    write_value, CgroupError, CgroupLimits, CgroupUsage, CgroupVersion, Cgroups, MountEntry,
-    ProcCgroupEntry, RunCgroup, JAILD_DIR, KILL_TIMEOUT, POLL_INTERVAL,
+    create_new_dir, ensure_dir, error_chain, list_run_dirs, own_pid, read_keyed, read_pids, read_string, read_u64,
+    read_u64_opt, remove_cgroup_dir, run_dir_name, sigkill_all, stale_names, write_value, CgroupError, CgroupLimits,
+    CgroupUsage, CgroupVersion, Cgroups, MountEntry, ProcCgroupEntry, RunCgroup, JAILD_DIR, KILL_TIMEOUT,
+    POLL_INTERVAL,
 };
 
 /// Controllers a v1 host must offer.
@@ -54,56 +54,35 @@ pub struct V1Cgroups {
 }
 
 impl V1Cgroups {
-    pub(crate) fn detect(
-        entries: &[ProcCgroupEntry],
-        mounts: &[MountEntry],
-    ) -> Result<Self, CgroupError> {
+    pub(crate) fn detect(entries: &[ProcCgroupEntry], mounts: &[MountEntry]) -> Result<Self, CgroupError> {
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
         let hugetlb_mounted = mounts.iter().any(|m| m.fstype == "cgroup" && m.has_option(HUGETLB));
         for controller in REQUIRED.into_iter().chain(hugetlb_mounted.then_some(HUGETLB)) {
-            let missing = |reason: String| CgroupError::V1ControllerMissing {
-                controller: controller.to_string(),
-                reason,
-            };
+            let missing =
+                |reason: String| CgroupError::V1ControllerMissing { controller: controller.to_string(), reason };
             let entry = entries
                 .iter()
                 .find(|e| e.hierarchy_id != 0 && e.controllers.iter().any(|c| c == controller))
                 .ok_or_else(|| missing("no entry for it in /proc/self/cgroup".to_string()))?;
-            let candidates: Vec<&MountEntry> = mounts
-                .iter()
-                .filter(|m| m.fstype == "cgroup" && m.has_option(controller))
-                .collect();
+            let candidates: Vec<&MountEntry> =
+                mounts.iter().filter(|m| m.fstype == "cgroup" && m.has_option(controller)).collect();
             if candidates.is_empty() {
-                return Err(missing(
-                    "no v1 cgroup mount with it in /proc/self/mountinfo".to_string(),
-                ));
+                return Err(missing("no v1 cgroup mount with it in /proc/self/mountinfo".to_string()));
             }
-            let base = candidates
-                .iter()
-                .find_map(|m| m.cgroup_dir(&entry.path).filter(|d| d.is_dir()))
-                .ok_or_else(|| {
+            let base =
+                candidates.iter().find_map(|m| m.cgroup_dir(&entry.path).filter(|d| d.is_dir())).ok_or_else(|| {
                     missing(format!(
                         "our cgroup {:?} is not a directory under any of its mounts ({})",
                         entry.path,
-                        candidates
-                            .iter()
-                            .map(|m| m.mount_point.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        candidates.iter().map(|m| m.mount_point.display().to_string()).collect::<Vec<_>>().join(", ")
                     ))
                 })?;
             match hierarchies.iter_mut().find(|h| h.base == base) {
                 Some(h) => h.controllers.push(controller.to_string()),
-                None => hierarchies.push(Hierarchy {
-                    controllers: vec![controller.to_string()],
-                    base,
-                }),
+                None => hierarchies.push(Hierarchy { controllers: vec![controller.to_string()], base }),
             }
         }
-        Ok(V1Cgroups {
-            hierarchies,
-            supervisor_pid: own_pid(),
-        })
+        Ok(V1Cgroups { hierarchies, supervisor_pid: own_pid() })
     }
 
     /// `memory=/sys/fs/cgroup/memory/x cpu,cpuacct=/sys/fs/cgroup/cpu,cpuacct ...`
@@ -121,10 +100,7 @@ impl V1Cgroups {
             ensure_dir(&parent)?;
             let path = parent.join(name);
             create_new_dir(&path)?;
-            run.dirs.push(RunDir {
-                controllers: h.controllers.clone(),
-                path,
-            });
+            run.dirs.push(RunDir { controllers: h.controllers.clone(), path });
         }
         run.apply_limits(limits)
     }
@@ -135,16 +111,9 @@ impl Cgroups for V1Cgroups {
         CgroupVersion::V1
     }
 
-    fn create(
-        &self,
-        run_id: &str,
-        limits: &CgroupLimits,
-    ) -> Result<Box<dyn RunCgroup>, CgroupError> {
+    fn create(&self, run_id: &str, limits: &CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError> {
         let name = run_dir_name(self.supervisor_pid, run_id)?;
-        let mut run = V1Run {
-            dirs: Vec::new(),
-            destroyed: false,
-        };
+        let mut run = V1Run { dirs: Vec::new(), destroyed: false };
         if let Err(err) = self.build(&name, limits, &mut run) {
             // Remove only what this call created (a leftover directory that made
             // it fail is not in `run.dirs`).
@@ -172,16 +141,10 @@ impl Cgroups for V1Cgroups {
             let dirs: Vec<RunDir> = self
                 .hierarchies
                 .iter()
-                .map(|h| RunDir {
-                    controllers: h.controllers.clone(),
-                    path: h.base.join(JAILD_DIR).join(&name),
-                })
+                .map(|h| RunDir { controllers: h.controllers.clone(), path: h.base.join(JAILD_DIR).join(&name) })
                 .filter(|d| d.path.is_dir())
                 .collect();
-            let mut run = V1Run {
-                dirs,
-                destroyed: false,
-            };
+            let mut run = V1Run { dirs, destroyed: false };
             match run.destroy() {
                 Ok(()) => {
                     info!(cgroup = %run.describe(), "removed stale run cgroup");
@@ -217,14 +180,12 @@ pub struct V1Run {
 
 impl V1Run {
     fn dir(&self, controller: &str) -> Result<&Path, CgroupError> {
-        self.dirs
-            .iter()
-            .find(|d| d.controllers.iter().any(|c| c == controller))
-            .map(|d| d.path.as_path())
-            .ok_or_else(|| CgroupError::V1ControllerMissing {
+        self.dirs.iter().find(|d| d.controllers.iter().any(|c| c == controller)).map(|d| d.path.as_path()).ok_or_else(
+            || CgroupError::V1ControllerMissing {
                 controller: controller.to_string(),
                 reason: "this run cgroup has no directory for it".to_string(),
-            })
+            },
+        )
     }
 
     fn apply_limits(&self, limits: &CgroupLimits) -> Result<(), CgroupError> {
@@ -307,10 +268,8 @@ impl V1Run {
                 }
             }
         }
-        let where_ = freezer
-            .map(Path::to_path_buf)
-            .or_else(|| self.dirs.first().map(|d| d.path.clone()))
-            .unwrap_or_default();
+        let where_ =
+            freezer.map(Path::to_path_buf).or_else(|| self.dirs.first().map(|d| d.path.clone())).unwrap_or_default();
         let result = self.all_pids().and_then(|pids| sigkill_all(&where_, &pids));
         if let Some(f) = freezer {
             let thawed = write_value(&f.join("freezer.state"), "THAWED");
@@ -379,20 +338,15 @@ impl RunCgroup for V1Run {
     fn usage(&self) -> Result<CgroupUsage, CgroupError> {
         let acct = self.dir("cpuacct")?;
         let cpu_total_ns = read_u64(&acct.join("cpuacct.usage"))?;
-        let (cpu_user_ns, cpu_system_ns) = match (
-            read_u64_opt(&acct.join("cpuacct.usage_user"))?,
-            read_u64_opt(&acct.join("cpuacct.usage_sys"))?,
-        ) {
-            (Some(user), Some(sys)) => (user, sys),
-            _ => {
-                let stat = acct.join("cpuacct.stat");
-                let tick = ns_per_tick();
-                (
-                    read_keyed(&stat, "user")?.saturating_mul(tick),
-                    read_keyed(&stat, "system")?.saturating_mul(tick),
-                )
-            }
-        };
+        let (cpu_user_ns, cpu_system_ns) =
+            match (read_u64_opt(&acct.join("cpuacct.usage_user"))?, read_u64_opt(&acct.join("cpuacct.usage_sys"))?) {
+                (Some(user), Some(sys)) => (user, sys),
+                _ => {
+                    let stat = acct.join("cpuacct.stat");
+                    let tick = ns_per_tick();
+                    (read_keyed(&stat, "user")?.saturating_mul(tick), read_keyed(&stat, "system")?.saturating_mul(tick))
+                }
+            };
         let mem = self.dir("memory")?;
         let pids = self.dir("pids")?;
         Ok(CgroupUsage {
@@ -488,10 +442,7 @@ mod tests {
 
     /// Creates the interface files the kernel would put in a new v1 cgroup dir.
     fn populate_v1(dir: &Path) {
-        let comps: Vec<String> = dir
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let comps: Vec<String> = dir.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let Some(i) = comps.iter().position(|c| c == FAKE_ROOT) else {
             return;
         };
@@ -506,17 +457,11 @@ mod tests {
                         ("memory.max_usage_in_bytes", "0\n"),
                         ("memory.failcnt", "0\n"),
                         ("memory.memsw.failcnt", "0\n"),
-                        (
-                            "memory.oom_control",
-                            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
-                        ),
+                        ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"),
                     ],
                 );
                 if !root.join(NO_MEMSW).exists() {
-                    write_files(
-                        dir,
-                        &[("memory.memsw.limit_in_bytes", "9223372036854771712\n")],
-                    );
+                    write_files(dir, &[("memory.memsw.limit_in_bytes", "9223372036854771712\n")]);
                 }
             }
             Some("cpu,cpuacct") => write_files(
@@ -531,14 +476,7 @@ mod tests {
                 ],
             ),
             Some("pids") => {
-                write_files(
-                    dir,
-                    &[
-                        ("pids.current", "0\n"),
-                        ("pids.peak", "0\n"),
-                        ("pids.events", "max 0\n"),
-                    ],
-                );
+                write_files(dir, &[("pids.current", "0\n"), ("pids.peak", "0\n"), ("pids.events", "max 0\n")]);
                 if !root.join(NO_PIDS_MAX).exists() {
                     write_files(dir, &[("pids.max", "max\n")]);
                 }
@@ -582,24 +520,12 @@ mod tests {
         fn with(with_freezer: bool, with_hugetlb: bool) -> FakeV1 {
             let tmp = tempfile::tempdir().unwrap();
             let root = tmp.path().join(FAKE_ROOT);
-            for d in [
-                "memory/process_api/abc",
-                "cpu,cpuacct",
-                "pids",
-                "freezer",
-                "hugetlb",
-                "unified",
-                "systemd",
-            ] {
+            for d in ["memory/process_api/abc", "cpu,cpuacct", "pids", "freezer", "hugetlb", "unified", "systemd"] {
                 fs::create_dir_all(root.join(d)).unwrap();
             }
             write_files(
                 &root.join("unified"),
-                &[
-                    ("cgroup.controllers", "\n"),
-                    ("cgroup.subtree_control", "\n"),
-                    ("cgroup.procs", ""),
-                ],
+                &[("cgroup.controllers", "\n"), ("cgroup.subtree_control", "\n"), ("cgroup.procs", "")],
             );
             let r = root.display();
             let mut mountinfo = format!(
@@ -611,14 +537,10 @@ mod tests {
                  41 31 0:38 / {r}/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n"
             );
             if with_freezer {
-                mountinfo.push_str(&format!(
-                    "37 31 0:34 / {r}/freezer rw,relatime - cgroup cgroup rw,freezer\n"
-                ));
+                mountinfo.push_str(&format!("37 31 0:34 / {r}/freezer rw,relatime - cgroup cgroup rw,freezer\n"));
             }
             if with_hugetlb {
-                mountinfo.push_str(&format!(
-                    "38 31 0:35 / {r}/hugetlb rw,relatime - cgroup cgroup rw,hugetlb\n"
-                ));
+                mountinfo.push_str(&format!("38 31 0:35 / {r}/hugetlb rw,relatime - cgroup cgroup rw,hugetlb\n"));
             }
             let proc_cgroup = "10:hugetlb:/\n9:name=systemd:/\n8:pids:/\n6:freezer:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n0::/\n";
             let paths = HostPaths {
@@ -628,12 +550,7 @@ mod tests {
             fs::write(&paths.proc_self_cgroup, proc_cgroup).unwrap();
             fs::write(&paths.proc_self_mountinfo, mountinfo).unwrap();
             let guard = fakefs::register(&root, populate_v1);
-            FakeV1 {
-                _tmp: tmp,
-                _guard: guard,
-                root,
-                paths,
-            }
+            FakeV1 { _tmp: tmp, _guard: guard, root, paths }
         }
 
         fn run_dirs(&self, name: &str) -> Vec<PathBuf> {
@@ -645,12 +562,7 @@ mod tests {
     }
 
     fn limits() -> CgroupLimits {
-        CgroupLimits {
-            memory_bytes: 64 << 20,
-            pids: 8,
-            cpu_quota_us: 50_000,
-            cpu_period_us: 100_000,
-        }
+        CgroupLimits { memory_bytes: 64 << 20, pids: 8, cpu_quota_us: 50_000, cpu_period_us: 100_000 }
     }
 
     fn read(p: &Path) -> String {
@@ -676,14 +588,8 @@ mod tests {
         assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "50000");
         assert_eq!(read(&freezer.join("freezer.state")), "THAWED");
         let desc = run.describe();
-        assert!(
-            desc.contains(&format!("memory={}", mem.display())),
-            "{desc}"
-        );
-        assert!(
-            desc.contains(&format!("cpu,cpuacct={}", cpu.display())),
-            "{desc}"
-        );
+        assert!(desc.contains(&format!("memory={}", mem.display())), "{desc}");
+        assert!(desc.contains(&format!("cpu,cpuacct={}", cpu.display())), "{desc}");
 
         // Usage from real-format contents.
         write_files(
@@ -698,10 +604,7 @@ mod tests {
             &mem,
             &[
                 ("memory.max_usage_in_bytes", "33550336\n"),
-                (
-                    "memory.oom_control",
-                    "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
-                ),
+                ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
                 ("memory.failcnt", "17\n"),
                 ("memory.memsw.failcnt", "5\n"),
             ],
@@ -739,13 +642,7 @@ mod tests {
         let e = run.pids_limit_hit().unwrap_err();
         assert!(e.to_string().contains("pids.events"), "{e}");
         write_files(&pids, &[("pids.events", "max 0\n")]);
-        write_files(
-            &mem,
-            &[(
-                "memory.oom_control",
-                "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
-            )],
-        );
+        write_files(&mem, &[("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")]);
         assert!(!run.oom_killed().unwrap());
         assert!(!run.pids_limit_hit().unwrap());
 
@@ -848,10 +745,7 @@ mod tests {
         // A pid that does not exist stays listed forever in the fake.
         fs::write(dirs[0].join("cgroup.procs"), "999999999\n").unwrap();
         let e = run.kill_all().unwrap_err();
-        assert!(
-            matches!(&e, CgroupError::KillTimeout { pids, .. } if pids == &vec![999_999_999]),
-            "{e}"
-        );
+        assert!(matches!(&e, CgroupError::KillTimeout { pids, .. } if pids == &vec![999_999_999]), "{e}");
         fs::write(dirs[0].join("cgroup.procs"), "").unwrap();
         run.destroy().unwrap();
     }
@@ -870,10 +764,7 @@ mod tests {
             other => panic!("unexpected {other}"),
         }
         assert!(!dirs[0].exists() && !dirs[1].exists() && !dirs[3].exists());
-        assert!(
-            dirs[2].exists(),
-            "must not remove a directory it did not create"
-        );
+        assert!(dirs[2].exists(), "must not remove a directory it did not create");
     }
 
     #[test]
@@ -906,12 +797,7 @@ mod tests {
     fn fake_v1_limits_zero_mean_unlimited() {
         let fake = FakeV1::new(true);
         let cg = detect(&fake.paths).unwrap();
-        let zero = CgroupLimits {
-            memory_bytes: 0,
-            pids: 0,
-            cpu_quota_us: 0,
-            cpu_period_us: 0,
-        };
+        let zero = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
         let run = cg.create("zero", &zero).unwrap();
         let d = fake.run_dirs(&format!("run.{}.zero", own_pid()));
         assert_eq!(read(&d[0].join("memory.limit_in_bytes")), "-1");
@@ -921,10 +807,7 @@ mod tests {
         assert_eq!(read(&d[1].join("cpu.cfs_period_us")), "100000");
         drop(run);
         assert!(d.iter().all(|d| !d.exists()));
-        assert!(matches!(
-            cg.create("bad/id", &zero),
-            Err(CgroupError::InvalidRunId { .. })
-        ));
+        assert!(matches!(cg.create("bad/id", &zero), Err(CgroupError::InvalidRunId { .. })));
     }
 
     #[test]
@@ -973,26 +856,14 @@ mod tests {
     /// independently of the backend from /proc/self/{cgroup,mountinfo}.
     fn host_dirs(name: &str) -> Vec<(String, PathBuf)> {
         let hp = HostPaths::default();
-        let entries = parse_proc_cgroup(
-            &hp.proc_self_cgroup,
-            &fs::read_to_string(&hp.proc_self_cgroup).unwrap(),
-        )
-        .unwrap();
-        let mounts = parse_mountinfo(
-            &hp.proc_self_mountinfo,
-            &fs::read_to_string(&hp.proc_self_mountinfo).unwrap(),
-        )
-        .unwrap();
+        let entries =
+            parse_proc_cgroup(&hp.proc_self_cgroup, &fs::read_to_string(&hp.proc_self_cgroup).unwrap()).unwrap();
+        let mounts =
+            parse_mountinfo(&hp.proc_self_mountinfo, &fs::read_to_string(&hp.proc_self_mountinfo).unwrap()).unwrap();
         let mut out: Vec<(String, PathBuf)> = Vec::new();
         for c in REQUIRED {
-            let e = entries
-                .iter()
-                .find(|e| e.controllers.iter().any(|x| x == c))
-                .unwrap();
-            let m = mounts
-                .iter()
-                .find(|m| m.fstype == "cgroup" && m.has_option(c))
-                .unwrap();
+            let e = entries.iter().find(|e| e.controllers.iter().any(|x| x == c)).unwrap();
+            let m = mounts.iter().find(|m| m.fstype == "cgroup" && m.has_option(c)).unwrap();
             let dir = m.cgroup_dir(&e.path).unwrap().join(JAILD_DIR).join(name);
             out.push((c.to_string(), dir));
         }
@@ -1003,10 +874,7 @@ mod tests {
         fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
     }
 
-    fn wait_with_timeout(
-        child: &mut std::process::Child,
-        t: Duration,
-    ) -> Option<std::process::ExitStatus> {
+    fn wait_with_timeout(child: &mut std::process::Child, t: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + t;
         loop {
             if let Some(s) = child.try_wait().unwrap() {
@@ -1052,11 +920,7 @@ mod tests {
                 l.splitn(3, ':')
                     .collect::<Vec<_>>()
                     .get(1..3)
-                    .and_then(|p| {
-                        p[0].split(',')
-                            .any(|c| c == "memory")
-                            .then(|| p[1].to_string())
-                    })
+                    .and_then(|p| p[0].split(',').any(|c| c == "memory").then(|| p[1].to_string()))
             })
             .unwrap();
 
@@ -1067,16 +931,9 @@ mod tests {
         for c in REQUIRED {
             let line = text
                 .lines()
-                .find(|l| {
-                    l.split(':')
-                        .nth(1)
-                        .is_some_and(|cs| cs.split(',').any(|x| x == c))
-                })
+                .find(|l| l.split(':').nth(1).is_some_and(|cs| cs.split(',').any(|x| x == c)))
                 .unwrap_or_else(|| panic!("no {c} line in {text}"));
-            assert!(
-                line.ends_with(&format!("/{JAILD_DIR}/{name}")),
-                "{c}: {line}"
-            );
+            assert!(line.ends_with(&format!("/{JAILD_DIR}/{name}")), "{c}: {line}");
             if c == "memory" {
                 let want = format!("{}/{JAILD_DIR}/{name}", own_mem.trim_end_matches('/'));
                 assert!(line.ends_with(&format!(":{want}")), "{line} vs {want}");
@@ -1087,8 +944,7 @@ mod tests {
         assert!(!run.pids_limit_hit().unwrap());
 
         run.kill_all().unwrap();
-        let status =
-            wait_with_timeout(&mut child, Duration::from_secs(5)).expect("sleep survived kill_all");
+        let status = wait_with_timeout(&mut child, Duration::from_secs(5)).expect("sleep survived kill_all");
         assert_eq!(status.signal(), Some(libc::SIGKILL));
         run.destroy().unwrap();
         for (c, d) in &dirs {
@@ -1104,15 +960,7 @@ mod tests {
         };
         let limit: u64 = 32 << 20;
         let mut run = cg
-            .create(
-                "t-oom",
-                &CgroupLimits {
-                    memory_bytes: limit,
-                    pids: 16,
-                    cpu_quota_us: 0,
-                    cpu_period_us: 0,
-                },
-            )
+            .create("t-oom", &CgroupLimits { memory_bytes: limit, pids: 16, cpu_quota_us: 0, cpu_period_us: 0 })
             .unwrap();
         // `read` gates the allocation until the shell is inside the cgroup;
         // tail buffers its whole newline-free input.
@@ -1139,8 +987,7 @@ mod tests {
         // limit the memsw counter (not tracked) is charged first and fails first.
         eprintln!("memory hog usage: {usage:?}");
         assert!(
-            usage.memory_peak_bytes >= limit * 3 / 4
-                && usage.memory_peak_bytes <= limit + (1 << 20),
+            usage.memory_peak_bytes >= limit * 3 / 4 && usage.memory_peak_bytes <= limit + (1 << 20),
             "peak {} vs limit {limit}",
             usage.memory_peak_bytes
         );
@@ -1156,15 +1003,7 @@ mod tests {
             return;
         };
         let mut run = cg
-            .create(
-                "t-pids",
-                &CgroupLimits {
-                    memory_bytes: 64 << 20,
-                    pids: 4,
-                    cpu_quota_us: 0,
-                    cpu_period_us: 0,
-                },
-            )
+            .create("t-pids", &CgroupLimits { memory_bytes: 64 << 20, pids: 4, cpu_quota_us: 0, cpu_period_us: 0 })
             .unwrap();
         let mut child = Command::new("sh")
             .args(["-c", "read _; for i in $(seq 20); do sleep 5 & done; wait"])
@@ -1217,12 +1056,7 @@ mod tests {
         }
         let removed = cg.remove_stale().unwrap();
         assert!(removed.contains(&stale.to_string()), "{removed:?}");
-        assert!(
-            !removed
-                .iter()
-                .any(|n| n.contains(&format!(".{}.", own_pid()))),
-            "{removed:?}"
-        );
+        assert!(!removed.iter().any(|n| n.contains(&format!(".{}.", own_pid()))), "{removed:?}");
         let status = wait_with_timeout(&mut child, Duration::from_secs(5)).expect("sleep survived");
         assert_eq!(status.signal(), Some(libc::SIGKILL));
         for (c, d) in &stale_dirs {

@@ -38,10 +38,10 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::{
-    create_new_dir, ensure_dir, error_chain, keyed_from, list_run_dirs, own_pid, read_keyed,
-    read_pids, read_string, read_u64_opt, remove_cgroup_dir, run_dir_name, sigkill_all,
-    stale_names, write_value, CgroupError, CgroupLimits, CgroupUsage, CgroupVersion, Cgroups,
-    MountEntry, ProcCgroupEntry, RunCgroup, JAILD_DIR, KILL_TIMEOUT, POLL_INTERVAL,
+    create_new_dir, ensure_dir, error_chain, keyed_from, list_run_dirs, own_pid, read_keyed, read_pids, read_string,
+    read_u64_opt, remove_cgroup_dir, run_dir_name, sigkill_all, stale_names, write_value, CgroupError, CgroupLimits,
+    CgroupUsage, CgroupVersion, Cgroups, MountEntry, ProcCgroupEntry, RunCgroup, JAILD_DIR, KILL_TIMEOUT,
+    POLL_INTERVAL,
 };
 
 /// Controllers the base cgroup must offer (`cgroup.controllers`).
@@ -68,29 +68,18 @@ pub struct V2Cgroups {
 }
 
 fn read_word_set(path: &Path) -> Result<BTreeSet<String>, CgroupError> {
-    Ok(read_string(path)?
-        .split_whitespace()
-        .map(str::to_string)
-        .collect())
+    Ok(read_string(path)?.split_whitespace().map(str::to_string).collect())
 }
 
 /// Checks that the base offers the required controllers; returns whether it offers hugetlb.
 fn check_controllers(base: &Path) -> Result<bool, CgroupError> {
     let file = base.join("cgroup.controllers");
     let available = read_word_set(&file)?;
-    let missing: Vec<String> = CONTROLLERS
-        .iter()
-        .filter(|c| !available.contains(**c))
-        .map(|c| c.to_string())
-        .collect();
+    let missing: Vec<String> = CONTROLLERS.iter().filter(|c| !available.contains(**c)).map(|c| c.to_string()).collect();
     if missing.is_empty() {
         Ok(available.contains(HUGETLB))
     } else {
-        Err(CgroupError::ControllersMissing {
-            path: file,
-            missing,
-            available: available.into_iter().collect(),
-        })
+        Err(CgroupError::ControllersMissing { path: file, missing, available: available.into_iter().collect() })
     }
 }
 
@@ -168,48 +157,31 @@ impl V2Cgroups {
         &self.base
     }
 
-    pub(crate) fn detect(
-        entries: &[ProcCgroupEntry],
-        mounts: &[MountEntry],
-    ) -> Result<Self, CgroupError> {
+    pub(crate) fn detect(entries: &[ProcCgroupEntry], mounts: &[MountEntry]) -> Result<Self, CgroupError> {
         let entry = entries
             .iter()
             .find(|e| e.hierarchy_id == 0 && e.controllers.is_empty())
-            .ok_or_else(|| CgroupError::V2NotFound {
-                reason: "no \"0::\" line in /proc/self/cgroup".to_string(),
-            })?;
+            .ok_or_else(|| CgroupError::V2NotFound { reason: "no \"0::\" line in /proc/self/cgroup".to_string() })?;
         let v2_mounts: Vec<&MountEntry> = mounts.iter().filter(|m| m.fstype == "cgroup2").collect();
         if v2_mounts.is_empty() {
-            return Err(CgroupError::V2NotFound {
-                reason: "no cgroup2 mount in /proc/self/mountinfo".to_string(),
-            });
+            return Err(CgroupError::V2NotFound { reason: "no cgroup2 mount in /proc/self/mountinfo".to_string() });
         }
-        let own = v2_mounts
-            .iter()
-            .find_map(|m| m.cgroup_dir(&entry.path).filter(|d| d.is_dir()))
-            .ok_or_else(|| CgroupError::V2NotFound {
+        let own = v2_mounts.iter().find_map(|m| m.cgroup_dir(&entry.path).filter(|d| d.is_dir())).ok_or_else(|| {
+            CgroupError::V2NotFound {
                 reason: format!(
                     "our cgroup {:?} is not a directory under any cgroup2 mount ({})",
                     entry.path,
-                    v2_mounts
-                        .iter()
-                        .map(|m| m.mount_point.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    v2_mounts.iter().map(|m| m.mount_point.display().to_string()).collect::<Vec<_>>().join(", ")
                 ),
-            })?;
+            }
+        })?;
         let in_leaf = entry.path.rsplit('/').next() == Some(SUPERVISOR_LEAF);
         let base = match own.parent() {
             Some(parent) if in_leaf => parent.to_path_buf(),
             _ => own,
         };
         let hugetlb = check_controllers(&base)?;
-        Ok(V2Cgroups {
-            base,
-            hugetlb,
-            prepared: Mutex::new(false),
-            supervisor_pid: own_pid(),
-        })
+        Ok(V2Cgroups { base, hugetlb, prepared: Mutex::new(false), supervisor_pid: own_pid() })
     }
 
     /// One-time setup of `<base>` and `<base>/jaild` (see the module docs).
@@ -234,20 +206,12 @@ impl Cgroups for V2Cgroups {
         CgroupVersion::V2
     }
 
-    fn create(
-        &self,
-        run_id: &str,
-        limits: &CgroupLimits,
-    ) -> Result<Box<dyn RunCgroup>, CgroupError> {
+    fn create(&self, run_id: &str, limits: &CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError> {
         let name = run_dir_name(self.supervisor_pid, run_id)?;
         self.prepare()?;
         let dir = self.base.join(JAILD_DIR).join(name);
         create_new_dir(&dir)?;
-        let mut run = V2Run {
-            dir,
-            hugetlb: self.hugetlb,
-            destroyed: false,
-        };
+        let mut run = V2Run { dir, hugetlb: self.hugetlb, destroyed: false };
         if let Err(err) = run.apply_limits(limits) {
             if let Err(cleanup) = run.destroy() {
                 warn!(
@@ -267,11 +231,7 @@ impl Cgroups for V2Cgroups {
         let jaild = self.base.join(JAILD_DIR);
         let mut removed = Vec::new();
         for name in stale_names(list_run_dirs(&jaild)?) {
-            let mut run = V2Run {
-                dir: jaild.join(&name),
-                hugetlb: false,
-                destroyed: false,
-            };
+            let mut run = V2Run { dir: jaild.join(&name), hugetlb: false, destroyed: false };
             match run.destroy() {
                 Ok(()) => {
                     info!(cgroup = %run.describe(), "removed stale run cgroup");
@@ -322,10 +282,7 @@ impl V2Run {
             0 => 100_000,
             n => n,
         };
-        write_value(
-            &self.dir.join("cpu.max"),
-            &format!("{} {period}", max_or(limits.cpu_quota_us)),
-        )?;
+        write_value(&self.dir.join("cpu.max"), &format!("{} {period}", max_or(limits.cpu_quota_us)))?;
         if self.hugetlb {
             // No huge pages at all: neither faulted in (max) nor reserved at mmap time
             // (rsvd.max; a reservation alone would keep the host's pool from others).
@@ -356,11 +313,7 @@ impl V2Run {
             write_value(&freeze, "1")?;
         }
         // Re-read: nothing forks while frozen.
-        let pids = if can_freeze {
-            read_pids(&self.dir.join("cgroup.procs"))?
-        } else {
-            pids.to_vec()
-        };
+        let pids = if can_freeze { read_pids(&self.dir.join("cgroup.procs"))? } else { pids.to_vec() };
         let result = sigkill_all(&self.dir, &pids);
         if can_freeze {
             if let Err(e) = write_value(&freeze, "0") {
@@ -519,10 +472,7 @@ mod tests {
     const NO_HUGETLB_RSVD: &str = ".no-hugetlb-rsvd";
 
     fn populate_v2(dir: &Path) {
-        let comps: Vec<String> = dir
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let comps: Vec<String> = dir.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let Some(i) = comps.iter().position(|c| c == FAKE_ROOT) else {
             return;
         };
@@ -569,7 +519,10 @@ mod tests {
                 if !root.join(NO_HUGETLB_RSVD).exists() {
                     write_files(
                         dir,
-                        &[(&format!("hugetlb.{size}.rsvd.max"), "max\n"), (&format!("hugetlb.{size}.rsvd.current"), "0\n")],
+                        &[
+                            (&format!("hugetlb.{size}.rsvd.max"), "max\n"),
+                            (&format!("hugetlb.{size}.rsvd.current"), "0\n"),
+                        ],
                     );
                 }
             }
@@ -595,10 +548,7 @@ mod tests {
             write_files(
                 &root,
                 &[
-                    (
-                        "cgroup.controllers",
-                        "cpuset cpu io memory hugetlb pids rdma misc\n",
-                    ),
+                    ("cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n"),
                     ("cgroup.subtree_control", "cpu memory pids\n"),
                     ("cgroup.procs", "1\n"),
                 ],
@@ -633,23 +583,12 @@ mod tests {
                 ),
             )
             .unwrap();
-            FakeV2 {
-                _tmp: tmp,
-                _guard: guard,
-                root,
-                base,
-                paths,
-            }
+            FakeV2 { _tmp: tmp, _guard: guard, root, base, paths }
         }
     }
 
     fn limits() -> CgroupLimits {
-        CgroupLimits {
-            memory_bytes: 64 << 20,
-            pids: 8,
-            cpu_quota_us: 50_000,
-            cpu_period_us: 100_000,
-        }
+        CgroupLimits { memory_bytes: 64 << 20, pids: 8, cpu_quota_us: 50_000, cpu_period_us: 100_000 }
     }
 
     fn read(p: &Path) -> String {
@@ -659,11 +598,7 @@ mod tests {
     #[test]
     fn fake_v2_detect_prepare_create_usage_destroy() {
         let me = own_pid();
-        let fake = FakeV2::new(
-            "/system.slice/jaild.service",
-            "cpu io memory pids\n",
-            &format!("{me}\n"),
-        );
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu io memory pids\n", &format!("{me}\n"));
         let cg = detect(&fake.paths).unwrap();
         assert_eq!(cg.version(), CgroupVersion::V2);
 
@@ -671,14 +606,8 @@ mod tests {
         let base = &fake.base;
         // We were moved into the leaf, then controllers enabled on both levels.
         assert_eq!(read(&base.join("supervisor/cgroup.procs")), me.to_string());
-        assert_eq!(
-            read(&base.join("cgroup.subtree_control")),
-            "+memory +cpu +pids"
-        );
-        assert_eq!(
-            read(&base.join("jaild/cgroup.subtree_control")),
-            "+memory +cpu +pids"
-        );
+        assert_eq!(read(&base.join("cgroup.subtree_control")), "+memory +cpu +pids");
+        assert_eq!(read(&base.join("jaild/cgroup.subtree_control")), "+memory +cpu +pids");
 
         let dir = base.join(format!("jaild/run.{me}.t1"));
         assert_eq!(run.describe(), dir.display().to_string());
@@ -729,10 +658,7 @@ mod tests {
         assert_eq!((u.memory_peak_bytes, u.pids_peak), (0, None));
         write_files(&dir, &[("cpu.stat", "user_usec 1\n")]);
         let e = run.cpu_time_ns().unwrap_err();
-        assert!(
-            e.to_string().contains("cpu.stat") && e.to_string().contains("usage_usec"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("cpu.stat") && e.to_string().contains("usage_usec"), "{e}");
 
         // No reuse of an existing directory.
         let e = cg.create("t1", &limits()).err().unwrap();
@@ -757,7 +683,12 @@ mod tests {
         let cg = detect(&fake.paths).unwrap();
         let run = cg.create("h", &limits()).unwrap();
         for level in [fake.base.clone(), fake.base.join("jaild")] {
-            assert_eq!(read(&level.join("cgroup.subtree_control")), "+memory +cpu +pids +hugetlb", "{}", level.display());
+            assert_eq!(
+                read(&level.join("cgroup.subtree_control")),
+                "+memory +cpu +pids +hugetlb",
+                "{}",
+                level.display()
+            );
         }
         let dir = fake.base.join(format!("jaild/run.{me}.h"));
         for size in ["2MB", "1GB"] {
@@ -817,38 +748,21 @@ mod tests {
     #[test]
     fn fake_v2_already_enabled_base_is_left_alone() {
         let me = own_pid();
-        let fake = FakeV2::new(
-            "/system.slice/jaild.service",
-            "cpu memory pids\n",
-            &format!("{me}\n"),
-        );
-        write_files(
-            &fake.base,
-            &[("cgroup.subtree_control", "cpu memory pids\n")],
-        );
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu memory pids\n", &format!("{me}\n"));
+        write_files(&fake.base, &[("cgroup.subtree_control", "cpu memory pids\n")]);
         let cg = detect(&fake.paths).unwrap();
         let run = cg.create("x", &limits()).unwrap();
         assert!(!fake.base.join("supervisor").exists());
-        assert_eq!(
-            read(&fake.base.join("cgroup.subtree_control")),
-            "cpu memory pids"
-        );
+        assert_eq!(read(&fake.base.join("cgroup.subtree_control")), "cpu memory pids");
         drop(run);
     }
 
     #[test]
     fn fake_v2_detect_from_supervisor_leaf() {
-        let fake = FakeV2::new(
-            "/system.slice/jaild.service/supervisor",
-            "cpu memory pids\n",
-            "",
-        );
+        let fake = FakeV2::new("/system.slice/jaild.service/supervisor", "cpu memory pids\n", "");
         let cg = detect(&fake.paths).unwrap();
         let run = cg.create("leaf", &limits()).unwrap();
-        assert!(fake
-            .base
-            .join(format!("jaild/run.{}.leaf", own_pid()))
-            .is_dir());
+        assert!(fake.base.join(format!("jaild/run.{}.leaf", own_pid())).is_dir());
         assert!(!fake.base.join("supervisor/jaild").exists());
         drop(run);
     }
@@ -858,24 +772,15 @@ mod tests {
         let fake = FakeV2::new("/", "cpu memory pids\n", "");
         // The real root has processes, no cgroup.type, and controllers not yet
         // enabled: it must be enabled directly, not emptied.
-        write_files(
-            &fake.root,
-            &[("cgroup.subtree_control", "\n"), ("cgroup.procs", "1\n")],
-        );
+        write_files(&fake.root, &[("cgroup.subtree_control", "\n"), ("cgroup.procs", "1\n")]);
         // The fake root offers hugetlb (as a real root does): the kernel then gives new
         // cgroups their hugetlb files.
         fs::write(fake.root.join(HUGETLB_FILES), "").unwrap();
         let cg = detect(&fake.paths).unwrap();
         let run = cg.create("r", &limits()).unwrap();
         assert!(!fake.root.join("supervisor").exists());
-        assert_eq!(
-            read(&fake.root.join("cgroup.subtree_control")),
-            "+memory +cpu +pids +hugetlb"
-        );
-        assert!(fake
-            .root
-            .join(format!("jaild/run.{}.r", own_pid()))
-            .is_dir());
+        assert_eq!(read(&fake.root.join("cgroup.subtree_control")), "+memory +cpu +pids +hugetlb");
+        assert!(fake.root.join(format!("jaild/run.{}.r", own_pid())).is_dir());
         drop(run);
     }
 
@@ -891,20 +796,13 @@ mod tests {
             other => panic!("unexpected {other}"),
         }
         let msg = e.to_string();
-        assert!(
-            msg.contains("pids") && msg.contains("Delegate=yes"),
-            "{msg}"
-        );
+        assert!(msg.contains("pids") && msg.contains("Delegate=yes"), "{msg}");
     }
 
     #[test]
     fn fake_v2_no_cgroup2_mount() {
         let fake = FakeV2::new("/system.slice/jaild.service", "cpu memory pids\n", "");
-        fs::write(
-            &fake.paths.proc_self_mountinfo,
-            "22 1 259:2 / / rw - ext4 /dev/root rw\n",
-        )
-        .unwrap();
+        fs::write(&fake.paths.proc_self_mountinfo, "22 1 259:2 / / rw - ext4 /dev/root rw\n").unwrap();
         let e = detect(&fake.paths).err().unwrap();
         assert!(matches!(e, CgroupError::V2NotFound { .. }), "{e}");
     }
@@ -930,13 +828,7 @@ mod tests {
                 let _ = child.kill();
             }
             let status = child.wait().unwrap();
-            write_files(
-                &dir,
-                &[
-                    ("cgroup.procs", ""),
-                    ("cgroup.events", "populated 0\nfrozen 0\n"),
-                ],
-            );
+            write_files(&dir, &[("cgroup.procs", ""), ("cgroup.events", "populated 0\nfrozen 0\n")]);
             status
         })
     }
@@ -949,13 +841,7 @@ mod tests {
         let dir = fake.base.join(format!("jaild/run.{}.k", own_pid()));
         let child = Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
-        write_files(
-            &dir,
-            &[
-                ("cgroup.procs", &format!("{pid}\n")),
-                ("cgroup.events", "populated 1\nfrozen 0\n"),
-            ],
-        );
+        write_files(&dir, &[("cgroup.procs", &format!("{pid}\n")), ("cgroup.events", "populated 1\nfrozen 0\n")]);
         let kernel = fake_kernel_kill(dir.clone(), child, true);
         run.kill_all().unwrap();
         assert_eq!(kernel.join().unwrap().signal(), Some(libc::SIGKILL));
@@ -974,10 +860,7 @@ mod tests {
         let child = Command::new("sleep").arg("30").spawn().unwrap();
         write_files(
             &dir,
-            &[
-                ("cgroup.procs", &format!("{}\n", child.id())),
-                ("cgroup.events", "populated 1\nfrozen 0\n"),
-            ],
+            &[("cgroup.procs", &format!("{}\n", child.id())), ("cgroup.events", "populated 1\nfrozen 0\n")],
         );
         let kernel = fake_kernel_kill(dir.clone(), child, false);
         run.kill_all().unwrap();
@@ -1016,10 +899,7 @@ mod tests {
             "{}",
             error_chain(&e)
         );
-        assert!(!fake
-            .base
-            .join(format!("jaild/run.{}.w", own_pid()))
-            .exists());
+        assert!(!fake.base.join(format!("jaild/run.{}.w", own_pid())).exists());
     }
 
     #[test]
@@ -1027,12 +907,7 @@ mod tests {
         let fake = FakeV2::new("/system.slice/jaild.service", "cpu memory pids\n", "");
         fs::write(fake.root.join(NO_SWAP), "").unwrap();
         let cg = detect(&fake.paths).unwrap();
-        let zero = CgroupLimits {
-            memory_bytes: 0,
-            pids: 0,
-            cpu_quota_us: 0,
-            cpu_period_us: 0,
-        };
+        let zero = CgroupLimits { memory_bytes: 0, pids: 0, cpu_quota_us: 0, cpu_period_us: 0 };
         let run = cg.create("s", &zero).unwrap();
         let dir = fake.base.join(format!("jaild/run.{}.s", own_pid()));
         assert!(!dir.join("memory.swap.max").exists());

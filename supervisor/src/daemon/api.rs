@@ -65,7 +65,13 @@ pub fn router(app: Shared) -> Router {
     routes()
         .into_iter()
         .fold(Router::new(), |r, (_, path, handler)| r.route(path, handler))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path; the API is under /v1 (see openapi/jaild.yaml)") })
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such path; the API is under /v1 (see openapi/jaild.yaml)",
+            )
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method")
         })
@@ -77,7 +83,8 @@ pub fn router(app: Shared) -> Router {
 /// Refuses a body whose declared length is over the limit before reading any of it (a
 /// chunked body is cut off at the limit by DefaultBodyLimit), and logs every request.
 async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Response {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let peer = request.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0.uid);
@@ -90,7 +97,11 @@ async fn guard(State(app): State<Shared>, request: Request, next: Next) -> Respo
 }
 
 fn too_large(len: u64, max: u64) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is {len} bytes; this daemon takes at most {max} (max_body)"))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the body is {len} bytes; this daemon takes at most {max} (max_body)"),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,9 +264,11 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {message}")).field(field)
                 }
             }
-            serde_json::error::Category::Eof => {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body ends before the JSON does (cut short?): {message}"))
-            }
+            serde_json::error::Category::Eof => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("the body ends before the JSON does (cut short?): {message}"),
+            ),
             _ => {
                 let what = if message.starts_with("recursion limit exceeded") {
                     format!("nested deeper than 128 levels ({message})")
@@ -265,12 +278,15 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 // The top-level field whose value it broke in (all of `input` is one value).
                 match path.split('.').next().filter(|f| !f.is_empty()) {
                     None => ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is {what}")),
-                    Some(field) => ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("{field}: {what}")).field(field),
+                    Some(field) => {
+                        ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("{field}: {what}")).field(field)
+                    }
                 }
             }
         }
     })?;
-    de.end().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not valid JSON: {e}")))?;
+    de.end()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not valid JSON: {e}")))?;
     Ok(value)
 }
 
@@ -289,10 +305,16 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
 }
 
 /// Query parameters, refusing any not in `known`.
-fn query(q: Result<Query<HashMap<String, String>>, QueryRejection>, known: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+fn query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    known: &[&str],
+) -> Result<HashMap<String, String>, ApiError> {
     let Query(params) = q.map_err(from_query_rejection)?;
     if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::invalid(unknown, format!("unknown query parameter; this path takes {}", known.join(", "))));
+        return Err(ApiError::invalid(
+            unknown,
+            format!("unknown query parameter; this path takes {}", known.join(", ")),
+        ));
     }
     Ok(params)
 }
@@ -304,7 +326,14 @@ impl App {
     fn admit(&self, peer: &Peer) -> Result<Rights, ApiError> {
         self.policy.admit(peer).ok_or_else(|| {
             tracing::info!(uid = peer.uid, gid = peer.gid, pid = peer.pid, "caller refused by the policy");
-            ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("uid {} (gid {}) may not use jaild (see the caller policy in the daemon's config)", peer.uid, peer.gid))
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "uid {} (gid {}) may not use jaild (see the caller policy in the daemon's config)",
+                    peer.uid, peer.gid
+                ),
+            )
         })
     }
 
@@ -317,7 +346,9 @@ impl App {
         let store = self.store.clone();
         let key = id.clone();
         let found = blocking(move || store.get(&key)).await?.map_err(|e| ApiError::internal(error_chain(&e)))?;
-        found.filter(|r| rights.sees(r.caller_uid)).ok_or_else(|| ApiError::not_found(format!("id: no such run {id:?}")).field("id"))
+        found
+            .filter(|r| rights.sees(r.caller_uid))
+            .ok_or_else(|| ApiError::not_found(format!("id: no such run {id:?}")).field("id"))
     }
 }
 
@@ -340,7 +371,10 @@ fn valid_id(id: &str) -> Result<(), ApiError> {
     } else {
         let shown: String = id.chars().take(80).collect();
         let more = if shown.len() < id.len() { format!("... ({} bytes)", id.len()) } else { String::new() };
-        Err(ApiError::not_found(format!("id: no such run: {shown:?}{more} is not a run id (1-64 letters, digits, '-' and '_')")).field("id"))
+        Err(ApiError::not_found(format!(
+            "id: no such run: {shown:?}{more} is not a run id (1-64 letters, digits, '-' and '_')"
+        ))
+        .field("id"))
     }
 }
 
@@ -399,7 +433,9 @@ pub fn decode_run(body: &[u8], ctx: &DecodeContext<'_>) -> Result<DecodedRun, Ap
         .field("stdin"));
     }
     let language = match &c.language {
-        Some(l) => Some(Language::parse(l).ok_or_else(|| ApiError::invalid("language", format!("{l:?} is not one of python, javascript, typescript")))?),
+        Some(l) => Some(Language::parse(l).ok_or_else(|| {
+            ApiError::invalid("language", format!("{l:?} is not one of python, javascript, typescript"))
+        })?),
         None => None,
     };
     let input = match &c.input {
@@ -434,13 +470,16 @@ fn refused(e: RequestError) -> ApiError {
     let field = e.field.clone();
     match e.kind {
         RequestErrorKind::Invalid => ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string()).field(field),
-        RequestErrorKind::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()).field(field),
+        RequestErrorKind::TooLarge => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()).field(field)
+        }
         RequestErrorKind::UnknownProfile => ApiError::not_found(e.to_string()).field(field),
-        RequestErrorKind::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", e.to_string()).field(field),
+        RequestErrorKind::Forbidden => {
+            ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", e.to_string()).field(field)
+        }
         RequestErrorKind::BrokenProfile => ApiError::internal(e.message),
     }
 }
-
 
 async fn create_run(
     State(app): State<Shared>,
@@ -455,7 +494,8 @@ async fn create_run(
     let this = app.clone();
     let (entry, wait) = blocking(move || {
         let cache = this.profile_cache();
-        let ctx = DecodeContext { profiles_dir: &this.sup.config.profiles_dir, cache_dir: cache.as_deref(), rights: &rights };
+        let ctx =
+            DecodeContext { profiles_dir: &this.sup.config.profiles_dir, cache_dir: cache.as_deref(), rights: &rights };
         let decoded = decode_run(&body, &ctx)?;
         drop(body);
         let wait = decoded.wait;
@@ -471,10 +511,14 @@ async fn create_run(
             })
             .map_err(|e| match e {
                 SubmitError::Draining => shutting_down(),
-                SubmitError::QueueFull(_) => ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", e.to_string()) },
-                SubmitError::CallerQueueFull(_) => {
-                    ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "caller_queue_full", e.to_string()) }
-                }
+                SubmitError::QueueFull(_) => ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", e.to_string())
+                },
+                SubmitError::CallerQueueFull(_) => ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "caller_queue_full", e.to_string())
+                },
                 SubmitError::Store(e) => history_unwritable(&this.store, &e),
             })?;
         Ok::<_, ApiError>((entry, wait))
@@ -532,14 +576,13 @@ async fn wait_run(
     let rights = app.admit(&peer)?;
     let id = run_id(id)?;
     let params = query(q, &["timeout"])?;
-    let timeout = match params.get("timeout") {
-        None => 30.0,
-        Some(t) => t
-            .parse::<f64>()
-            .ok()
-            .filter(|t| (0.0..=300.0).contains(t))
-            .ok_or_else(|| ApiError::invalid("timeout", format!("{t:?} is not a number of seconds from 0 to 300")))?,
-    };
+    let timeout =
+        match params.get("timeout") {
+            None => 30.0,
+            Some(t) => t.parse::<f64>().ok().filter(|t| (0.0..=300.0).contains(t)).ok_or_else(|| {
+                ApiError::invalid("timeout", format!("{t:?} is not a number of seconds from 0 to 300"))
+            })?,
+        };
     if let Some(entry) = app.runs.find(&id).filter(|e| rights.sees(e.caller)) {
         let _ = tokio::time::timeout(Duration::from_secs_f64(timeout), entry.done()).await;
         return Ok(json(StatusCode::OK, &entry.view()));
@@ -602,7 +645,11 @@ async fn cancel_run(
                 Some(entry) => entry.view(),
                 None => app.stored(id, &rights).await?,
             };
-            Err(ApiError::new(StatusCode::CONFLICT, "already_finished", format!("run {} already ended ({})", run.id, run.state)))
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_finished",
+                format!("run {} already ended ({})", run.id, run.state),
+            ))
         }
     }
 }
@@ -627,18 +674,19 @@ async fn list_runs(
     let rights = app.admit(&peer)?;
     let params = query(q, &["status", "profile", "since", "limit"])?;
     let status = match params.get("status") {
-        Some(s) => Some(
-            Status::ALL
-                .into_iter()
-                .find(|st| st.as_str() == s)
-                .ok_or_else(|| ApiError::invalid("status", format!("{s:?} is not a status ({})", Status::ALL.map(|s| s.as_str()).join(", "))))?,
-        ),
+        Some(s) => Some(Status::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                format!("{s:?} is not a status ({})", Status::ALL.map(|s| s.as_str()).join(", ")),
+            )
+        })?),
         None => None,
     };
     let since = match params.get("since") {
         Some(s) => {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .map_err(|e| ApiError::invalid("since", format!("{s:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})")))?;
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| {
+                ApiError::invalid("since", format!("{s:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})"))
+            })?;
             Some(s.clone())
         }
         None => None,
@@ -718,12 +766,21 @@ async fn get_profile(
     let rights = app.admit(&peer)?;
     let Path(name) = name.map_err(|r| from_path_rejection("profile", r))?;
     if !rights.may_use(&name) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "profile_forbidden", format!("uid {} may not use profile {name:?}", rights.uid)).field("profile"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "profile_forbidden",
+            format!("uid {} may not use profile {name:?}", rights.uid),
+        )
+        .field("profile"));
     }
     let this = app.clone();
-    let loaded = blocking(move || profile::load_cached(&this.sup.config.profiles_dir, &name, this.profile_cache().as_deref())).await?;
+    let loaded =
+        blocking(move || profile::load_cached(&this.sup.config.profiles_dir, &name, this.profile_cache().as_deref()))
+            .await?;
     let p = loaded.map_err(|e| match e {
-        profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => ApiError::not_found(e.to_string()).field("profile"),
+        profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => {
+            ApiError::not_found(e.to_string()).field("profile")
+        }
         other => ApiError::internal(other),
     })?;
     Ok(json(
@@ -732,7 +789,10 @@ async fn get_profile(
     ))
 }
 
-async fn list_interpreters(State(app): State<Shared>, ConnectInfo(peer): ConnectInfo<Peer>) -> Result<Response, ApiError> {
+async fn list_interpreters(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+) -> Result<Response, ApiError> {
     app.admit(&peer)?;
     let this = app.clone();
     let list = blocking(move || {
@@ -780,10 +840,7 @@ async fn health(State(app): State<Shared>) -> Response {
 }
 
 async fn metrics(State(app): State<Shared>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        app.metrics.encode(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode())
         .into_response()
 }
 
@@ -805,21 +862,34 @@ mod tests {
         assert_eq!(err("{}"), (StatusCode::BAD_REQUEST, "invalid", Some("code".into())));
         assert_eq!(err("{\"code\": 5}"), (StatusCode::BAD_REQUEST, "invalid", Some("code".into())));
         assert_eq!(err("{\"code\": \"\", \"cod\": 1}"), (StatusCode::BAD_REQUEST, "invalid", Some("cod".into())));
-        assert_eq!(err("{\"code\": \"\", \"limits\": {\"wall\": 1}}"), (StatusCode::BAD_REQUEST, "invalid", Some("limits.wall".into())));
+        assert_eq!(
+            err("{\"code\": \"\", \"limits\": {\"wall\": 1}}"),
+            (StatusCode::BAD_REQUEST, "invalid", Some("limits.wall".into()))
+        );
         assert_eq!(
             err("{\"code\": \"\", \"limits\": {\"memory\": \"lots\"}}"),
             (StatusCode::BAD_REQUEST, "invalid", Some("limits.memory".into()))
         );
-        assert_eq!(err("{\"code\": \"\", \"wait\": \"yes\"}"), (StatusCode::BAD_REQUEST, "invalid", Some("wait".into())));
+        assert_eq!(
+            err("{\"code\": \"\", \"wait\": \"yes\"}"),
+            (StatusCode::BAD_REQUEST, "invalid", Some("wait".into()))
+        );
         assert_eq!(err("[1]"), (StatusCode::BAD_REQUEST, "malformed", None));
         // A one-letter unknown key is named in full, not as the table it is in.
-        assert_eq!(err("{\"code\": \"\", \"limits\": {\"s\": 1}}"), (StatusCode::BAD_REQUEST, "invalid", Some("limits.s".into())));
+        assert_eq!(
+            err("{\"code\": \"\", \"limits\": {\"s\": 1}}"),
+            (StatusCode::BAD_REQUEST, "invalid", Some("limits.s".into()))
+        );
         assert_eq!(err("{\"code\": \"\", \"code\": \"\"}"), (StatusCode::BAD_REQUEST, "invalid", Some("code".into())));
         // JSON errors inside a field's value name the top-level field.
         assert_eq!(err("{\"code\": \"\\ud800\"}"), (StatusCode::BAD_REQUEST, "malformed", Some("code".into())));
         let deep = format!("{{\"code\": \"\", \"input\": {{\"a\": {}{}}}}}", "[".repeat(200), "]".repeat(200));
         assert_eq!(err(&deep), (StatusCode::BAD_REQUEST, "malformed", Some("input".into())));
-        assert_eq!(err("{\"code\": \"x"), (StatusCode::BAD_REQUEST, "malformed", None), "a body cut short names no field");
+        assert_eq!(
+            err("{\"code\": \"x"),
+            (StatusCode::BAD_REQUEST, "malformed", None),
+            "a body cut short names no field"
+        );
     }
 
     #[test]
@@ -828,4 +898,3 @@ mod tests {
         assert_eq!(bounded("ééé", 3), "é... (6 bytes)");
     }
 }
-

@@ -57,9 +57,10 @@ pub fn host(sup: &Supervisor) -> HostReport {
                 p.file.language.as_str()
             )),
             Some(_) => {}
-            None if !interpreter::list(&sup.config.interpreters_dir).contains(&wanted) => {
-                r.problems.push(format!("profile {name}: interpreter {wanted} has no manifest in {}", sup.config.interpreters_dir.display()))
-            }
+            None if !interpreter::list(&sup.config.interpreters_dir).contains(&wanted) => r.problems.push(format!(
+                "profile {name}: interpreter {wanted} has no manifest in {}",
+                sup.config.interpreters_dir.display()
+            )),
             None => {} // its failure is reported above
         }
         r.profiles.push(name);

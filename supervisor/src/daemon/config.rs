@@ -161,7 +161,8 @@ pub struct CallerRule {
 impl DaemonConfig {
     /// Reads `path`; a missing file is an error (the caller decides whether defaults will do).
     pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         DaemonConfig::parse(path, &text)
     }
 
@@ -188,7 +189,11 @@ impl DaemonConfig {
             return Err(bad(None, "socket", "a Unix socket path must be shorter than 108 bytes".into()));
         }
         if self.socket_mode > 0o777 {
-            return Err(bad(None, "socket_mode", format!("{:o} is not a permission mode (write it as 0o660)", self.socket_mode)));
+            return Err(bad(
+                None,
+                "socket_mode",
+                format!("{:o} is not a permission mode (write it as 0o660)", self.socket_mode),
+            ));
         }
         if self.concurrency > 1024 {
             return Err(bad(None, "concurrency", format!("{} is more than 1024 runs at once", self.concurrency)));
@@ -197,16 +202,28 @@ impl DaemonConfig {
             return Err(bad(None, "queue_size", format!("{} is not between 1 and 100000", self.queue_size)));
         }
         if self.max_body.0 < 1024 {
-            return Err(bad(None, "max_body", format!("{} is too small for any request (at least 1KiB)", self.max_body)));
+            return Err(bad(
+                None,
+                "max_body",
+                format!("{} is too small for any request (at least 1KiB)", self.max_body),
+            ));
         }
         if self.drain_timeout_ms > 3_600_000 {
             return Err(bad(None, "drain_timeout_ms", "at most one hour (3600000)".into()));
         }
         if self.host_id_base < 1000 {
-            return Err(bad(None, "host_id_base", format!("{} must be at least 1000 (an unprivileged id)", self.host_id_base)));
+            return Err(bad(
+                None,
+                "host_id_base",
+                format!("{} must be at least 1000 (an unprivileged id)", self.host_id_base),
+            ));
         }
         if self.host_id_slots == 0 || self.host_id_slots > crate::hostids::MAX_SLOTS {
-            return Err(bad(None, "host_id_slots", format!("{} is not between 1 and {}", self.host_id_slots, crate::hostids::MAX_SLOTS)));
+            return Err(bad(
+                None,
+                "host_id_slots",
+                format!("{} is not between 1 and {}", self.host_id_slots, crate::hostids::MAX_SLOTS),
+            ));
         }
         if let Err(e) = crate::hostids::check_range(self.host_id_base, self.host_id_slots) {
             return Err(bad(None, "host_id_base", e.to_string()));
@@ -215,7 +232,11 @@ impl DaemonConfig {
             return Err(bad(
                 None,
                 "host_id_slots",
-                format!("{} slots cannot hold {} runs at once (concurrency): every jail running needs host ids of its own", self.host_id_slots, self.concurrency()),
+                format!(
+                    "{} slots cannot hold {} runs at once (concurrency): every jail running needs host ids of its own",
+                    self.host_id_slots,
+                    self.concurrency()
+                ),
             ));
         }
         for (i, rule) in self.callers.rules.iter().enumerate() {
@@ -256,7 +277,9 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
         .or_else(|| between_backticks(&message, "missing field `"))
         .or_else(|| {
             let l = text.lines().nth(line - 1).unwrap_or("");
-            l.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['))
+            l.split_once('=')
+                .map(|(k, _)| k.trim().trim_matches('"').to_string())
+                .filter(|k| !k.is_empty() && !k.starts_with('['))
         })
         .unwrap_or_default();
     let key = match (section, key.is_empty()) {

@@ -88,15 +88,27 @@ impl Metrics {
         let runs = Family::<RunLabels, Counter>::default();
         registry.register("runs", "Runs ended, by status and profile", runs.clone());
         let duration: HistogramFamily<ProfileLabels> = Family::new_with_constructor(seconds_histogram);
-        registry.register("run_duration_seconds", "Wall time of runs, from the jail's set-up to its report", duration.clone());
+        registry.register(
+            "run_duration_seconds",
+            "Wall time of runs, from the jail's set-up to its report",
+            duration.clone(),
+        );
         let queue_wait = seconds_histogram();
-        registry.register("queue_wait_seconds", "Time runs waited in the queue before they started", queue_wait.clone());
+        registry.register(
+            "queue_wait_seconds",
+            "Time runs waited in the queue before they started",
+            queue_wait.clone(),
+        );
         let cpu = Family::<CpuLabels, Counter<f64, AtomicU64>>::default();
         registry.register("cpu_seconds", "CPU time used by jails (user and system), by profile", cpu.clone());
         let memory_peak: HistogramFamily<ProfileLabels> = Family::new_with_constructor(bytes_histogram);
         registry.register("memory_peak_bytes", "Peak memory of each run's cgroup", memory_peak.clone());
         let violations = Family::<ViolationLabels, Counter>::default();
-        registry.register("violations", "Syscalls denied by seccomp, by name (quiet: a routine probe the profile expects)", violations.clone());
+        registry.register(
+            "violations",
+            "Syscalls denied by seccomp, by name (quiet: a routine probe the profile expects)",
+            violations.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register("queue_depth", "Runs waiting to start", queue_depth.clone());
         let running = Gauge::default();
@@ -107,13 +119,26 @@ impl Metrics {
             "Writes to the run history that failed (a full disk): runs refused, or their ends held in memory",
             history_write_failures.clone(),
         );
-        Metrics { registry, runs, duration, queue_wait, cpu, memory_peak, violations, queue_depth, running, history_write_failures }
+        Metrics {
+            registry,
+            runs,
+            duration,
+            queue_wait,
+            cpu,
+            memory_peak,
+            violations,
+            queue_depth,
+            running,
+            history_write_failures,
+        }
     }
 
     /// A run ended (with a report), after `queued` in the queue (None: it never left it).
     pub fn run_ended(&self, report: &Report, profile: &str) {
         let profile = profile.to_string();
-        self.runs.get_or_create(&RunLabels { status: report.status.as_str().to_string(), profile: profile.clone() }).inc();
+        self.runs
+            .get_or_create(&RunLabels { status: report.status.as_str().to_string(), profile: profile.clone() })
+            .inc();
         if report.usage.cpu_user_ms > 0 || report.usage.cpu_system_ms > 0 || report.usage.memory_peak_bytes > 0 {
             let labels = ProfileLabels { profile: profile.clone() };
             self.duration.get_or_create(&labels).observe(report.usage.wall_ms as f64 / 1000.0);
@@ -121,10 +146,13 @@ impl Metrics {
             self.cpu
                 .get_or_create(&CpuLabels { profile: profile.clone(), mode: "user" })
                 .inc_by(report.usage.cpu_user_ms as f64 / 1000.0);
-            self.cpu.get_or_create(&CpuLabels { profile, mode: "system" }).inc_by(report.usage.cpu_system_ms as f64 / 1000.0);
+            self.cpu
+                .get_or_create(&CpuLabels { profile, mode: "system" })
+                .inc_by(report.usage.cpu_system_ms as f64 / 1000.0);
         }
         for v in report.violations.iter().filter(|v| v.kind == "syscall") {
-            let labels = ViolationLabels { syscall: syscall_label(&v.detail), quiet: if v.quiet { "true" } else { "false" } };
+            let labels =
+                ViolationLabels { syscall: syscall_label(&v.detail), quiet: if v.quiet { "true" } else { "false" } };
             self.violations.get_or_create(&labels).inc_by(v.count);
         }
     }

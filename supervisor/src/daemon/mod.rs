@@ -89,7 +89,10 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
     let store = store::Store::open(&config.store_path(), config.keep_code)?;
     let interrupted = store.mark_interrupted()?;
     if interrupted > 0 {
-        tracing::warn!(count = interrupted, "runs queued or running when the daemon last stopped are marked interrupted");
+        tracing::warn!(
+            count = interrupted,
+            "runs queued or running when the daemon last stopped are marked interrupted"
+        );
     }
     prune(&store, config.retention_days);
 

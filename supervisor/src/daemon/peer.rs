@@ -123,7 +123,10 @@ impl Policy {
             .find(|r| r.uid == Some(peer.uid))
             .or_else(|| self.rules.iter().find(|r| r.gid.is_some_and(|g| peer.in_group(g))));
         let admin = peer.uid == 0 || self.admin_gids.iter().any(|g| peer.in_group(*g));
-        let allowed = rule.is_some() || admin || self.allow_uids.contains(&peer.uid) || self.allow_gids.iter().any(|g| peer.in_group(*g));
+        let allowed = rule.is_some()
+            || admin
+            || self.allow_uids.contains(&peer.uid)
+            || self.allow_gids.iter().any(|g| peer.in_group(*g));
         if !allowed {
             return None;
         }
@@ -158,8 +161,20 @@ mod tests {
             max_running: 2,
             max_queued: 10,
             rules: vec![
-                CallerRule { uid: Some(1001), group: None, profiles: Some(vec!["python".into()]), max_running: Some(1), max_queued: None },
-                CallerRule { uid: None, group: Some(GroupRef::Gid(700)), profiles: None, max_running: None, max_queued: Some(1) },
+                CallerRule {
+                    uid: Some(1001),
+                    group: None,
+                    profiles: Some(vec!["python".into()]),
+                    max_running: Some(1),
+                    max_queued: None,
+                },
+                CallerRule {
+                    uid: None,
+                    group: Some(GroupRef::Gid(700)),
+                    profiles: None,
+                    max_running: None,
+                    max_queued: Some(1),
+                },
             ],
         })
     }

@@ -58,7 +58,14 @@ pub struct FairQueue<T> {
 impl<T> FairQueue<T> {
     /// A queue holding at most `capacity` waiting runs, starting at most `concurrency` at once.
     pub fn new(capacity: usize, concurrency: usize) -> FairQueue<T> {
-        FairQueue { capacity, concurrency: concurrency.max(1), callers: BTreeMap::new(), turn: 0, queued: 0, running: 0 }
+        FairQueue {
+            capacity,
+            concurrency: concurrency.max(1),
+            callers: BTreeMap::new(),
+            turn: 0,
+            queued: 0,
+            running: 0,
+        }
     }
 
     /// Queues `item` at the back of `caller`'s FIFO. The limits given replace the caller's
@@ -69,7 +76,13 @@ impl<T> FairQueue<T> {
         }
         self.turn += 1;
         let turn = self.turn;
-        let entry = self.callers.entry(caller).or_insert_with(|| Caller { queued: VecDeque::new(), running: 0, limits, last_served: 0, arrived: turn });
+        let entry = self.callers.entry(caller).or_insert_with(|| Caller {
+            queued: VecDeque::new(),
+            running: 0,
+            limits,
+            last_served: 0,
+            arrived: turn,
+        });
         entry.limits = limits;
         if limits.max_queued > 0 && entry.queued.len() >= limits.max_queued {
             self.forget_if_idle(caller);
@@ -114,7 +127,8 @@ impl<T> FairQueue<T> {
 
     /// Takes the first queued run that `matches` out of the queue (a cancel).
     pub fn remove(&mut self, mut matches: impl FnMut(&T) -> bool) -> Option<(CallerId, T)> {
-        let (id, index) = self.callers.iter().find_map(|(id, c)| c.queued.iter().position(&mut matches).map(|i| (*id, i)))?;
+        let (id, index) =
+            self.callers.iter().find_map(|(id, c)| c.queued.iter().position(&mut matches).map(|i| (*id, i)))?;
         let caller = self.callers.get_mut(&id)?;
         let item = caller.queued.remove(index)?;
         self.queued -= 1;

@@ -222,7 +222,9 @@ impl RunEntry {
     }
 
     /// The run's events from the start: output so far, then live, then the report.
-    pub fn events(self: Arc<Self>) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send {
+    pub fn events(
+        self: Arc<Self>,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send {
         let rx = self.changed.subscribe();
         futures_util::stream::unfold((self, rx, 0usize, false), |(entry, mut rx, sent, ended)| async move {
             if ended {
@@ -320,12 +322,22 @@ pub struct HistoryHealth {
 pub use crate::error_chain::error_chain;
 
 impl Runs {
-    pub fn new(sup: Arc<Supervisor>, store: Arc<Store>, metrics: Arc<Metrics>, queue_size: usize, concurrency: usize) -> Runs {
+    pub fn new(
+        sup: Arc<Supervisor>,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        queue_size: usize,
+        concurrency: usize,
+    ) -> Runs {
         Runs {
             sup,
             store,
             metrics,
-            sched: Mutex::new(Sched { queue: FairQueue::new(queue_size, concurrency), live: HashMap::new(), draining: false }),
+            sched: Mutex::new(Sched {
+                queue: FairQueue::new(queue_size, concurrency),
+                live: HashMap::new(),
+                draining: false,
+            }),
             load: watch::Sender::new((0, 0)),
             unrecorded: Mutex::new(Vec::new()),
             recording: Mutex::new(()),
@@ -414,7 +426,9 @@ impl Runs {
                 }
                 // Anything else will not get better by trying again (the run is not in the
                 // store, or not in a state to end): said, and let go.
-                Err(e) => tracing::error!(run = %entry.id, error = %error_chain(&e), "run's end cannot be recorded; its report is dropped from memory"),
+                Err(e) => {
+                    tracing::error!(run = %entry.id, error = %error_chain(&e), "run's end cannot be recorded; its report is dropped from memory")
+                }
             }
             lock(&self.unrecorded).retain(|e| !Arc::ptr_eq(e, &entry));
         }
@@ -501,7 +515,9 @@ impl Runs {
                 let output = |stream: Stream, bytes: &[u8]| entry.push_output(stream, bytes);
                 let hooks = RunHooks { cancel: Some(&entry.cancel), output: Some(&output), started: None };
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sup.run_valid(run, &hooks)));
-                ran.unwrap_or_else(|_| unstarted_report(&entry.id, Status::InternalError, "the supervisor panicked during the run"))
+                ran.unwrap_or_else(|_| {
+                    unstarted_report(&entry.id, Status::InternalError, "the supervisor panicked during the run")
+                })
             }
             None => unstarted_report(&entry.id, Status::InternalError, "the run's request was lost"),
         };
@@ -566,7 +582,10 @@ impl Runs {
             let this = Arc::clone(self);
             let recorded = tokio::task::spawn_blocking(move || {
                 for entry in queued {
-                    this.record_end(&entry, unstarted_report(&entry.id, Status::Cancelled, "the daemon shut down before the run started"));
+                    this.record_end(
+                        &entry,
+                        unstarted_report(&entry.id, Status::Cancelled, "the daemon shut down before the run started"),
+                    );
                 }
             });
             if let Err(e) = recorded.await {
@@ -642,6 +661,9 @@ mod tests {
     #[test]
     fn event_lines() {
         assert_eq!(Event::output(Stream::Stdout, "hi\n").line(), b"{\"type\":\"stdout\",\"data\":\"hi\\n\"}\n");
-        assert_eq!(Event::State { state: RunState::Interrupted }.line(), b"{\"type\":\"state\",\"state\":\"interrupted\"}\n");
+        assert_eq!(
+            Event::State { state: RunState::Interrupted }.line(),
+            b"{\"type\":\"state\",\"state\":\"interrupted\"}\n"
+        );
     }
 }

@@ -271,7 +271,9 @@ impl StoreError {
     pub fn is_disk_full(&self) -> bool {
         let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = next {
-            if e.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code) == Some(rusqlite::ErrorCode::DiskFull) {
+            if e.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code)
+                == Some(rusqlite::ErrorCode::DiskFull)
+            {
                 return true;
             }
             next = e.source();
@@ -479,7 +481,9 @@ fn full_or(path: &Path, source: rusqlite::Error, other: impl FnOnce(rusqlite::Er
 
 fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let err = |setting| {
-        move |source| full_or(path, source, |source| StoreError::Configure { path: path.to_path_buf(), setting, source })
+        move |source| {
+            full_or(path, source, |source| StoreError::Configure { path: path.to_path_buf(), setting, source })
+        }
     };
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err("busy_timeout"))?;
     let mode: String =
@@ -494,7 +498,8 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 /// Brings the schema to the newest version, each migration in its own transaction together
 /// with the version it reaches.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let version_err = |source| full_or(path, source, |source| StoreError::SchemaVersion { path: path.to_path_buf(), source });
+    let version_err =
+        |source| full_or(path, source, |source| StoreError::SchemaVersion { path: path.to_path_buf(), source });
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(version_err)?;
     let found: Option<u32> =
         conn.query_row("SELECT max(version) FROM schema_version", [], |row| row.get(0)).map_err(version_err)?;
@@ -504,7 +509,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known });
     }
     for (version, sql) in (found + 1..).zip(MIGRATIONS.iter().skip(found as usize)) {
-        let err = |source| full_or(path, source, |source| StoreError::Migrate { path: path.to_path_buf(), version, source });
+        let err =
+            |source| full_or(path, source, |source| StoreError::Migrate { path: path.to_path_buf(), version, source });
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
         tx.execute("DELETE FROM schema_version", []).map_err(err)?;

@@ -43,8 +43,10 @@ pub fn listener_from_systemd() -> Result<Option<UnixListener>, ActivationError> 
     // of it (this runs once, first thing, and the variables are cleared above).
     #[allow(unsafe_code)]
     let fd: OwnedFd = unsafe { crate::sys::take_inherited_fd(LISTEN_FDS_START) };
-    let accepting = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::AcceptConn).map_err(ActivationError::NotUnixStream)?;
-    let kind = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType).map_err(ActivationError::NotUnixStream)?;
+    let accepting = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::AcceptConn)
+        .map_err(ActivationError::NotUnixStream)?;
+    let kind = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType)
+        .map_err(ActivationError::NotUnixStream)?;
     // Fails unless the socket is AF_UNIX.
     let _: nix::sys::socket::UnixAddr =
         nix::sys::socket::getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(ActivationError::NotUnixStream)?;

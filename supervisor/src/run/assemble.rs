@@ -87,11 +87,18 @@ pub(super) fn report(report: &mut Report, outcome: Outcome) {
 fn split_cpu_ms(user_ns: u64, system_ns: u64, total_ns: u64) -> (u64, u64) {
     let total_ms = total_ns.max(user_ns + system_ns) / 1_000_000;
     let split = user_ns + system_ns;
-    let user_ms = if split == 0 { total_ms } else { ((u128::from(user_ns) * u128::from(total_ms)) / u128::from(split)) as u64 };
+    let user_ms =
+        if split == 0 { total_ms } else { ((u128::from(user_ns) * u128::from(total_ms)) / u128::from(split)) as u64 };
     (user_ms, total_ms - user_ms)
 }
 
-fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_detail: &Option<String>) -> Option<String> {
+fn message_for(
+    status: Status,
+    e: &Evidence,
+    l: &Limits,
+    report: &Report,
+    stop_detail: &Option<String>,
+) -> Option<String> {
     let violations = &report.violations;
     match status {
         Status::Ok => None,
@@ -106,13 +113,19 @@ fn message_for(status: Status, e: &Evidence, l: &Limits, report: &Report, stop_d
         }),
         Status::Timeout => Some(format!("wall time limit of {} ms reached", l.wall_time_ms)),
         Status::CpuLimit => Some(format!("CPU time limit of {} ms reached", l.cpu_time_ms)),
-        Status::MemoryLimit => Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory)),
+        Status::MemoryLimit => {
+            Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory))
+        }
         Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
         Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
         Status::SecurityViolation if e.stopped == Some(Stop::ForeignAbi) => stop_detail.clone(),
         Status::SecurityViolation => {
-            let denied: Vec<&str> =
-                violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
+            let denied: Vec<&str> = violations
+                .iter()
+                .filter(|v| !v.quiet && v.kind == "syscall")
+                .map(|v| v.detail.as_str())
+                .take(16)
+                .collect();
             let mut parts = Vec::new();
             if !denied.is_empty() {
                 parts.push(format!("denied: {}", denied.join(", ")));

@@ -10,16 +10,16 @@
 //! [`Jail::create`] and [`Jail::ready`] are in `spawn`, [`Jail::watch`] in `watch`. Dropped in
 //! any state, a jail is killed, jail-init reaped and its cgroup removed.
 
-use super::prepare::Prepared;
-use super::request::ValidRun;
 use super::denials::Denials;
 use super::hooks::RunHooks;
+use super::prepare::Prepared;
+use super::request::ValidRun;
 use crate::cgroup::CgroupLimits;
-use crate::report::Stop;
 use crate::cgroup::{CgroupUsage, RunCgroup};
 use crate::hostids::Slot;
 use crate::profile::Limits;
 use crate::report::Enforcement;
+use crate::report::Stop;
 use crate::sys;
 use nix::errno::Errno;
 use std::os::fd::{AsFd, OwnedFd};
@@ -149,7 +149,10 @@ impl Jail {
             filename: &run.filename,
             code: &run.code,
             input: &run.input,
-            policy: super::job::JobPolicy { blocked_modules: &policy.blocked_modules, dynamic_code: policy.dynamic_code },
+            policy: super::job::JobPolicy {
+                blocked_modules: &policy.blocked_modules,
+                dynamic_code: policy.dynamic_code,
+            },
         };
         self.job_pending = job.encode().map_err(|e| format!("job: {e}"))?;
         if let Some(fd) = &self.job {

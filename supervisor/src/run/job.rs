@@ -98,7 +98,10 @@ pub const FORGED_RESULT: &str = "forged_result";
 /// entries is then taken, and the returned text is what the supervisor records instead.
 pub(super) fn record_runner_violations(entries: Vec<RunnerViolation>, into: &mut Denials) -> Option<String> {
     if entries.len() > MAX_RUNNER_VIOLATIONS {
-        return Some(format!("the result listed {} violations; the runner reports at most {MAX_RUNNER_VIOLATIONS}", entries.len()));
+        return Some(format!(
+            "the result listed {} violations; the runner reports at most {MAX_RUNNER_VIOLATIONS}",
+            entries.len()
+        ));
     }
     if let Some(bad) = entries.iter().find(|v| !RUNNER_VIOLATION_KINDS.contains(&v.kind.as_str())) {
         let kind: String = bad.kind.chars().take(40).collect();
@@ -128,7 +131,10 @@ mod tests {
     #[test]
     fn runner_entries_are_checked_against_what_the_runner_writes() {
         let mut d = Denials::default();
-        assert_eq!(record_runner_violations(vec![entry("blocked_module", "os"), entry("dynamic_code", "eval")], &mut d), None);
+        assert_eq!(
+            record_runner_violations(vec![entry("blocked_module", "os"), entry("dynamic_code", "eval")], &mut d),
+            None
+        );
         assert_eq!((d.loud, d.answered), (0, 0), "runner entries are no denied syscalls");
         assert_eq!(d.into_vec().len(), 2);
 

@@ -22,11 +22,11 @@ pub mod request;
 mod spawn;
 mod watch;
 
+pub use hooks::{OutputHook, RunHooks, Stream};
 pub use jail::{Jail, JailState};
 pub use prepare::{PrepareError, Prepared};
 pub use request::{new_run_id, valid_run_id, LimitOverrides, RequestError, RequestErrorKind, RunRequest, ValidRun};
 pub use spawn::Parts;
-pub use hooks::{OutputHook, RunHooks, Stream};
 
 use crate::report::{now_rfc3339, Report, Status};
 use crate::supervisor::Supervisor;
@@ -48,7 +48,8 @@ impl Supervisor {
             Ok(run) => self.run_valid(run, hooks),
             Err(e) => {
                 let id = request.id.filter(|id| valid_run_id(id)).unwrap_or_else(new_run_id);
-                let status = if e.kind == RequestErrorKind::BrokenProfile { Status::InternalError } else { Status::Rejected };
+                let status =
+                    if e.kind == RequestErrorKind::BrokenProfile { Status::InternalError } else { Status::Rejected };
                 let message = if e.kind == RequestErrorKind::BrokenProfile { e.message } else { e.to_string() };
                 let mut report = Report::new(id, status, Some(message));
                 report.usage.wall_ms = started.elapsed().as_millis() as u64;
@@ -64,7 +65,8 @@ impl Supervisor {
     pub fn validate(&self, request: &RunRequest) -> Result<ValidRun, RequestError> {
         let cache = self.config.state_dir.as_deref().map(|d| d.join("cache"));
         let anyone = |_: &str| Ok(());
-        let profiles = request::Profiles { dir: &self.config.profiles_dir, cache_dir: cache.as_deref(), may_use: &anyone };
+        let profiles =
+            request::Profiles { dir: &self.config.profiles_dir, cache_dir: cache.as_deref(), may_use: &anyone };
         request::validate(request, &profiles)
     }
 
@@ -101,7 +103,14 @@ impl Supervisor {
         report
     }
 
-    fn run_in_jail(&self, run: &ValidRun, prepared: Prepared, parts: Parts, hooks: &RunHooks<'_>, report: &mut Report) -> Result<(), String> {
+    fn run_in_jail(
+        &self,
+        run: &ValidRun,
+        prepared: Prepared,
+        parts: Parts,
+        hooks: &RunHooks<'_>,
+        report: &mut Report,
+    ) -> Result<(), String> {
         let mut jail = Jail::create(self, &run.id, prepared, parts, &run.limits)?;
         jail.ready()?;
         jail.start(run, hooks)?;

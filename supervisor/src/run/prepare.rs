@@ -30,9 +30,10 @@ pub struct PrepareError(pub String);
 impl Supervisor {
     /// Resolves `profile` into what its jails need on this host.
     pub fn prepare(&self, profile: &Profile) -> Result<Prepared, PrepareError> {
-        let landlock_covered =
-            plan::landlock_coverage(profile, self.landlock_abi).map_err(|message| PrepareError(format!("landlock: {message}")))?;
-        let interpreter = profile.interpreter(&self.config.interpreters_dir).map_err(|e| PrepareError(e.to_string()))?;
+        let landlock_covered = plan::landlock_coverage(profile, self.landlock_abi)
+            .map_err(|message| PrepareError(format!("landlock: {message}")))?;
+        let interpreter =
+            profile.interpreter(&self.config.interpreters_dir).map_err(|e| PrepareError(e.to_string()))?;
         if !interpreter.manifest.languages.contains(&profile.file.language) {
             return Err(PrepareError(format!(
                 "interpreter {} does not run {}",
@@ -40,7 +41,8 @@ impl Supervisor {
                 profile.file.language.as_str()
             )));
         }
-        let interpreter_sha256 = interpreter.verify(self.config.state_dir.as_deref()).map_err(|e| PrepareError(e.to_string()))?;
+        let interpreter_sha256 =
+            interpreter.verify(self.config.state_dir.as_deref()).map_err(|e| PrepareError(e.to_string()))?;
         let plan = plan::build(profile, &interpreter.manifest, &profile.file.limits, self.landlock_abi);
         Ok(Prepared { profile: profile.clone(), interpreter, interpreter_sha256, landlock_covered, plan })
     }
@@ -74,11 +76,14 @@ impl Prepared {
             }),
             landlock_abi: Some(landlock_abi),
             landlock_rights: access::fs_names(plan.landlock.handled_fs).into_iter().map(String::from).collect(),
-            landlock_scopes: [(access::SCOPE_ABSTRACT_UNIX_SOCKET, "abstract_unix_socket"), (access::SCOPE_SIGNAL, "signal")]
-                .iter()
-                .filter(|(bit, _)| plan.landlock.scoped & bit != 0)
-                .map(|(_, n)| n.to_string())
-                .collect(),
+            landlock_scopes: [
+                (access::SCOPE_ABSTRACT_UNIX_SOCKET, "abstract_unix_socket"),
+                (access::SCOPE_SIGNAL, "signal"),
+            ]
+            .iter()
+            .filter(|(bit, _)| plan.landlock.scoped & bit != 0)
+            .map(|(_, n)| n.to_string())
+            .collect(),
             landlock_net: [(access::NET_BIND_TCP, "bind_tcp"), (access::NET_CONNECT_TCP, "connect_tcp")]
                 .iter()
                 .filter(|(bit, _)| plan.landlock.handled_net & bit != 0)
@@ -87,16 +92,23 @@ impl Prepared {
             landlock_covered: self.landlock_covered.clone(),
             seccomp: Some("allowlist, denials answered by the supervisor (user notification)".into()),
             hugetlb: None,
-            namespaces: ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"].iter().map(|s| s.to_string()).collect(),
+            namespaces: ["user", "mount", "pid", "network", "ipc", "uts", "cgroup"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
 
 /// What keeps huge pages (not charged to the memory limit) away from the run, in the report's
 /// words; an error, refusing the run, when nothing does.
-pub(super) fn hugetlb_enforcement(cgroup_sizes: &[String], policy: &crate::seccomp::SeccompPolicy) -> Result<String, String> {
+pub(super) fn hugetlb_enforcement(
+    cgroup_sizes: &[String],
+    policy: &crate::seccomp::SeccompPolicy,
+) -> Result<String, String> {
     let seccomp = policy.denies_hugetlb();
-    let cgroup = (!cgroup_sizes.is_empty()).then(|| format!("the run's cgroup allows 0 huge pages ({})", cgroup_sizes.join(", ")));
+    let cgroup = (!cgroup_sizes.is_empty())
+        .then(|| format!("the run's cgroup allows 0 huge pages ({})", cgroup_sizes.join(", ")));
     let filter = "seccomp denies mmap(MAP_HUGETLB), memfd_create(MFD_HUGETLB) and shmget(SHM_HUGETLB)";
     match (cgroup, seccomp) {
         (Some(c), true) => Ok(format!("{c}; {filter}")),
@@ -128,12 +140,21 @@ mod tests {
         let open = policy("");
         let sizes = vec!["1GB".to_string(), "2MB".to_string()];
         let both = hugetlb_enforcement(&sizes, &closed).unwrap();
-        assert!(both.contains("0 huge pages (1GB, 2MB)") && both.contains("seccomp denies mmap(MAP_HUGETLB)"), "{both}");
+        assert!(
+            both.contains("0 huge pages (1GB, 2MB)") && both.contains("seccomp denies mmap(MAP_HUGETLB)"),
+            "{both}"
+        );
         let seccomp_only = hugetlb_enforcement(&[], &closed).unwrap();
-        assert!(seccomp_only.starts_with("seccomp denies") && seccomp_only.contains("no hugetlb cgroup controller"), "{seccomp_only}");
+        assert!(
+            seccomp_only.starts_with("seccomp denies") && seccomp_only.contains("no hugetlb cgroup controller"),
+            "{seccomp_only}"
+        );
         let cgroup_only = hugetlb_enforcement(&sizes, &open).unwrap();
         assert!(cgroup_only.contains("lets huge pages be requested"), "{cgroup_only}");
         let refused = hugetlb_enforcement(&[], &open).unwrap_err();
-        assert!(refused.contains("/p/open.toml") && refused.contains("mmap(MAP_HUGETLB)") && refused.contains("refused"), "{refused}");
+        assert!(
+            refused.contains("/p/open.toml") && refused.contains("mmap(MAP_HUGETLB)") && refused.contains("refused"),
+            "{refused}"
+        );
     }
 }

@@ -13,7 +13,10 @@ use std::path::Path;
 
 /// Per-run limits, each only as tight as or tighter than the profile's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "an object of limits, such as {\"wall_time_ms\": 1000, \"memory\": \"64MiB\"}")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an object of limits, such as {\"wall_time_ms\": 1000, \"memory\": \"64MiB\"}"
+)]
 pub struct LimitOverrides {
     pub wall_time_ms: Option<u64>,
     pub cpu_time_ms: Option<u64>,
@@ -95,7 +98,6 @@ pub struct Profiles<'a> {
     pub may_use: &'a dyn Fn(&str) -> Result<(), String>,
 }
 
-
 /// The longest run id, and what one is made of.
 pub const MAX_RUN_ID: usize = 64;
 
@@ -109,7 +111,8 @@ pub fn new_run_id() -> String {
     let mut bytes = [0u8; 8];
     let random = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
     if random.is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         bytes = (nanos as u64 ^ u64::from(std::process::id()) << 32).to_le_bytes();
     }
     hex::encode(bytes)
@@ -126,27 +129,45 @@ pub fn validate(req: &RunRequest, profiles: &Profiles<'_>) -> Result<ValidRun, R
         None => new_run_id(),
     };
     let name = profile_name(req, profiles)?;
-    (profiles.may_use)(&name).map_err(|message| RequestError { kind: RequestErrorKind::Forbidden, field: "profile".into(), message })?;
+    (profiles.may_use)(&name).map_err(|message| RequestError {
+        kind: RequestErrorKind::Forbidden,
+        field: "profile".into(),
+        message,
+    })?;
     let profile = profile::load_cached(profiles.dir, &name, profiles.cache_dir).map_err(|e| match e {
         profile::ProfileError::Unknown { .. } | profile::ProfileError::BadName { .. } => {
             RequestError { kind: RequestErrorKind::UnknownProfile, field: "profile".into(), message: e.to_string() }
         }
-        other => RequestError { kind: RequestErrorKind::BrokenProfile, field: "profile".into(), message: format!("profile {name}: {other}") },
+        other => RequestError {
+            kind: RequestErrorKind::BrokenProfile,
+            field: "profile".into(),
+            message: format!("profile {name}: {other}"),
+        },
     })?;
     if let Some(l) = req.language {
         if l != profile.file.language {
-            return Err(invalid("language", format!("profile {name} runs {}, not {}", profile.file.language.as_str(), l.as_str())));
+            return Err(invalid(
+                "language",
+                format!("profile {name} runs {}, not {}", profile.file.language.as_str(), l.as_str()),
+            ));
         }
     }
     if let Some(i) = &req.interpreter {
         if *i != interpreter_name(&profile) {
-            return Err(invalid("interpreter", format!("profile {name} runs interpreter {}, not {i}", interpreter_name(&profile))));
+            return Err(invalid(
+                "interpreter",
+                format!("profile {name} runs interpreter {}, not {i}", interpreter_name(&profile)),
+            ));
         }
     }
     let limits = tighten(&profile.file.limits, &req.limits)?;
-    let too_large = |field: &str, message: String| RequestError { kind: RequestErrorKind::TooLarge, field: field.into(), message };
+    let too_large =
+        |field: &str, message: String| RequestError { kind: RequestErrorKind::TooLarge, field: field.into(), message };
     if req.code.len() as u64 > limits.script.0 {
-        return Err(too_large("code", format!("{} bytes exceed profile {name}'s script limit of {}", req.code.len(), limits.script)));
+        return Err(too_large(
+            "code",
+            format!("{} bytes exceed profile {name}'s script limit of {}", req.code.len(), limits.script),
+        ));
     }
     let code = std::str::from_utf8(&req.code).map_err(|e| invalid("code", format!("not valid UTF-8 ({e})")))?;
     if code.contains('\0') {
@@ -155,9 +176,13 @@ pub fn validate(req: &RunRequest, profiles: &Profiles<'_>) -> Result<ValidRun, R
     let input_text = req.input.as_deref().unwrap_or("null");
     let input_size = input_text.len() as u64;
     if input_size > limits.input.0 {
-        return Err(too_large("input", format!("{input_size} bytes exceed profile {name}'s input limit of {}", limits.input)));
+        return Err(too_large(
+            "input",
+            format!("{input_size} bytes exceed profile {name}'s input limit of {}", limits.input),
+        ));
     }
-    let input: serde_json::Value = serde_json::from_str(input_text).map_err(|e| invalid("input", format!("not valid JSON: {e}")))?;
+    let input: serde_json::Value =
+        serde_json::from_str(input_text).map_err(|e| invalid("input", format!("not valid JSON: {e}")))?;
     let filename = match &req.filename {
         Some(f) => f.clone(),
         None => match profile.file.language {
@@ -182,18 +207,26 @@ fn profile_name(req: &RunRequest, profiles: &Profiles<'_>) -> Result<String, Req
         (None, None, Some(i)) => {
             let users: Vec<String> = profile::list(profiles.dir)
                 .into_iter()
-                .filter(|n| profile::load_cached(profiles.dir, n, profiles.cache_dir).is_ok_and(|p| interpreter_name(&p) == *i))
+                .filter(|n| {
+                    profile::load_cached(profiles.dir, n, profiles.cache_dir).is_ok_and(|p| interpreter_name(&p) == *i)
+                })
                 .collect();
             // Several: the one named after its language (python3.11 → python), if that is one.
-            let named: Vec<&String> = users.iter().filter(|n| Language::parse(n).is_some_and(|l| l.as_str() == n.as_str())).collect();
+            let named: Vec<&String> =
+                users.iter().filter(|n| Language::parse(n).is_some_and(|l| l.as_str() == n.as_str())).collect();
             match users.as_slice() {
                 [one] => Ok(one.clone()),
                 [_, _, ..] if named.len() == 1 => Ok(named[0].clone()),
                 [] => Err(invalid("interpreter", format!("no profile uses interpreter {i:?} (GET /v1/interpreters)"))),
-                many => Err(invalid("interpreter", format!("{i:?} is used by profiles {}; name the profile or the language", many.join(", ")))),
+                many => Err(invalid(
+                    "interpreter",
+                    format!("{i:?} is used by profiles {}; name the profile or the language", many.join(", ")),
+                )),
             }
         }
-        (None, None, None) => Err(invalid("language", "give a language (python, javascript, typescript), a profile or an interpreter")),
+        (None, None, None) => {
+            Err(invalid("language", "give a language (python, javascript, typescript), a profile or an interpreter"))
+        }
     }
 }
 
@@ -201,11 +234,19 @@ fn profile_name(req: &RunRequest, profiles: &Profiles<'_>) -> Result<String, Req
 /// minimums.
 pub fn tighten(profile: &Limits, o: &LimitOverrides) -> Result<Limits, RequestError> {
     let mut l = *profile;
-    fn apply<T: PartialOrd + Copy + std::fmt::Display>(field: &str, slot: &mut T, want: Option<T>, min: T) -> Result<(), RequestError> {
+    fn apply<T: PartialOrd + Copy + std::fmt::Display>(
+        field: &str,
+        slot: &mut T,
+        want: Option<T>,
+        min: T,
+    ) -> Result<(), RequestError> {
         if let Some(v) = want {
             let field = format!("limits.{field}");
             if v > *slot {
-                return Err(invalid(&field, format!("{v} is looser than the profile's {}; a run may only tighten limits", *slot)));
+                return Err(invalid(
+                    &field,
+                    format!("{v} is looser than the profile's {}; a run may only tighten limits", *slot),
+                ));
             }
             if v < min {
                 return Err(invalid(&field, format!("{v} is below the minimum {min}")));
@@ -240,7 +281,10 @@ mod tests {
     #[test]
     fn limits_only_tighten() {
         let l = limits();
-        assert_eq!(tighten(&l, &LimitOverrides { wall_time_ms: Some(100), ..Default::default() }).map(|t| t.wall_time_ms), Ok(100));
+        assert_eq!(
+            tighten(&l, &LimitOverrides { wall_time_ms: Some(100), ..Default::default() }).map(|t| t.wall_time_ms),
+            Ok(100)
+        );
         let e = tighten(&l, &LimitOverrides { wall_time_ms: Some(6000), ..Default::default() }).unwrap_err();
         assert_eq!((e.field.as_str(), e.kind), ("limits.wall_time_ms", RequestErrorKind::Invalid));
         assert!(e.message.contains("looser than the profile's 5000"), "{e}");

@@ -7,8 +7,8 @@ use super::prepare::Prepared;
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::hostids::Slot;
 use crate::profile::Limits;
-use crate::sys;
 use crate::supervisor::Supervisor;
+use crate::sys;
 use jail_init::fds;
 use jail_init::protocol::GO;
 use nix::errno::Errno;
@@ -53,11 +53,18 @@ impl Jail {
     /// A jail of `prepared`'s profile under `limits`: the cgroup limited, jail-init cloned and
     /// waiting for its id maps (state [`JailState::Created`]). On error everything made so far
     /// is undone.
-    pub fn create(sup: &Supervisor, id: &str, prepared: Prepared, parts: Parts, limits: &Limits) -> Result<Jail, String> {
+    pub fn create(
+        sup: &Supervisor,
+        id: &str,
+        prepared: Prepared,
+        parts: Parts,
+        limits: &Limits,
+    ) -> Result<Jail, String> {
         let Parts { cgroup, netns, ids } = parts;
         cgroup.set_limits(&cgroup_limits(limits)).map_err(|e| format!("cgroup: {e}"))?;
         let mut enforcement = prepared.enforcement(sup.cgroups.version(), sup.landlock_abi);
-        enforcement.hugetlb = Some(super::prepare::hugetlb_enforcement(&cgroup.hugetlb_limited(), &prepared.profile.seccomp)?);
+        enforcement.hugetlb =
+            Some(super::prepare::hugetlb_enforcement(&cgroup.hugetlb_limited(), &prepared.profile.seccomp)?);
         tracing::debug!(run = %id, plan = ?prepared.plan, "resolved plan");
 
         // The script's process joins the run's cgroup itself, through these files (see
@@ -84,7 +91,8 @@ impl Jail {
         let (result_r, result_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(err("result pipe"))?;
         let stdin: OwnedFd = std::fs::File::open("/dev/null").map_err(|e| format!("stdin: {e}"))?.into();
         let (control, control_child) =
-            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).map_err(err("control socketpair"))?;
+            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+                .map_err(err("control socketpair"))?;
 
         // Every source fd is moved above every target so the child's dup2 sequence cannot
         // overwrite a source it still needs.
@@ -106,15 +114,18 @@ impl Jail {
             .map_err(err("dup"))?;
         let fd_map: Vec<(i32, i32)> = sources.iter().map(|(fd, t)| (fd.as_raw_fd(), *t)).collect();
 
-        let path = CString::new(sup.config.jail_init.as_os_str().as_encoded_bytes()).map_err(|e| format!("jail-init path: {e}"))?;
+        let path = CString::new(sup.config.jail_init.as_os_str().as_encoded_bytes())
+            .map_err(|e| format!("jail-init path: {e}"))?;
         let arg0 = c"jail-init";
         let argv = [arg0.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
-        let exec = sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map, wait_fd: fds::CONTROL, go: GO };
+        let exec =
+            sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map, wait_fd: fds::CONTROL, go: GO };
         // The network namespace was made ahead (see make_parts): the child inherits it from
         // this thread, which enters it just for the clone.
-        let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)
-            as libc::c_ulong;
+        let flags =
+            (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)
+                as libc::c_ulong;
         let t_clone = Instant::now();
         sys::enter_network_namespace(netns.as_fd()).map_err(err("enter the jail's network namespace"))?;
         let owner = sys::Owner { uid: ids.root_id(), gid: ids.root_id() };
@@ -166,8 +177,9 @@ impl Jail {
 fn write_id_maps(pid: i32, ids: &Slot) -> Result<(), String> {
     let script = crate::plan::SCRIPT_ID;
     let proc = format!("/proc/{pid}");
-    let write =
-        |file: &str, value: String| std::fs::write(format!("{proc}/{file}"), value.as_bytes()).map_err(|e| format!("write {proc}/{file}: {e}"));
+    let write = |file: &str, value: String| {
+        std::fs::write(format!("{proc}/{file}"), value.as_bytes()).map_err(|e| format!("write {proc}/{file}: {e}"))
+    };
     write("setgroups", "deny".into())?;
     let map = format!("0 {} 1\n{script} {} 1\n", ids.root_id(), ids.script_id());
     write("uid_map", map.clone())?;

@@ -102,7 +102,8 @@ fn watch_loop(
             w.setup_failure = Some("jail-init is not there to watch".into());
             break;
         };
-        let mut polled: Vec<PollFd> = vec![PollFd::new(pidfd, PollFlags::POLLIN), PollFd::new(control.as_fd(), PollFlags::POLLIN)];
+        let mut polled: Vec<PollFd> =
+            vec![PollFd::new(pidfd, PollFlags::POLLIN), PollFd::new(control.as_fd(), PollFlags::POLLIN)];
         let job_slot = job.as_ref().map(|(fd, _, _)| {
             polled.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
             polled.len() - 1
@@ -152,7 +153,8 @@ fn watch_loop(
                     Answered::Open => {}
                     Answered::Closed => listener = None,
                     Answered::ForeignAbi(detail) => {
-                        let detail = format!("a process used another architecture's syscalls ({detail}); the run was stopped");
+                        let detail =
+                            format!("a process used another architecture's syscalls ({detail}); the run was stopped");
                         stop(&mut w, Stop::ForeignAbi, Some(detail));
                         break;
                     }
@@ -297,7 +299,9 @@ fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedF
             Ok((n, mut fds)) => match Record::decode(&buf[..n]) {
                 Some(Record::Failed { step, errno, detail }) => {
                     let errno = Errno::from_raw(errno);
-                    w.setup_failure.get_or_insert_with(|| format!("jail setup failed at step {step} ({detail}): {errno} ({})", errno.desc()));
+                    w.setup_failure.get_or_insert_with(|| {
+                        format!("jail setup failed at step {step} ({detail}): {errno} ({})", errno.desc())
+                    });
                 }
                 Some(Record::Listener) if listener.is_none() && !fds.is_empty() => {
                     *listener = Some(fds.remove(0));
@@ -365,7 +369,6 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
     Answered::Open
 }
 
-
 /// The watch loop on its own, without root: a real child process stands in for jail-init (its
 /// pidfd), real pipes and a socket pair for the jail's descriptors, a cgroup that reports what
 /// the test says. The jail tests run the loop on real jails.
@@ -375,10 +378,10 @@ mod tests {
     use crate::cgroup::{CgroupError, CgroupLimits, CgroupUsage, RunCgroup};
     use crate::run::jail::Init;
     use crate::run::prepare::Prepared;
-    use std::sync::atomic::AtomicBool;
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
     use std::io::Read;
     use std::path::{Path, PathBuf};
+    use std::sync::atomic::AtomicBool;
     use std::sync::atomic::AtomicU64;
     use std::sync::Arc;
 
@@ -450,7 +453,8 @@ mod tests {
         let child = std::process::Command::new("sleep").arg("30").spawn().unwrap_or_else(|e| panic!("sleep: {e}"));
         let pidfd = sys::pidfd_open(child.id() as i32).unwrap_or_else(|e| panic!("pidfd_open: {e}"));
         let (control, control_test) =
-            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
+            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+                .unwrap_or_else(|e| panic!("{e}"));
         let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
         let ((o_r, o_w), (e_r, e_w), (r_r, r_w), (j_r, j_w)) = (pipe(), pipe(), pipe(), pipe());
         let prepared = prepared();

@@ -28,7 +28,10 @@ pub const SOCKET_ENV: &str = "JAILD_SOCKET";
 
 /// The socket to use when none is given: $JAILD_SOCKET, else /run/jaild/jaild.sock.
 pub fn default_socket() -> PathBuf {
-    std::env::var_os(SOCKET_ENV).filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+    std::env::var_os(SOCKET_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
 }
 
 /// An error answer of the API: `{"error": {"code", "message", "field"?}}` with its HTTP status.
@@ -159,7 +162,12 @@ impl Client {
     }
 
     /// A request whose 2xx answer is decoded as `T`; any other status is [`ClientError::Api`].
-    pub fn json<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(T, Value), ClientError> {
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(T, Value), ClientError> {
         self.rt.block_on(self.json_async(method, path, body))
     }
 
@@ -211,7 +219,8 @@ impl Client {
                 let secs = left.map_or(30.0, |l| l.as_secs_f64().min(30.0));
                 let (run, _): (Run, Value) =
                     self.json_async(Method::GET, &format!("/v1/runs/{id}/wait?timeout={secs:.3}"), None).await?;
-                if !run.is_live() || left.is_some_and(|l| l.is_zero()) || deadline.is_some_and(|d| Instant::now() >= d) {
+                if !run.is_live() || left.is_some_and(|l| l.is_zero()) || deadline.is_some_and(|d| Instant::now() >= d)
+                {
                     return Ok(run);
                 }
             }
@@ -258,7 +267,12 @@ impl Client {
         })
     }
 
-    async fn json_async<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(T, Value), ClientError> {
+    async fn json_async<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(T, Value), ClientError> {
         let request = format!("{method} {path}");
         let (status, value) = self.call_async(method, path, body).await?;
         if !status.is_success() {
@@ -272,7 +286,12 @@ impl Client {
         Ok((decoded, value))
     }
 
-    async fn call_async(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, Value), ClientError> {
+    async fn call_async(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ClientError> {
         let request = format!("{method} {path}");
         let response = self.send(method, path, body).await?;
         let (status, retry) = (response.status(), retry_after(&response));
@@ -311,7 +330,8 @@ impl Client {
             }
         })?;
         let http = |source| ClientError::Http { path: self.socket.clone(), source };
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
         // Drives the connection (reads, writes) while the request is in flight; ends with it.
         tokio::spawn(async move {
             let _ = connection.await;
@@ -371,7 +391,11 @@ impl Signals {
     fn new() -> Result<Signals, ClientError> {
         use tokio::signal::unix::{signal, SignalKind};
         let make = |kind| signal(kind).map_err(ClientError::Runtime);
-        Ok(Signals { int: make(SignalKind::interrupt())?, term: make(SignalKind::terminate())?, hup: make(SignalKind::hangup())? })
+        Ok(Signals {
+            int: make(SignalKind::interrupt())?,
+            term: make(SignalKind::terminate())?,
+            hup: make(SignalKind::hangup())?,
+        })
     }
 
     async fn next(&mut self) {
@@ -437,7 +461,8 @@ mod tests {
     fn events_decode() {
         let e: Event = serde_json::from_str(r#"{"type":"stdout","data":"hi\n"}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(e, Event::Stdout { data } if data == "hi\n"));
-        let e: Event = serde_json::from_str(r#"{"type":"state","state":"interrupted"}"#).unwrap_or_else(|e| panic!("{e}"));
+        let e: Event =
+            serde_json::from_str(r#"{"type":"state","state":"interrupted"}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(e, Event::State { state: RunState::Interrupted }));
     }
 

@@ -85,7 +85,10 @@ fn verify(config: &Config) -> anyhow::Result<i32> {
         }
     }
     if failed > 0 {
-        println!("{failed} of {} interpreters do not match their manifests: jails refuse a binary whose sha256 differs", names.len());
+        println!(
+            "{failed} of {} interpreters do not match their manifests: jails refuse a binary whose sha256 differs",
+            names.len()
+        );
         Ok(1)
     } else {
         println!("all {} interpreters match their manifests", names.len());
@@ -109,7 +112,12 @@ fn pin(config: &Config, name: &str, accept_version: bool) -> anyhow::Result<i32>
     };
     let m = &interp.manifest;
     if !pinned.digest_changed && !pinned.version_changed {
-        println!("{name}: already pinned: {} has sha256 {} and reports version {}; nothing changed", m.binary.display(), pinned.new_sha256, pinned.reported_version);
+        println!(
+            "{name}: already pinned: {} has sha256 {} and reports version {}; nothing changed",
+            m.binary.display(),
+            pinned.new_sha256,
+            pinned.reported_version
+        );
         return Ok(0);
     }
     println!("!!! {name}: PIN CHANGED in {} !!!", interp.path.display());
@@ -121,7 +129,10 @@ fn pin(config: &Config, name: &str, accept_version: bool) -> anyhow::Result<i32>
         println!("  sha256:  {} (unchanged)", pinned.new_sha256);
     }
     if pinned.version_changed {
-        println!("  version: was {}, now {}   <- CHANGED (accepted with --accept-version)", pinned.manifest_version, pinned.reported_version);
+        println!(
+            "  version: was {}, now {}   <- CHANGED (accepted with --accept-version)",
+            pinned.manifest_version, pinned.reported_version
+        );
         for p in profile::list(&config.profiles_dir) {
             if let Ok(prof) = profile::load(&config.profiles_dir, &p) {
                 if prof.file.interpreter.name == name {

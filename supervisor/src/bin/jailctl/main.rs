@@ -134,4 +134,3 @@ fn main() {
     };
     std::process::exit(code);
 }
-

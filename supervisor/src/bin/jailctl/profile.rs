@@ -102,13 +102,26 @@ fn show(config: &Config, name: &str) -> anyhow::Result<i32> {
     if let Some(parent) = &p.extends {
         println!("#   extends {} (its tables merged key by key under this file's, arrays replaced)", parent.display());
     }
-    println!("# This is what jails run with. sha256 of the TOML below (no comment lines), the report's profile.sha256:");
+    println!(
+        "# This is what jails run with. sha256 of the TOML below (no comment lines), the report's profile.sha256:"
+    );
     println!("#   {}", p.sha256);
     println!("# seccomp.policy resolves to {}", p.seccomp.path.display());
-    println!("#   sha256 {} (the report's profile.seccomp_sha256), {} syscall entries, default errno {}", p.seccomp.sha256, p.seccomp.file.syscall.len(), p.seccomp.file.default.errno);
+    println!(
+        "#   sha256 {} (the report's profile.seccomp_sha256), {} syscall entries, default errno {}",
+        p.seccomp.sha256,
+        p.seccomp.file.syscall.len(),
+        p.seccomp.file.default.errno
+    );
     let code = match p.interpreter(&config.interpreters_dir) {
         Ok(i) => {
-            println!("# interpreter {} is {} (binary {}, pinned sha256 {})", p.file.interpreter, i.path.display(), i.manifest.binary.display(), i.manifest.sha256);
+            println!(
+                "# interpreter {} is {} (binary {}, pinned sha256 {})",
+                p.file.interpreter,
+                i.path.display(),
+                i.manifest.binary.display(),
+                i.manifest.sha256
+            );
             0
         }
         Err(e) => {

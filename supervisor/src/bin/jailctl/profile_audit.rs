@@ -12,7 +12,9 @@ pub struct ExplainArgs {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 when both grant the same, 1 when they differ, 2 when a profile cannot be loaded (like diff(1)).")]
+#[command(
+    after_help = "Exit status: 0 when both grant the same, 1 when they differ, 2 when a profile cannot be loaded (like diff(1))."
+)]
 pub struct DiffArgs {
     /// The old profile: a name or a path (e.g. the last release's file).
     pub old: String,
@@ -24,7 +26,9 @@ pub struct DiffArgs {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 when no finding reaches --fail-on (default high), 1 when one does, 2 when a profile cannot be loaded.")]
+#[command(
+    after_help = "Exit status: 0 when no finding reaches --fail-on (default high), 1 when one does, 2 when a profile cannot be loaded."
+)]
 pub struct LintArgs {
     /// Profile names or paths; all profiles in the profiles directory when none is given.
     pub profiles: Vec<String>,
@@ -37,7 +41,9 @@ pub struct LintArgs {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 when every claim holds, 1 when one fails or the profile grants more than the jaild baseline, 2 when a profile cannot be loaded, 10 when jails cannot run here (verify needs root).")]
+#[command(
+    after_help = "Exit status: 0 when every claim holds, 1 when one fails or the profile grants more than the jaild baseline, 2 when a profile cannot be loaded, 10 when jails cannot run here (verify needs root)."
+)]
 pub struct VerifyArgs {
     /// Profile names or paths; all profiles in the profiles directory when none is given.
     pub profiles: Vec<String>,

@@ -74,12 +74,18 @@ impl ScriptArgs {
     /// Reads the script and the input; a mistake here is a usage error.
     pub fn load(&self) -> anyhow::Result<Script> {
         let language = match &self.lang {
-            Some(l) => Some(Language::parse(l).ok_or_else(|| usage(format!("--lang {l:?}: use python, javascript or typescript")))?),
+            Some(l) => Some(
+                Language::parse(l)
+                    .ok_or_else(|| usage(format!("--lang {l:?}: use python, javascript or typescript")))?,
+            ),
             None if self.file.as_os_str() == "-" => None,
             None => Language::from_extension(&self.file),
         };
         if language.is_none() && self.profile.is_none() {
-            return Err(usage(format!("cannot tell the language of {}: give --lang or --profile", self.file.display())));
+            return Err(usage(format!(
+                "cannot tell the language of {}: give --lang or --profile",
+                self.file.display()
+            )));
         }
         let code = if self.file.as_os_str() == "-" {
             let mut buf = Vec::new();
@@ -89,9 +95,9 @@ impl ScriptArgs {
             std::fs::read(&self.file).map_err(|e| usage(format!("reading {}: {e}", self.file.display())))?
         };
         let input = match &self.input {
-            Some(s) if s.starts_with('@') => {
-                Some(std::fs::read_to_string(&s[1..]).map_err(|e| usage(format!("--input: reading {}: {e}", &s[1..])))?)
-            }
+            Some(s) if s.starts_with('@') => Some(
+                std::fs::read_to_string(&s[1..]).map_err(|e| usage(format!("--input: reading {}: {e}", &s[1..])))?,
+            ),
             Some(s) => Some(s.clone()),
             None => None,
         };
@@ -99,8 +105,9 @@ impl ScriptArgs {
             Some(m) => Some(ByteSize::parse(m).map_err(|e| usage(format!("--memory: {e}")))?),
             None => None,
         };
-        let filename =
-            (self.file.as_os_str() != "-").then(|| self.file.file_name().map(|f| f.to_string_lossy().into_owned())).flatten();
+        let filename = (self.file.as_os_str() != "-")
+            .then(|| self.file.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .flatten();
         Ok(Script {
             language,
             profile: self.profile.clone(),
@@ -123,10 +130,12 @@ impl Script {
     /// a JSON value: a script that is not UTF-8 or an input that is not JSON is refused here,
     /// as jaild would refuse it (Err: the field and why).
     pub fn api_body(&self, wait: bool) -> Result<serde_json::Value, (&'static str, String)> {
-        let code = std::str::from_utf8(&self.code).map_err(|e| ("code", format!("the script is not UTF-8 text ({e})")))?;
+        let code =
+            std::str::from_utf8(&self.code).map_err(|e| ("code", format!("the script is not UTF-8 text ({e})")))?;
         let input = match &self.input {
             Some(text) => Some(
-                serde_json::from_str::<serde_json::Value>(text).map_err(|e| ("input", format!("not valid JSON: {e}")))?,
+                serde_json::from_str::<serde_json::Value>(text)
+                    .map_err(|e| ("input", format!("not valid JSON: {e}")))?,
             ),
             None => None,
         };
@@ -187,9 +196,8 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
         Ok(body) => body,
         Err((field, message)) => return Ok(refused_locally(field, &message, args.json)),
     };
-    let outcome = Client::new(&socket).and_then(|c| {
-        c.run_to_end(&body, &|id| eprintln!("jailctl: cancelling run {}", terminal::line(id)))
-    });
+    let outcome = Client::new(&socket)
+        .and_then(|c| c.run_to_end(&body, &|id| eprintln!("jailctl: cancelling run {}", terminal::line(id))));
     match outcome {
         Ok(run) => Ok(match &run.report {
             Some(report) => {
@@ -197,7 +205,11 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
                 report.status.exit_code()
             }
             None => {
-                eprintln!("jailctl: run {} ended {} without a report (jaild stopped while it ran)", terminal::line(&run.id), run.state);
+                eprintln!(
+                    "jailctl: run {} ended {} without a report (jaild stopped while it ran)",
+                    terminal::line(&run.id),
+                    run.state
+                );
                 Status::InternalError.exit_code()
             }
         }),
@@ -258,7 +270,8 @@ pub fn start_failure(e: &ClientError, json: bool) -> i32 {
 pub fn refused_locally(field: &str, message: &str, json: bool) -> i32 {
     eprintln!("jailctl: {}", terminal::text(&format!("{field}: {message}")));
     if json {
-        let body = serde_json::json!({"error": {"code": "invalid", "message": format!("{field}: {message}"), "field": field}});
+        let body =
+            serde_json::json!({"error": {"code": "invalid", "message": format!("{field}: {message}"), "field": field}});
         println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
     }
     Status::Rejected.exit_code()
@@ -306,7 +319,9 @@ pub fn print_summary(r: &Report) {
             println!("         {line}");
         }
     }
-    for (name, text, truncated) in [("stdout", &r.stdout, r.stdout_truncated), ("stderr", &r.stderr, r.stderr_truncated)] {
+    for (name, text, truncated) in
+        [("stdout", &r.stdout, r.stdout_truncated), ("stderr", &r.stderr, r.stderr_truncated)]
+    {
         if !text.is_empty() {
             println!("{name}:{}", if truncated { " (truncated)" } else { "" });
             for line in terminal::text(&excerpt(text, 1000)).lines().take(20) {

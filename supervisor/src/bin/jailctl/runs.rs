@@ -218,7 +218,11 @@ fn ended(run: &Run, json: bool) -> anyhow::Result<i32> {
             if run.is_live() {
                 eprintln!("jailctl: run {} is still {} (--timeout passed)", terminal::line(&run.id), run.state);
             } else {
-                eprintln!("jailctl: run {} was {}: jaild stopped while it ran, and it has no report", terminal::line(&run.id), run.state);
+                eprintln!(
+                    "jailctl: run {} was {}: jaild stopped while it ran, and it has no report",
+                    terminal::line(&run.id),
+                    run.state
+                );
             }
             Ok(NO_REPORT)
         }
@@ -286,7 +290,9 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<i32> {
                 let _ = err.flush();
             }
             Event::Report { report } => code = report.status.exit_code(),
-            Event::State { state } => eprintln!("jailctl: run {id} was {state}: jaild stopped while it ran, and it has no report"),
+            Event::State { state } => {
+                eprintln!("jailctl: run {id} was {state}: jaild stopped while it ran, and it has no report")
+            }
             _ => {}
         }
     });
@@ -338,7 +344,10 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<i32> {
         println!("no runs");
         return Ok(0);
     }
-    println!("{:<18} {:<12} {:<19} {:<12} {:>6} {:<20} {:>9}", "ID", "STATE", "STATUS", "PROFILE", "UID", "CREATED", "TOOK");
+    println!(
+        "{:<18} {:<12} {:<19} {:<12} {:>6} {:<20} {:>9}",
+        "ID", "STATE", "STATUS", "PROFILE", "UID", "CREATED", "TOOK"
+    );
     for run in &list.runs {
         let took = match (&run.started_at, &run.finished_at) {
             (Some(a), Some(b)) => client::duration_between(a, b).map(|d| format!("{:.3}s", d.as_secs_f64())),
@@ -369,7 +378,9 @@ pub fn health(args: DaemonArgs) -> anyhow::Result<i32> {
     let got = args.client().and_then(|c| c.call(Method::GET, "/v1/health", None));
     let (value, serving) = match got {
         Ok((_, value)) => (value, true),
-        Err(ClientError::Api(api)) if api.status == hyper::StatusCode::SERVICE_UNAVAILABLE && api.body.get("status").is_some() => {
+        Err(ClientError::Api(api))
+            if api.status == hyper::StatusCode::SERVICE_UNAVAILABLE && api.body.get("status").is_some() =>
+        {
             (api.body, false)
         }
         Err(e) => return Ok(failed(&e, json, 1)),
@@ -381,7 +392,13 @@ pub fn health(args: DaemonArgs) -> anyhow::Result<i32> {
         let s = |k: &str| terminal::line(value[k].as_str().unwrap_or("?")).into_owned();
         println!("jaild {}: {} (pid {}, up {} s)", s("version"), s("status"), n("pid"), n("uptime_s"));
         println!("host:  cgroup {}, landlock ABI {}", s("cgroup"), n("landlock_abi"));
-        println!("runs:  {} running of {}, {} queued of {}", n("running"), n("concurrency"), n("queued"), n("queue_size"));
+        println!(
+            "runs:  {} running of {}, {} queued of {}",
+            n("running"),
+            n("concurrency"),
+            n("queued"),
+            n("queue_size")
+        );
         let history = &value["history"];
         if history["writable"] == false {
             println!(

@@ -228,12 +228,21 @@ mod tests {
 
     #[test]
     fn plain_text_and_newlines_are_unchanged() {
-        for s in ["", "hello, world\n", "a\tb\nc\n\n", "fib(30) has 6 digits", "naïve café — ok ✓ 日本語 🦀", "\u{fffd}\u{fffd}"] {
+        for s in [
+            "",
+            "hello, world\n",
+            "a\tb\nc\n\n",
+            "fib(30) has 6 digits",
+            "naïve café — ok ✓ 日本語 🦀",
+            "\u{fffd}\u{fffd}",
+        ] {
             assert!(matches!(text(s), Cow::Borrowed(_)), "{s:?} was copied");
             assert_eq!(t(s), s);
         }
         // Backslashes that read as no escape are shown as they are: reprs, JSON, regexes.
-        for s in [r"C:\temp", r#"{"a": "\u00e9\n\"q\""}"#, r"'a\r\nb'", r"\d+\s*", r"\\", "ends with \\", r"\u", r"\u0041"] {
+        for s in
+            [r"C:\temp", r#"{"a": "\u00e9\n\"q\""}"#, r"'a\r\nb'", r"\d+\s*", r"\\", "ends with \\", r"\u", r"\u0041"]
+        {
             assert_eq!(t(s), s);
         }
     }
@@ -370,7 +379,10 @@ mod tests {
         let shown = json(&v);
         no_raw_controls(&shown, Layout::Line);
         assert_eq!(serde_json::from_str::<Value>(&shown).unwrap_or_else(|e| panic!("{e}: {shown}")), v);
-        assert!(shown.contains(r#""\u009b31m""#) && shown.contains(r"\u001b[2J") && shown.contains(r"\u202eabc"), "{shown}");
+        assert!(
+            shown.contains(r#""\u009b31m""#) && shown.contains(r"\u001b[2J") && shown.contains(r"\u202eabc"),
+            "{shown}"
+        );
         assert_eq!(json(&serde_json::json!([30, "fib", {"n": null}])), r#"[30,"fib",{"n":null}]"#);
     }
 }
