@@ -499,7 +499,7 @@ fn a_run_under_a_broken_profile_is_an_internal_error_and_leaves_nothing() {
 fn the_catalogue_covers_every_validation_in_profile_rs() {
     let p = profiles();
     let fields: Vec<String> = p.cases.iter().filter_map(|(_, c)| c.field.clone()).collect();
-    let source = std::fs::read_to_string(repo().join("supervisor/src/profile.rs")).unwrap();
+    let source = std::fs::read_to_string(repo().join("supervisor/core/src/profile.rs")).unwrap();
     let source = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
     let mut checked = BTreeSet::new();
     for call in ["invalid(\"", "invalid_key(&format!(\"", "range(\"", "field: \""] {

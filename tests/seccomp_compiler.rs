@@ -1,4 +1,4 @@
-//! The allowlist compiler (supervisor/src/bpf.rs) against seccompiler, the reference it
+//! The allowlist compiler (supervisor/core/src/bpf.rs) against seccompiler, the reference it
 //! replaced: for every shipped policy, every syscall number and arguments around every constant
 //! the policy compares with, both must give the same answer. seccompiler has one match action
 //! per filter, so the reference is two filters: the `allow` entries (→ ALLOW) and the

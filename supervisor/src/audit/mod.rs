@@ -248,7 +248,7 @@ fn finish(
     // The pinned manifest, refused unless it pins the version the profile names and runs its
     // language (the same check a run makes).
     let interpreter = profile.interpreter(&config.interpreters_dir)?;
-    let kernel_abi = crate::sys::landlock_abi();
+    let kernel_abi = crate::supervisor::kernel_landlock_abi();
     let minimum = profile.file.landlock.minimum_abi;
     let abi = if kernel_abi >= minimum { kernel_abi } else { minimum };
     let plan = plan::build(&profile, &interpreter.manifest, &profile.file.limits, abi);

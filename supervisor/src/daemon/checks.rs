@@ -24,7 +24,11 @@ pub fn host(sup: &Supervisor) -> HostReport {
     let dir = &sup.config.interpreters_dir;
     let mut verified = Vec::new();
     for name in interpreter::list(dir) {
-        match interpreter::load(dir, &name).and_then(|i| i.verify(sup.config.state_dir.as_deref()).map(|_| i)) {
+        let checked = match interpreter::load(dir, &name) {
+            Ok(i) => i.verify(sup.config.state_dir.as_deref()).map(|_| i),
+            Err(e) => Err(e),
+        };
+        match checked {
             Ok(i) => {
                 r.interpreters.push(format!("{} {}", i.manifest.name, i.manifest.version));
                 verified.push(i);

@@ -19,6 +19,9 @@ pub mod queue;
 pub mod runs;
 pub mod store;
 pub mod systemd;
+// The one module of the daemon that may hold unsafe code (see its header).
+#[allow(unsafe_code)]
+mod sys;
 
 use crate::supervisor::Supervisor;
 use config::DaemonConfig;

@@ -37,7 +37,7 @@ impl Connected<IncomingStream<'_, UnixListener>> for Peer {
                 uid: cred.uid(),
                 gid: cred.gid(),
                 pid: cred.pid().unwrap_or(0),
-                groups: crate::sys::peer_groups(io.as_fd()).unwrap_or_default(),
+                groups: super::sys::peer_groups(io.as_fd()).unwrap_or_default(),
             },
             Err(e) => {
                 tracing::warn!(error = %e, "SO_PEERCRED failed; the caller is treated as unknown");
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn peer_groups_of_a_socketpair_are_ours() {
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let groups = crate::sys::peer_groups(a.as_fd()).unwrap();
+        let groups = crate::daemon::sys::peer_groups(a.as_fd()).unwrap();
         let mut ours: Vec<u32> = nix::unistd::getgroups().unwrap().iter().map(|g| g.as_raw()).collect();
         let mut got = groups.clone();
         ours.sort();

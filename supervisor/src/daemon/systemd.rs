@@ -42,7 +42,7 @@ pub fn listener_from_systemd() -> Result<Option<UnixListener>, ActivationError> 
     // open socket systemd handed to it, and nothing else in the process has taken ownership
     // of it (this runs once, first thing, and the variables are cleared above).
     #[allow(unsafe_code)]
-    let fd: OwnedFd = unsafe { crate::sys::take_inherited_fd(LISTEN_FDS_START) };
+    let fd: OwnedFd = unsafe { super::sys::take_inherited_fd(LISTEN_FDS_START) };
     let accepting = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::AcceptConn)
         .map_err(ActivationError::NotUnixStream)?;
     let kind = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType)

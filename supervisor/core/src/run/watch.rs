@@ -429,7 +429,7 @@ mod tests {
     }
 
     fn prepared() -> Prepared {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let profile = crate::profile::load(&repo.join("profiles"), "python").unwrap_or_else(|e| panic!("{e}"));
         let interpreter = profile.interpreter(&repo.join("interpreters")).unwrap_or_else(|e| panic!("{e}"));
         let plan = crate::plan::build(&profile, &interpreter.manifest, &profile.file.limits, 6);

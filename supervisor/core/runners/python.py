@@ -3,7 +3,7 @@
 # Embedded in the supervisor and written read-only into the jail as
 # /jaild/runner.py; run as `/usr/bin/python3.11 -I -S -B /jaild/runner.py`.
 #
-# Protocol (version 1; supervisor/src/run/job.rs is the other side):
+# Protocol (version 1; supervisor/core/src/run/job.rs is the other side):
 #   fd 3 (read):  the job, one line of JSON
 #                 {"v": 1, "language": "python", "filename": "script.py",
 #                  "code": "...", "input": <JSON>, "policy": {"blocked_modules":

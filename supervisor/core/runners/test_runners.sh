@@ -4,7 +4,7 @@
 # FIFO), the script's stdout taken through a pipe and its stderr into a file,
 # and the result JSON checked with python3.
 #
-#   supervisor/runners/test_runners.sh
+#   supervisor/core/runners/test_runners.sh
 #
 # Interpreters: JAILD_PYTHON (default /usr/bin/python3.11) and JAILD_NODE
 # (default /opt/jaild/interpreters/node-24.21.0/bin/node, else `node` on PATH;

@@ -25,7 +25,7 @@ pub fn names(dir: &Path) -> Vec<String> {
 }
 
 /// The table header a line opens, if it is one: `[a.b]` or `[[a.b]]`, comments ignored.
-pub(crate) fn table_header(line: &str) -> Option<&str> {
+pub fn table_header(line: &str) -> Option<&str> {
     let t = line.split('#').next().unwrap_or("").trim();
     let inner = t
         .strip_prefix("[[")

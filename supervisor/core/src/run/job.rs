@@ -1,5 +1,5 @@
 //! The runner protocol: the seam between the supervisor and the trusted runner inside the jail
-//! (supervisor/runners/python.py, node.cjs). One versioned message per direction, the same for
+//! (supervisor/core/runners/python.py, node.cjs). One versioned message per direction, the same for
 //! a one-shot run, a warm jail and a session:
 //!
 //! * fd 3, supervisor → runner: a [`Job`], one line of JSON (compact JSON holds no raw newline)
@@ -84,7 +84,7 @@ impl RunnerResult {
 /// runner.
 const RUNNER_VIOLATION_KINDS: [&str; 2] = ["blocked_module", "dynamic_code"];
 
-/// The runners report at most this many entries (supervisor/runners: _MAX_VIOLATIONS,
+/// The runners report at most this many entries (supervisor/core/runners: _MAX_VIOLATIONS,
 /// MAX_VIOLATIONS), each detail at most this long once recorded.
 const MAX_RUNNER_VIOLATIONS: usize = 100;
 const MAX_RUNNER_DETAIL: usize = 200;

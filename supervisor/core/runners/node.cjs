@@ -6,7 +6,7 @@
 //   node [--disallow-code-generation-from-strings] /jaild/runner.cjs
 // (the flag when the job's policy has dynamic_code=false).  Node 24.
 //
-// Protocol (version 1; supervisor/src/run/job.rs is the other side):
+// Protocol (version 1; supervisor/core/src/run/job.rs is the other side):
 //   fd 3 (read):  the job, one line of JSON
 //                 {"v": 1, "language": "javascript"|"typescript", "filename": "script.js",
 //                  "code": "...", "input": <JSON>, "policy": {"blocked_modules": [...],

@@ -769,7 +769,7 @@ mod tests {
             policy(&format!("{BASE}{}{}", entry("memfd_create", "allow", ""), entry("shmget", "allow", ""))).unwrap();
         assert_eq!(memfd.hugetlb_openings(), vec!["memfd_create(MFD_HUGETLB)", "shmget(SHM_HUGETLB)"]);
         // The shipped policies open none.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/seccomp");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles/seccomp");
         for name in ["python", "node"] {
             let p = load_policy(&root.join(format!("{name}.toml"))).unwrap();
             assert!(p.denies_hugetlb(), "{name}: {:?}", p.hugetlb_openings());

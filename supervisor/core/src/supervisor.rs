@@ -32,7 +32,8 @@ impl Config {
     /// binary; state in /var/lib/jaild. An installed binary never reads the checkout it was
     /// built from.
     pub fn discover() -> Config {
-        let tree = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
+        // This crate is supervisor/core/ of the checkout.
+        let tree = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf);
         let exe = std::env::current_exe().unwrap_or_default();
         let from_checkout = tree.as_ref().is_some_and(|t| exe.starts_with(t.join("target")) || exe.starts_with(t));
         let pick = |sub: &str, installed: &str| {
@@ -104,6 +105,11 @@ pub struct Supervisor {
     /// The supervisor's own network namespace, to return to after spawning a jail in a fresh
     /// one.
     pub(crate) host_netns: std::os::fd::OwnedFd,
+}
+
+/// The Landlock ABI version of the running kernel, 0 without Landlock.
+pub fn kernel_landlock_abi() -> u32 {
+    sys::landlock_abi()
 }
 
 impl Supervisor {
