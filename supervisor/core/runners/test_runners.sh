@@ -13,7 +13,7 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
 PY=${JAILD_PYTHON:-/usr/bin/python3.11}
 if [ -z "${JAILD_NODE:-}" ]; then
   if [ -x /opt/jaild/interpreters/node-24.21.0/bin/node ]; then
@@ -61,7 +61,7 @@ elif inp.startswith("py:"):
 else:
     value = json.loads(inp)
 print(json.dumps({
-    "language": lang, "filename": filename, "code": code, "input": value,
+    "v": 1, "language": lang, "filename": filename, "code": code, "input": value,
     "policy": {"blocked_modules": [b for b in blocked.split(",") if b],
                "dynamic_code": dyn == "true"},
 }))
@@ -115,7 +115,11 @@ if raw:
     except ValueError as exc:
         problems.append("result is not one JSON object: %s: %r" % (exc, raw[:300]))
 if isinstance(r, dict):
-    if set(r) not in ({"ok", "result", "violations"}, {"ok", "error", "violations"}):
+    if set(r) not in ({"v", "ok", "result", "violations"}, {"v", "ok", "error", "violations"}):
+        problems.append("unexpected result keys %s" % sorted(r))
+    elif r["v"] != 1:
+        problems.append("runner protocol version %r" % r["v"])
+    if False:
         problems.append("unexpected result keys %s" % sorted(r))
     if r.get("ok") is True and rc != 0:
         problems.append("ok result but exit status %d" % rc)
@@ -181,7 +185,7 @@ EOF
 job python script.py 'x = 1' 'null' '' true
 run_py
 expect "py: no result variable -> null" <<'EOF'
-assert rc == 0 and r == {"ok": True, "result": None, "violations": []}, r
+assert rc == 0 and r == {"v": 1, "ok": True, "result": None, "violations": []}, r
 EOF
 
 job python script.py 'def inner(d):
@@ -427,7 +431,7 @@ EOF
 job javascript script.js 'const x = 1;' 'null' '' true
 run_node
 expect "js: no return -> null" <<'EOF'
-assert rc == 0 and r == {"ok": True, "result": None, "violations": []}, r
+assert rc == 0 and r == {"v": 1, "ok": True, "result": None, "violations": []}, r
 EOF
 
 job javascript script.js 'function inner(o) {
