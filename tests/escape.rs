@@ -973,7 +973,9 @@ fn run_case(host: &Host, case: &Case) -> Outcome {
         input: Some(Value::Object(input).to_string()),
         limits: case.limits.clone(),
     };
-    let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sup.run(request)));
+    let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_in_mode(sup, request, &jaild::RunHooks::default())
+    }));
     host.in_flight.lock().unwrap().remove(&id);
     let mut failures = Vec::new();
     let mut host_failures = Vec::new();

@@ -62,7 +62,7 @@ fn with(language: &str, code: &str, limits: LimitOverrides) -> Report {
 fn run_request(sup: &Supervisor, mut request: RunRequest) -> Report {
     let id = unique_id("raw");
     request.id = Some(id.clone());
-    let report = sup.run(request);
+    let report = run_in_mode(sup, request, &jaild::RunHooks::default());
     assert_eq!(report.id, id);
     assert_no_leftovers(&report);
     report
@@ -2282,4 +2282,135 @@ fn an_uncovered_right_on_an_older_kernel_refuses_the_run() {
     assert!(m.contains("requires Landlock ABI 2") && m.contains("refer"), "{}", show(&r));
     // Raising the ABI above the kernel's is refused.
     assert!(older.limit_landlock_abi(99).is_err());
+}
+
+// ------------------------------------------------------------------------------------------
+// warm and cold
+
+/// Runs `code` in a jail made ahead of the request (Supervisor::warm_jail) that then waits
+/// `idle` before its job.
+fn warm(sup: &Supervisor, language: &str, code: &str, limits: LimitOverrides, idle: Duration) -> Report {
+    let id = unique_id("warm");
+    let req = RunRequest {
+        id: Some(id.clone()),
+        language: Language::parse(language),
+        code: code.as_bytes().to_vec(),
+        limits,
+        ..Default::default()
+    };
+    let run = must(sup.validate(&req), "validate");
+    let prepared = must(sup.prepare(&run.profile), "prepare");
+    let jail = must(sup.warm_jail(&id, prepared), "a warm jail");
+    std::thread::sleep(idle);
+    let r = sup.run_warm(run, jail, &jaild::RunHooks::default());
+    assert_no_leftovers(&r);
+    r
+}
+
+fn cold(sup: &Supervisor, language: &str, code: &str, limits: LimitOverrides) -> Report {
+    run_with(sup, language, code, None, limits)
+}
+
+#[test]
+fn warm_and_cold_jails_report_alike() {
+    require_jails!();
+    if warm_mode() {
+        return; // the cold half would be warm too; the cold run of the matrix has this test
+    }
+    let sup = kernel_only_supervisor();
+    let tight = |f: fn(&mut LimitOverrides)| {
+        let mut l = LimitOverrides::default();
+        f(&mut l);
+        l
+    };
+    let cases: Vec<(&str, &str, LimitOverrides)> = vec![
+        ("python", "print('hi')\nresult = {'x': [1, 2]}", LimitOverrides::default()),
+        ("python", "raise ValueError('no')", LimitOverrides::default()),
+        ("python", "import ctypes\nctypes.CDLL(None).ptrace(0, 0, 0, 0)\nresult = 1", LimitOverrides::default()),
+        ("python", "while True: pass", tight(|l| l.wall_time_ms = Some(300))),
+        ("python", "while True: pass", tight(|l| l.cpu_time_ms = Some(200))),
+        ("python", "x = bytearray(100 << 20)", tight(|l| l.memory = Some(ByteSize(32 * MIB)))),
+        (
+            "python",
+            "import os\nfor _ in range(40):\n    os.fork() == 0 and __import__('time').sleep(5)",
+            tight(|l| l.pids = Some(4)),
+        ),
+        ("python", "print('x' * 100000)", tight(|l| l.stdout = Some(ByteSize(1000)))),
+        ("javascript", "console.log('hi'); return [1, 2]", LimitOverrides::default()),
+        ("javascript", "throw new TypeError('no')", LimitOverrides::default()),
+        ("typescript", "const n: number = 2; return n * 21", LimitOverrides::default()),
+    ];
+    for (language, code, limits) in cases {
+        let c = cold(sup, language, code, limits.clone());
+        let w = warm(sup, language, code, limits, Duration::ZERO);
+        assert_eq!((c.start, w.start), (jaild::report::Start::Cold, jaild::report::Start::Warm));
+        let view = |r: &Report| {
+            let v: Vec<(String, String, bool)> =
+                r.violations.iter().filter(|v| !v.quiet).map(|v| (v.kind.clone(), v.detail.clone(), v.quiet)).collect();
+            (
+                r.status,
+                r.result.clone(),
+                r.stdout.clone(),
+                r.exit_code,
+                r.signal,
+                r.error.as_ref().map(|e| e.kind.clone()),
+                v,
+            )
+        };
+        assert_eq!(view(&c), view(&w), "{language}: {code}\ncold: {}\nwarm: {}", show(&c), show(&w));
+        assert_eq!(c.message, w.message, "{language}: {code}");
+    }
+}
+
+#[test]
+fn a_warm_jails_limits_start_at_its_job() {
+    require_jails!();
+    // Idle for longer than its wall time, the warm jail still gives the job all of it; the
+    // usage is the job's, and says how long the jail took to make.
+    let limits = LimitOverrides { wall_time_ms: Some(400), ..Default::default() };
+    let r = warm(
+        supervisor(),
+        "python",
+        "import time\ntime.sleep(0.2)\nresult = 1",
+        limits.clone(),
+        Duration::from_millis(600),
+    );
+    assert_ok(&r);
+    assert!(r.usage.wall_ms >= 200 && r.usage.wall_ms < 400, "{}", show(&r));
+    assert!(r.usage.startup_ms > 0, "{}", show(&r));
+    assert!(
+        r.usage.cpu_user_ms + r.usage.cpu_system_ms < 100,
+        "the interpreter's start is not the job's CPU: {}",
+        show(&r)
+    );
+    let r = warm(supervisor(), "python", "while True: pass", limits, Duration::from_millis(600));
+    assert_eq!(r.status, Status::Timeout, "{}", show(&r));
+    assert!(r.usage.wall_ms >= 400 && r.usage.wall_ms < 1000, "{}", show(&r));
+    // Cold, the start-up is reported apart from the job too.
+    let c = run("python", "result = 1");
+    assert!(c.usage.startup_ms > 0 && c.start == jaild::report::Start::Cold, "{}", show(&c));
+}
+
+#[test]
+fn a_warm_jail_of_another_profile_version_runs_cold() {
+    require_jails!();
+    let sup = supervisor();
+    let req = RunRequest {
+        id: Some(unique_id("mismatch")),
+        language: Language::parse("python"),
+        code: b"result = 2".to_vec(),
+        ..Default::default()
+    };
+    let mut run = must(sup.validate(&req), "validate");
+    let prepared = must(sup.prepare(&run.profile), "prepare");
+    let jail = must(sup.warm_jail(&unique_id("stale"), prepared), "a warm jail");
+    run.profile.sha256 = "0".repeat(64);
+    let r = sup.run_warm(run, jail, &jaild::RunHooks::default());
+    assert_eq!(
+        (r.status, r.start, r.result.clone()),
+        (Status::Ok, jaild::report::Start::Cold, json!(2)),
+        "{}",
+        show(&r)
+    );
+    assert_no_leftovers(&r);
 }

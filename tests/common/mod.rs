@@ -154,19 +154,55 @@ pub fn unique_id(tag: &str) -> String {
     format!("t-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// How this test process makes its jails: `JAILD_START=warm` runs every request of the helpers
+/// below in a jail made ahead (Supervisor::warm_jail, then run_warm), `cold` (the default) on
+/// the request's path. The jail tests and the escape suite run in both (README, "The two
+/// commands").
+pub fn warm_mode() -> bool {
+    match std::env::var("JAILD_START").as_deref() {
+        Ok("warm") => true,
+        Ok("cold") | Err(_) => false,
+        Ok(other) => panic!("JAILD_START={other}: cold or warm"),
+    }
+}
+
+/// Runs `request` (with an id) in this process's mode: cold, or in a warm jail made for it
+/// first and named like the run (so the leftover checks find its cgroup by the run's id).
+pub fn run_in_mode(sup: &Supervisor, request: RunRequest, hooks: &jaild::RunHooks<'_>) -> Report {
+    if !warm_mode() {
+        return sup.run_with(request, hooks);
+    }
+    let run = match sup.validate(&request) {
+        Ok(run) => run,
+        Err(_) => return sup.run_with(request, hooks),
+    };
+    let prepared = match sup.prepare(&run.profile) {
+        Ok(p) => p,
+        Err(_) => return sup.run_valid(run, hooks),
+    };
+    let jail = sup.warm_jail(&run.id, prepared).unwrap_or_else(|e| panic!("a warm jail for {}: {e}", run.id));
+    let report = sup.run_warm(run, jail, hooks);
+    assert_eq!(report.start, jaild::report::Start::Warm, "{}", show(&report));
+    report
+}
+
 /// Runs `code` in `language` (python, javascript, typescript) with `input` JSON text.
 pub fn run_with(sup: &Supervisor, language: &str, code: &str, input: Option<&str>, limits: LimitOverrides) -> Report {
     let id = unique_id(language);
-    let report = sup.run(RunRequest {
-        id: Some(id.clone()),
-        profile: None,
-        language: jaild::profile::Language::parse(language),
-        interpreter: None,
-        filename: None,
-        code: code.as_bytes().to_vec(),
-        input: input.map(String::from),
-        limits,
-    });
+    let report = run_in_mode(
+        sup,
+        RunRequest {
+            id: Some(id.clone()),
+            profile: None,
+            language: jaild::profile::Language::parse(language),
+            interpreter: None,
+            filename: None,
+            code: code.as_bytes().to_vec(),
+            input: input.map(String::from),
+            limits,
+        },
+        &jaild::RunHooks::default(),
+    );
     assert_eq!(report.id, id);
     assert_no_leftovers(&report);
     report

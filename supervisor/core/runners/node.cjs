@@ -12,7 +12,10 @@
 //                  "code": "...", "input": <JSON>, "policy": {"blocked_modules": [...],
 //                  "dynamic_code": true|false}}
 //                 read to the end, then closed; another version is refused.
-//   fd 4 (write): the result, one JSON object written once, then closed:
+//   fd 4 (write): first, once the runner is up and about to read its job, one line
+//                 {"v": 1, "ready": true}
+//                 (a warm jail waits for it); then the result, one JSON object
+//                 written once, then closed:
 //                 {"v": 1, "ok": true, "result": <JSON>, "violations": [...]}
 //                 {"v": 1, "ok": false, "error": {"type", "message", "traceback"},
 //                  "violations": [...]}
@@ -395,6 +398,7 @@ const TAIL = '\n})';
 function main() {
   let job;
   try {
+    writeAll(RESULT_FD, `{"v":${PROTOCOL},"ready":true}\n`);
     job = readJob();
   } catch (err) {
     finish(runnerFailure(`bad job: ${safeString(err && err.message)}`), EXIT_RUNNER_FAILED);

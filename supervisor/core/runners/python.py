@@ -9,7 +9,10 @@
 #                  "code": "...", "input": <JSON>, "policy": {"blocked_modules":
 #                  [...], "dynamic_code": true|false}}
 #                 read to the end, then closed; another version is refused.
-#   fd 4 (write): the result, one JSON object written once, then closed:
+#   fd 4 (write): first, once the runner is up and about to read its job, one line
+#                 {"v": 1, "ready": true}
+#                 (a warm jail waits for it); then the result, one JSON object
+#                 written once, then closed:
 #                 {"v": 1, "ok": true, "result": <JSON>, "violations": [...]}
 #                 {"v": 1, "ok": false, "error": {"type", "message", "traceback"},
 #                  "violations": [...]}
@@ -113,6 +116,16 @@ def _safe_str(obj):
             return object.__repr__(obj)
         except BaseException:
             return "<unprintable>"
+
+
+def _announce_ready():
+    """Tell the supervisor the runner waits for its job (one line on the result fd)."""
+    line = memoryview(b'{"v": 1, "ready": true}\n')
+    while line:
+        try:
+            line = line[_write(_RESULT_FD, line):]
+        except InterruptedError:
+            continue
 
 
 def _read_job():
@@ -353,6 +366,7 @@ def _run(job):
 
 def _main():
     try:
+        _announce_ready()
         job = _read_job()
         if not isinstance(job, dict):
             raise ValueError("job is not a JSON object")

@@ -97,7 +97,12 @@ pub struct Violation {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// From the job's handover to its report (a warm jail's start-up is not in it).
     pub wall_ms: u64,
+    /// Making the jail until its runner waited for the job: on the request's path for a cold
+    /// start, before the request for a warm one.
+    #[serde(default)]
+    pub startup_ms: u64,
     pub cpu_user_ms: u64,
     pub cpu_system_ms: u64,
     pub memory_peak_bytes: u64,
@@ -176,12 +181,26 @@ pub struct Report {
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub violations: Vec<Violation>,
+    /// How the jail was made: `cold` on the request's path, `warm` ahead of it.
+    #[serde(default)]
+    pub start: Start,
     pub usage: Usage,
     pub profile: Option<ProfileInfo>,
     pub interpreter: Option<InterpreterInfo>,
     pub enforcement: Enforcement,
     pub started_at: String,
     pub finished_at: String,
+}
+
+/// How a run's jail was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Start {
+    /// Made for the request, on its path.
+    #[default]
+    Cold,
+    /// Made ahead, its runner already waiting for a job.
+    Warm,
 }
 
 /// The current time as RFC 3339 (UTC), as reports carry it.
@@ -207,6 +226,7 @@ impl Report {
             stdout_truncated: false,
             stderr_truncated: false,
             violations: Vec::new(),
+            start: Start::Cold,
             usage: Usage::default(),
             profile: None,
             interpreter: None,

@@ -647,6 +647,7 @@ mod tests {
             stdout_truncated: false,
             stderr_truncated: false,
             violations: vec![],
+            start: jaild_core::report::Start::Cold,
             usage: Usage { wall_ms: 12, memory_peak_bytes: 1 << 20, ..Default::default() },
             profile: None,
             interpreter: None,

@@ -9,10 +9,23 @@ use crate::report::{verdict, Evidence, Report, ScriptError, Status, Stop, Usage}
 
 /// Fills `report` from a finished jail's outcome.
 pub(super) fn report(report: &mut Report, outcome: Outcome) {
-    let Outcome { watched: watch, usage, enforcement, limits } = outcome;
+    let Outcome { watched: watch, usage, enforcement, limits, cpu_baseline_ns, startup_ms, job_ms, start } = outcome;
     report.enforcement = enforcement;
+    report.start = start;
     let usage = match usage {
-        Ok(u) => u,
+        Ok(mut u) => {
+            // The job's CPU only: what the cgroup used before its clock started was the
+            // interpreter's start (a warm jail's, or a cold one's before its ready line).
+            let full = u.cpu_total_ns;
+            u.cpu_total_ns = full.saturating_sub(cpu_baseline_ns);
+            if full > 0 && cpu_baseline_ns > 0 {
+                // The sampled user/system split, scaled onto the job's share.
+                let scale = |v: u64| ((u128::from(v) * u128::from(u.cpu_total_ns)) / u128::from(full)) as u64;
+                u.cpu_user_ns = scale(u.cpu_user_ns);
+                u.cpu_system_ns = scale(u.cpu_system_ns);
+            }
+            u
+        }
         Err(message) => {
             report.status = Status::InternalError;
             report.message = Some(message);
@@ -45,7 +58,8 @@ pub(super) fn report(report: &mut Report, outcome: Outcome) {
     report.signal = watch.signal;
     let (cpu_user_ms, cpu_system_ms) = split_cpu_ms(usage.cpu_user_ns, usage.cpu_system_ns, usage.cpu_total_ns);
     report.usage = Usage {
-        wall_ms: 0,
+        wall_ms: job_ms,
+        startup_ms,
         cpu_user_ms,
         cpu_system_ms,
         memory_peak_bytes: usage.memory_peak_bytes,

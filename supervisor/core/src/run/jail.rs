@@ -46,8 +46,8 @@ pub struct Jail {
     pub(super) cgroup: Box<dyn RunCgroup>,
     pub(super) init: Init,
     pub(super) control: OwnedFd,
-    /// The read ends of stdout, stderr and the result; taken by watch().
-    pub(super) outputs: Option<[OwnedFd; 3]>,
+    /// What comes out of the jail, kept from its start to its end (warm-up, then watch).
+    pub(super) channels: Channels,
     /// The write end of the job pipe, until the job is handed over.
     pub(super) job: Option<OwnedFd>,
     /// The job's bytes not yet written (the watch loop writes them as the pipe takes them).
@@ -55,8 +55,61 @@ pub struct Jail {
     /// The limits in force: the profile's or a run's, tighter.
     pub(super) limits: Limits,
     pub(super) enforcement: Enforcement,
-    /// When the job was handed over: the run's wall clock.
+    /// When the job was handed over (the start hook's moment).
     pub(super) started: Option<Instant>,
+    /// When jail-init was cloned: the start-up cost runs from here to the runner's ready line.
+    pub(super) created: Instant,
+    /// Made ahead of its request (a pooled jail), or on its path.
+    pub(super) start_kind: crate::report::Start,
+    /// When a warm jail's runner first said it waits for a job.
+    pub(super) warm_at: Option<Instant>,
+}
+
+/// The supervisor's ends of a jail's descriptors, and what came of them before the job.
+pub(super) struct Channels {
+    /// stdout, stderr and the result pipe's read ends, until each is closed.
+    pub(super) pipes: [Option<OwnedFd>; 3],
+    /// The seccomp listener, once jail-init handed it over.
+    pub(super) listener: Option<OwnedFd>,
+    /// stdout and stderr written before the job (a warm jail's start-up), kept for the report.
+    pub(super) early: [Vec<u8>; 2],
+    /// The result pipe's first bytes, until the runner's ready line is complete.
+    pub(super) head: Vec<u8>,
+    /// When the runner said it waits for its job: the run's clock starts here.
+    pub(super) ready: Option<Instant>,
+    /// The cgroup's CPU time at that moment: the job's CPU is what was used after it.
+    pub(super) cpu_baseline_ns: u64,
+    /// Denials answered before the job (the runner's own start).
+    pub(super) denials: Denials,
+    /// What jail-init reported.
+    pub(super) records: Records,
+}
+
+/// jail-init's records as they arrived.
+#[derive(Default)]
+pub(super) struct Records {
+    pub(super) setup_failure: Option<String>,
+    pub(super) exit_code: Option<i32>,
+    pub(super) signal: Option<i32>,
+}
+
+impl Channels {
+    pub(super) fn new(pipes: [OwnedFd; 3]) -> Channels {
+        let [o, e, r] = pipes;
+        for p in [&o, &e, &r] {
+            let _ = nix::fcntl::fcntl(p, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+        }
+        Channels {
+            pipes: [Some(o), Some(e), Some(r)],
+            listener: None,
+            early: [Vec::new(), Vec::new()],
+            head: Vec::new(),
+            ready: None,
+            cpu_baseline_ns: 0,
+            denials: Denials::default(),
+            records: Records::default(),
+        }
+    }
 }
 
 /// A capped capture of one output stream.
@@ -97,6 +150,10 @@ pub struct Watched {
     pub(super) stop_detail: Option<String>,
     pub(super) exit_code: Option<i32>,
     pub(super) signal: Option<i32>,
+    /// When the job's clock started (the runner's ready line, or a warm jail's handover).
+    pub(super) job_started: Option<Instant>,
+    /// The cgroup's CPU time then.
+    pub(super) cpu_baseline_ns: u64,
 }
 
 /// The cgroup limits of a run's limits.
@@ -116,6 +173,14 @@ pub struct Outcome {
     pub usage: Result<CgroupUsage, String>,
     pub enforcement: Enforcement,
     pub limits: Limits,
+    /// The cgroup's CPU time when the job started (subtracted from the usage).
+    pub cpu_baseline_ns: u64,
+    /// Making the jail until its runner waited for the job.
+    pub startup_ms: u64,
+    /// The job's wall time: from the runner's ready line (or, for a warm jail, the handover) to
+    /// the end.
+    pub job_ms: u64,
+    pub start: crate::report::Start,
 }
 
 impl Jail {
@@ -158,7 +223,13 @@ impl Jail {
         if let Some(fd) = &self.job {
             let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
         }
-        self.started = Some(Instant::now());
+        let now = Instant::now();
+        self.started = Some(now);
+        if self.channels.ready.is_some() {
+            // A warm jail: its runner has waited; the job's clock and CPU start now.
+            self.channels.ready = Some(now);
+            self.channels.cpu_baseline_ns = self.cgroup.cpu_time_ns().unwrap_or(0);
+        }
         self.state = JailState::Running;
         if let Some(started) = hooks.started {
             started();
@@ -174,7 +245,25 @@ impl Jail {
         let init = std::mem::replace(&mut self.init, Init::reaped());
         init.reap_in_background();
         let usage = self.cgroup.usage().map_err(|e| format!("cgroup usage: {e}"));
-        Outcome { watched, usage, enforcement: self.enforcement.clone(), limits: self.limits }
+        // A warm jail's runner was ready before the handover: its start-up ends there, the job
+        // starts at the handover; a cold one's at its ready line.
+        let ready = match self.start_kind {
+            crate::report::Start::Warm => self.warm_at,
+            crate::report::Start::Cold => watched.job_started,
+        };
+        let startup_ms = ready.map_or(0, |r| r.saturating_duration_since(self.created).as_millis() as u64);
+        let job_ms = watched.job_started.or(self.started).map_or(0, |s| s.elapsed().as_millis() as u64);
+        let cpu_baseline_ns = watched.cpu_baseline_ns;
+        Outcome {
+            watched,
+            usage,
+            enforcement: self.enforcement.clone(),
+            limits: self.limits,
+            cpu_baseline_ns,
+            startup_ms,
+            job_ms,
+            start: self.start_kind,
+        }
     }
 
     /// Kills jail-init (which takes the whole PID namespace with it) and everything in the

@@ -30,7 +30,11 @@ pub use spawn::Parts;
 
 use crate::report::{now_rfc3339, Report, Status};
 use crate::supervisor::Supervisor;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A warm jail's runner may take at least this long to start (the profile's wall time, if
+/// longer): interpreters start slowly on slow or emulated CPUs.
+const WARM_UP_MIN_MS: u64 = 10_000;
 
 impl Supervisor {
     /// Runs one script and returns its report. Never panics on bad input; every path ends in
@@ -97,9 +101,12 @@ impl Supervisor {
                 }
             }
         }
-        report.usage.wall_ms = started.elapsed().as_millis() as u64;
+        if report.usage.wall_ms == 0 && report.usage.startup_ms == 0 {
+            // Never reached a jail's clock: the time it took to fail.
+            report.usage.wall_ms = started.elapsed().as_millis() as u64;
+        }
         report.finished_at = now_rfc3339();
-        tracing::info!(run = %report.id, status = %report.status, wall_ms = report.usage.wall_ms, "run finished");
+        tracing::info!(run = %report.id, status = %report.status, start = ?report.start, startup_ms = report.usage.startup_ms, wall_ms = report.usage.wall_ms, "run finished");
         report
     }
 
@@ -113,6 +120,60 @@ impl Supervisor {
     ) -> Result<(), String> {
         let mut jail = Jail::create(self, &run.id, prepared, parts, &run.limits)?;
         jail.ready()?;
+        self.run_started(run, jail, hooks, report)
+    }
+
+    /// A jail of `prepared`'s profile made ahead of any request: created with the profile's own
+    /// limits, let go, and warmed up until its runner waits for a job. `id` names its cgroup
+    /// (the run it will serve is not known yet). Give it to [`Supervisor::run_warm`], once.
+    ///
+    /// The calling thread is the jail's parent until the jail ends (its exit would kill the jail
+    /// through the parent-death signal): make warm jails on a thread that outlives them.
+    pub fn warm_jail(&self, id: &str, prepared: Prepared) -> Result<Jail, String> {
+        let t = Instant::now();
+        let parts = self.make_parts(id)?;
+        let limits = prepared.profile.file.limits;
+        let mut jail = Jail::create(self, id, prepared, parts, &limits)?;
+        jail.ready()?;
+        let budget = Duration::from_millis(limits.wall_time_ms.max(WARM_UP_MIN_MS));
+        jail.warm_up(budget)?;
+        tracing::debug!(jail = %id, us = t.elapsed().as_micros() as u64, "warm jail ready");
+        Ok(jail)
+    }
+
+    /// Runs a checked request in a warm jail of its profile (from [`Supervisor::warm_jail`]):
+    /// the same run as [`Supervisor::run_valid`] but for how the jail was made. A jail of another
+    /// profile, or of an earlier version of it, is destroyed and the run goes cold.
+    pub fn run_warm(&self, run: ValidRun, jail: Jail, hooks: &RunHooks<'_>) -> Report {
+        if jail.prepared().profile.sha256 != run.profile.sha256 || jail.state() != JailState::Ready {
+            tracing::info!(run = %run.id, jail = %jail.id(), "the warm jail does not fit the run; running cold");
+            drop(jail);
+            return self.run_valid(run, hooks);
+        }
+        let started = Instant::now();
+        let mut report = Report::new(run.id.clone(), Status::InternalError, None);
+        report.profile = Some(jail.prepared().profile_info());
+        report.interpreter = Some(jail.prepared().interpreter_info());
+        report.enforcement = jail.enforcement.clone();
+        report.start = crate::report::Start::Warm;
+        if let Err(message) = self.run_started(&run, jail, hooks, &mut report) {
+            report.status = Status::InternalError;
+            report.message = Some(message);
+            report.usage.wall_ms = started.elapsed().as_millis() as u64;
+        }
+        report.finished_at = now_rfc3339();
+        tracing::info!(run = %report.id, status = %report.status, start = ?report.start, startup_ms = report.usage.startup_ms, wall_ms = report.usage.wall_ms, "run finished");
+        report
+    }
+
+    /// The job into a ready jail, watched to its end, the report assembled.
+    fn run_started(
+        &self,
+        run: &ValidRun,
+        mut jail: Jail,
+        hooks: &RunHooks<'_>,
+        report: &mut Report,
+    ) -> Result<(), String> {
         jail.start(run, hooks)?;
         let watched = jail.watch(hooks);
         let outcome = jail.finish(watched);

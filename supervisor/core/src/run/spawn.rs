@@ -147,12 +147,15 @@ impl Jail {
             cgroup,
             init: Init::new(pid, pidfd, ids),
             control,
-            outputs: Some([stdout_r, stderr_r, result_r]),
+            channels: super::jail::Channels::new([stdout_r, stderr_r, result_r]),
             job: Some(job_w),
             job_pending: Vec::new(),
             limits: *limits,
             enforcement,
             started: None,
+            created: t_clone,
+            start_kind: crate::report::Start::Cold,
+            warm_at: None,
         })
     }
 

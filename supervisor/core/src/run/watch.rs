@@ -9,7 +9,6 @@ use crate::report::Stop;
 use crate::sys;
 use jail_init::protocol::{Record, MAX_RECORD};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
@@ -17,55 +16,195 @@ use std::time::{Duration, Instant};
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// What the runner writes first on the result pipe, once it waits for its job
+/// (supervisor/core/runners: _announce_ready, main).
+const READY_LINE: &[u8] = b"{\"v\": 1, \"ready\": true}\n";
+const READY_LINE_JS: &[u8] = b"{\"v\":1,\"ready\":true}\n";
+/// Longer than any ready line: a result pipe that starts otherwise has no announcement.
+const READY_MAX: usize = 64;
+
+/// Stdout and stderr kept from a warm jail's start-up, at most this much each.
+const EARLY_OUTPUT: usize = 64 << 10;
+
 impl Jail {
+    /// Waits until the runner says it waits for its job, answering the denials of its start and
+    /// taking the listener on the way; for a jail made ahead of its request (a warm jail).
+    /// Fails when jail-init reports a failed step, anything of the jail ends, or `timeout`
+    /// passes first.
+    pub fn warm_up(&mut self, timeout: Duration) -> Result<(), String> {
+        if self.state != JailState::Ready {
+            return Err(format!("jail {}: warm_up() in state {:?}", self.id, self.state));
+        }
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 64 << 10];
+        while self.channels.ready.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!("the runner did not wait for a job within {} ms", timeout.as_millis()));
+            }
+            let Some(pidfd) = self.init.pidfd() else { return Err("jail-init is not there".into()) };
+            let ch = &mut self.channels;
+            let mut polled =
+                vec![PollFd::new(pidfd, PollFlags::POLLIN), PollFd::new(self.control.as_fd(), PollFlags::POLLIN)];
+            let listener_slot = ch.listener.as_ref().map(|l| {
+                polled.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+                polled.len() - 1
+            });
+            let mut pipe_slots = [None; 3];
+            for (i, p) in ch.pipes.iter().enumerate() {
+                if let Some(fd) = p {
+                    polled.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    pipe_slots[i] = Some(polled.len() - 1);
+                }
+            }
+            let ms = PollTimeout::try_from(deadline.saturating_duration_since(now).as_millis().max(1) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            if let Err(e) = poll(&mut polled, ms) {
+                if e != Errno::EINTR {
+                    return Err(format!("poll: {e}"));
+                }
+            }
+            let ready = |i: usize| polled[i].revents().map(|r| !r.is_empty()).unwrap_or(false);
+            let (pid_ready, control_ready) = (ready(0), ready(1));
+            let listener_ready = listener_slot.map(ready).unwrap_or(false);
+            let pipe_ready: Vec<bool> = pipe_slots.iter().map(|s| s.map(ready).unwrap_or(false)).collect();
+            drop(polled);
+            if control_ready {
+                read_records(&self.control, &mut ch.records, &mut ch.listener);
+            }
+            if let Some(f) = &ch.records.setup_failure {
+                return Err(f.clone());
+            }
+            if ch.records.exit_code.is_some() || ch.records.signal.is_some() {
+                return Err("the script's process ended before its runner waited for a job".into());
+            }
+            if listener_ready {
+                if let Some(l) = &ch.listener {
+                    match answer_notifications(l, &self.prepared.profile, &mut ch.denials) {
+                        Answered::Open => {}
+                        Answered::Closed => ch.listener = None,
+                        Answered::ForeignAbi(detail) => {
+                            return Err(format!("the runner used another architecture's syscalls ({detail})"))
+                        }
+                    }
+                }
+            }
+            for (i, is_ready) in pipe_ready.into_iter().enumerate() {
+                if !is_ready {
+                    continue;
+                }
+                let Some(fd) = ch.pipes[i].as_ref() else { continue };
+                match nix::unistd::read(fd, &mut buf) {
+                    Ok(0) => ch.pipes[i] = None,
+                    Ok(n) if i < 2 => {
+                        let keep = n.min(EARLY_OUTPUT.saturating_sub(ch.early[i].len()));
+                        ch.early[i].extend_from_slice(&buf[..keep]);
+                    }
+                    Ok(n) => {
+                        ch.head.extend_from_slice(&buf[..n]);
+                        take_ready_line(&mut ch.head, &mut ch.ready);
+                    }
+                    Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+                    Err(_) => ch.pipes[i] = None,
+                }
+            }
+            if self.channels.ready.is_none() && self.channels.pipes[2].is_none() {
+                return Err("the runner closed its result pipe before it waited for a job".into());
+            }
+            if pid_ready {
+                return Err("jail-init ended before the runner waited for a job".into());
+            }
+        }
+        self.start_kind = crate::report::Start::Warm;
+        self.warm_at = self.channels.ready;
+        Ok(())
+    }
+
     /// Watches the running jail until jail-init ends or the supervisor stops it: the job
     /// written as the pipe takes it, output with caps, records from jail-init, denied syscalls,
-    /// wall time, CPU and process limits (state [`JailState::Finished`] after).
+    /// wall time, CPU and process limits (state [`JailState::Finished`] after). The run's
+    /// clock and CPU count from the runner's ready line (a cold jail) or the handover (a warm
+    /// one): the interpreter's start is not the job's.
     pub fn watch(&mut self, hooks: &RunHooks<'_>) -> Watched {
-        let start = self.started.unwrap_or_else(Instant::now);
-        let pipes = self.outputs.take();
         let mut job = self.job.take().map(|fd| (fd, std::mem::take(&mut self.job_pending), 0usize));
-        let w = watch_loop(self, hooks, pipes, &mut job, start);
+        let w = watch_loop(self, hooks, &mut job);
         self.state = JailState::Finished;
         w
     }
 }
 
-fn watch_loop(
-    jail: &Jail,
-    hooks: &RunHooks<'_>,
-    pipes: Option<[OwnedFd; 3]>,
-    job: &mut Option<(OwnedFd, Vec<u8>, usize)>,
-    start: Instant,
-) -> Watched {
-    let limits = &jail.limits;
-    let profile = &jail.prepared.profile;
-    let cgroup = jail.cgroup.as_ref();
-    let control = &jail.control;
+/// Moves the runner's ready line out of the result pipe's first bytes, if it is complete: the
+/// clock starts; what follows it is the result's. Bytes that do not start with a ready line
+/// (a runner that never announced itself) are the result's, from the moment that is clear.
+fn take_ready_line(head: &mut Vec<u8>, ready: &mut Option<Instant>) -> bool {
+    if ready.is_some() {
+        return true;
+    }
+    match head.iter().position(|b| *b == b'\n') {
+        Some(i) if &head[..=i] == READY_LINE || &head[..=i] == READY_LINE_JS => {
+            head.drain(..=i);
+            *ready = Some(Instant::now());
+            true
+        }
+        Some(_) => {
+            *ready = Some(Instant::now());
+            true
+        }
+        None if head.len() > READY_MAX => {
+            *ready = Some(Instant::now());
+            true
+        }
+        None => false,
+    }
+}
+
+fn watch_loop(jail: &mut Jail, hooks: &RunHooks<'_>, job: &mut Option<(OwnedFd, Vec<u8>, usize)>) -> Watched {
+    let limits = jail.limits;
     let mut w = Watched {
         stdout: Capture::new(limits.stdout.0),
         stderr: Capture::new(limits.stderr.0),
         result: Capture::new(limits.result.0),
-        denials: Denials::default(),
-        setup_failure: None,
+        denials: std::mem::take(&mut jail.channels.denials),
+        setup_failure: jail.channels.records.setup_failure.take(),
         stopped: None,
         stop_detail: None,
-        exit_code: None,
-        signal: None,
+        exit_code: jail.channels.records.exit_code.take(),
+        signal: jail.channels.records.signal.take(),
+        job_started: None,
+        cpu_baseline_ns: 0,
     };
-    let mut pipes: Vec<Option<OwnedFd>> = match pipes {
-        Some(p) => p.into_iter().map(Some).collect(),
-        None => vec![None, None, None],
-    };
-    for p in pipes.iter().flatten() {
-        let _ = nix::fcntl::fcntl(p, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    // What a warm jail's start-up wrote comes first, within the caps like the rest.
+    for i in 0..2 {
+        let early = std::mem::take(&mut jail.channels.early[i]);
+        if !early.is_empty() {
+            let kept = capture(&mut w, i).push(&early);
+            if let (Some((stream, f)), true) = (stream_hook(hooks, i), kept > 0) {
+                f(stream, &early[..kept]);
+            }
+        }
     }
-    let mut listener: Option<OwnedFd> = None;
-    let deadline = start + Duration::from_millis(limits.wall_time_ms);
+    let mut pipes = std::mem::replace(&mut jail.channels.pipes, [None, None, None]);
+    let mut listener = jail.channels.listener.take();
+    let mut head = std::mem::take(&mut jail.channels.head);
+    if jail.channels.ready.is_some() && !head.is_empty() {
+        w.result.push(&head);
+        head.clear();
+    }
+    let jail = &*jail;
+    let profile = &jail.prepared.profile;
+    let cgroup = jail.cgroup.as_ref();
+    let control = &jail.control;
+    let entered = Instant::now();
+    // Until the runner's ready line, the deadline bounds its start; from it, the job.
+    let mut start = jail.channels.ready.unwrap_or(entered);
+    let mut ready = jail.channels.ready.is_some();
+    let mut cpu_baseline = jail.channels.cpu_baseline_ns;
+    let mut deadline = start + Duration::from_millis(limits.wall_time_ms);
     let cpu_limit_ns = limits.cpu_time_ms * 1_000_000;
-    let mut next_check = start + POLL_INTERVAL;
-    let mut exited = false;
+    let mut next_check = entered + POLL_INTERVAL;
+    let mut exited = w.exit_code.is_some() || w.signal.is_some() || w.setup_failure.is_some();
     let mut buf = vec![0u8; 64 << 10];
+    let mut ready_at = jail.channels.ready;
 
     let stop = |w: &mut Watched, why: Stop, detail: Option<String>| {
         if w.stopped.is_none() {
@@ -87,7 +226,7 @@ fn watch_loop(
         }
         if now >= next_check {
             next_check = now + POLL_INTERVAL;
-            if cgroup.cpu_time_ns().map(|ns| ns >= cpu_limit_ns).unwrap_or(false) {
+            if cgroup.cpu_time_ns().map(|ns| ns.saturating_sub(cpu_baseline) >= cpu_limit_ns).unwrap_or(false) {
                 stop(&mut w, Stop::CpuLimit, None);
                 break;
             }
@@ -128,12 +267,12 @@ fn watch_loop(
                 break;
             }
         }
-        let ready = |i: usize| polled[i].revents().map(|r| !r.is_empty()).unwrap_or(false);
-        let pid_ready = ready(0);
-        let control_ready = ready(1);
-        let listener_ready = listener_slot.map(ready).unwrap_or(false);
-        let job_ready = job_slot.map(ready).unwrap_or(false);
-        let pipe_ready: Vec<bool> = pipe_slots.iter().map(|s| s.map(ready).unwrap_or(false)).collect();
+        let ready_fd = |i: usize| polled[i].revents().map(|r| !r.is_empty()).unwrap_or(false);
+        let pid_ready = ready_fd(0);
+        let control_ready = ready_fd(1);
+        let listener_ready = listener_slot.map(ready_fd).unwrap_or(false);
+        let job_ready = job_slot.map(ready_fd).unwrap_or(false);
+        let pipe_ready: Vec<bool> = pipe_slots.iter().map(|s| s.map(ready_fd).unwrap_or(false)).collect();
         drop(polled);
 
         if job_ready && write_job(job) {
@@ -141,7 +280,9 @@ fn watch_loop(
             *job = None;
         }
         if control_ready {
-            read_records(control, &mut w, &mut listener);
+            let mut records = super::jail::Records::default();
+            read_records(control, &mut records, &mut listener);
+            merge_records(&mut w, records);
             if w.exit_code.is_some() || w.signal.is_some() {
                 // The script's main process ended; jail-init is ending the rest of the jail.
                 exited = true;
@@ -178,6 +319,35 @@ fn watch_loop(
             if !is_ready {
                 continue;
             }
+            if i == 2 && !ready {
+                // The runner's first bytes: its ready line starts the job's clock.
+                let state = drain_raw(&mut pipes[2], &mut buf, &mut head);
+                let mut at = None;
+                if take_ready_line(&mut head, &mut at) {
+                    ready = true;
+                    let at = at.unwrap_or_else(Instant::now);
+                    ready_at = Some(at);
+                    start = at;
+                    deadline = start + Duration::from_millis(limits.wall_time_ms);
+                    cpu_baseline = cgroup.cpu_time_ns().unwrap_or(0);
+                    if !head.is_empty() {
+                        w.result.push(&head);
+                        head.clear();
+                        if w.result.truncated {
+                            stop(
+                                &mut w,
+                                Stop::OutputLimit,
+                                Some(format!("result exceeded its limit of {}", limits.result)),
+                            );
+                            exited = true;
+                        }
+                    }
+                }
+                if matches!(state, PipeState::Closed) {
+                    pipes[2] = None;
+                }
+                continue;
+            }
             match drain_pipe(&mut pipes[i], &mut buf, capture(&mut w, i), stream_hook(hooks, i)) {
                 PipeState::Open | PipeState::Closed => {}
                 PipeState::Overflow => {
@@ -200,7 +370,13 @@ fn watch_loop(
     // jail-init is gone or being killed: collect what is left without waiting on anyone.
     *job = None;
     jail.kill();
-    read_records(control, &mut w, &mut listener);
+    let mut records = super::jail::Records::default();
+    read_records(control, &mut records, &mut listener);
+    merge_records(&mut w, records);
+    if !ready && !head.is_empty() {
+        // Whatever came without a ready line is the result's.
+        w.result.push(&head);
+    }
     let drain_deadline = Instant::now() + Duration::from_millis(500);
     for (i, pipe) in pipes.iter_mut().enumerate() {
         while pipe.is_some() && Instant::now() < drain_deadline {
@@ -216,7 +392,36 @@ fn watch_loop(
             }
         }
     }
+    w.job_started = ready_at;
+    w.cpu_baseline_ns = cpu_baseline;
     w
+}
+
+fn merge_records(w: &mut Watched, r: super::jail::Records) {
+    if w.setup_failure.is_none() {
+        w.setup_failure = r.setup_failure;
+    }
+    if r.exit_code.is_some() || r.signal.is_some() {
+        w.exit_code = r.exit_code;
+        w.signal = r.signal;
+    }
+}
+
+/// Reads what the pipe has into `into`, without caps (the ready line's few bytes).
+fn drain_raw(pipe: &mut Option<OwnedFd>, buf: &mut [u8], into: &mut Vec<u8>) -> PipeState {
+    let Some(fd) = pipe else { return PipeState::Closed };
+    loop {
+        match nix::unistd::read(&*fd, buf) {
+            Ok(0) => return PipeState::Closed,
+            Ok(n) => into.extend_from_slice(&buf[..n]),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return PipeState::Open,
+            Err(_) => return PipeState::Closed,
+        }
+        if into.len() > READY_MAX {
+            return PipeState::Open;
+        }
+    }
 }
 
 /// Writes as much of the pending job as the pipe takes; true once nothing is left to write (all
@@ -291,7 +496,7 @@ fn drain_pipe(
     }
 }
 
-fn read_records(control: &OwnedFd, w: &mut Watched, listener: &mut Option<OwnedFd>) {
+fn read_records(control: &OwnedFd, w: &mut super::jail::Records, listener: &mut Option<OwnedFd>) {
     let mut buf = vec![0u8; MAX_RECORD];
     loop {
         match sys::recv_with_fds(control.as_fd(), &mut buf) {
@@ -455,7 +660,7 @@ mod tests {
         let (control, control_test) =
             socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
                 .unwrap_or_else(|e| panic!("{e}"));
-        let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap_or_else(|e| panic!("{e}"));
         let ((o_r, o_w), (e_r, e_w), (r_r, r_w), (j_r, j_w)) = (pipe(), pipe(), pipe(), pipe());
         let prepared = prepared();
         let mut limits = prepared.profile.file.limits;
@@ -470,12 +675,15 @@ mod tests {
             cgroup: Box::new(cgroup),
             init: Init { pid: child.id() as i32, pidfd: Some(pidfd), reaped: false, ids: None },
             control,
-            outputs: Some([o_r, e_r, r_r]),
+            channels: crate::run::jail::Channels::new([o_r, e_r, r_r]),
             job: Some(j_w),
             job_pending: b"{\"v\":1}\n".to_vec(),
             limits,
             enforcement,
             started: Some(Instant::now()),
+            created: Instant::now(),
+            start_kind: crate::report::Start::Cold,
+            warm_at: None,
         };
         Rig { jail, control: control_test, out: [o_w, e_w, r_w], job: j_r, cpu_ns, kills }
     }
@@ -504,6 +712,23 @@ mod tests {
         std::fs::File::from(r.job).read_to_string(&mut job).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(job, "{\"v\":1}\n", "the whole job, then the end of the pipe");
         assert_eq!(r.jail.state(), JailState::Finished);
+    }
+
+    #[test]
+    fn the_ready_line_starts_the_clock_and_is_not_the_results() {
+        let mut r = rig(|l| l.result = crate::profile::ByteSize(4));
+        std::thread::sleep(Duration::from_millis(30));
+        nix::unistd::write(&r.out[2], READY_LINE).unwrap_or_else(|e| panic!("{e}"));
+        nix::unistd::write(&r.out[2], b"{}").unwrap_or_else(|e| panic!("{e}"));
+        exited(&r.control, 0);
+        drop(r.out);
+        let w = r.jail.watch(&RunHooks::default());
+        assert_eq!((w.result.data.as_slice(), w.result.truncated, w.stopped), (&b"{}"[..], false, None));
+        assert_eq!(w.result.total, 2, "the ready line counts against no cap");
+        assert!(
+            w.job_started.is_some_and(|t| t > r.jail.created + Duration::from_millis(20)),
+            "the clock starts at the ready line"
+        );
     }
 
     #[test]
