@@ -109,6 +109,14 @@ out = open(tmp + "/out", encoding="utf-8", errors="replace").read()
 err = open(tmp + "/err", encoding="utf-8", errors="replace").read()
 problems = []
 r = None
+# The runner's first line says it waits for its job; the result follows it.
+for ready in ('{"v": 1, "ready": true}\n', '{"v":1,"ready":true}\n'):
+    if raw.startswith(ready):
+        raw = raw[len(ready):]
+        break
+else:
+    if raw:
+        problems.append("the result pipe does not start with the ready line: %r" % raw[:80])
 if raw:
     try:
         r = json.loads(raw)

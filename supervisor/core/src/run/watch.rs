@@ -183,7 +183,7 @@ fn watch_loop(jail: &mut Jail, hooks: &RunHooks<'_>, job: &mut Option<(OwnedFd, 
             }
         }
     }
-    let mut pipes = std::mem::replace(&mut jail.channels.pipes, [None, None, None]);
+    let mut pipes = std::mem::take(&mut jail.channels.pipes);
     let mut listener = jail.channels.listener.take();
     let mut head = std::mem::take(&mut jail.channels.head);
     if jail.channels.ready.is_some() && !head.is_empty() {
