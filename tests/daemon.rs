@@ -10,7 +10,7 @@
 mod common;
 
 use common::daemon::*;
-use jaild::report::{Report, Status};
+use jaild::report::{Report, Start, Status};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufReader, Read, Write};
@@ -73,6 +73,20 @@ print(r.read().decode())
     let text = String::from_utf8(out.stdout).unwrap();
     let (status, body) = text.split_once('\n').unwrap();
     (status.parse().unwrap(), serde_json::from_str(body.trim()).unwrap_or(Value::Null))
+}
+
+/// Waits until every pool of `d` holds at least `n` warm jails.
+fn wait_warm(d: &Daemon, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = d.get("/v1/health").json();
+        let pools = h["pools"].as_array().cloned().unwrap_or_default();
+        if !pools.is_empty() && pools.iter().all(|p| p["warm"].as_u64().unwrap_or(0) >= n) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the pools did not fill: {h}\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn py(code: &str) -> Value {
@@ -321,7 +335,9 @@ fn events_stream_output_as_it_comes_then_the_report() {
 #[test]
 fn a_restarted_daemon_keeps_history_and_marks_the_interrupted_run() {
     require_jails!();
-    let mut d = Daemon::start("", "");
+    // Warm jails too: a crash takes them with the daemon.
+    let mut d = Daemon::start("[pool]\nsize = 1", "");
+    wait_warm(&d, 1);
     let done = d.run_sync(py("result = 'before the crash'"));
     let inflight = d.submit(py("import time\ntime.sleep(4)"));
     d.wait_for_state(&inflight, "running");
@@ -519,7 +535,9 @@ fn max_body_is_the_configured_one_and_input_within_the_limits_runs() {
 #[test]
 fn sigterm_drains_running_jobs_then_cancels_them() {
     require_jails!();
-    let mut d = Daemon::start("concurrency = 2\ndrain_timeout_ms = 1500", "");
+    // With warm jails, which the drain destroys.
+    let mut d = Daemon::start("concurrency = 2\ndrain_timeout_ms = 1500\n[pool]\nsize = 1", "");
+    wait_warm(&d, 1);
     let quick = d.submit(py("import time\ntime.sleep(0.5)\nresult = 'made it'"));
     let slow = d.submit(py("import time\ntime.sleep(4)\nresult = 'too late'"));
     let queued = d.submit(py("result = 'never'"));
@@ -1418,4 +1436,72 @@ fn soak_mixed_verdicts_leave_nothing_behind() {
     assert!(fds_after <= fds_before + 2, "the daemon's fds grew from {fds_before} to {fds_after}");
     // Flat: allocator caches may grow a little at first; a leak per run would grow with n.
     assert!(rss_after <= rss_before + 32 * 1024, "the daemon's RSS grew from {rss_before} KiB to {rss_after} KiB");
+}
+
+#[test]
+fn warm_jails_serve_runs_are_refilled_and_follow_their_profile() {
+    require_jails!();
+    // A profiles directory of our own, to change a profile while the daemon serves.
+    let profiles = tempfile::tempdir().unwrap();
+    common::copy_dir(&common::repo().join("profiles"), profiles.path());
+    let top = format!(
+        "concurrency = 2\nprofiles_dir = \"{}\"\n[pool]\nsize = 0\nidle_lifetime_s = 600\n[pool.profile.python]\nsize = 2\n",
+        profiles.path().display()
+    );
+    let d = Daemon::start(&top, "");
+    wait_warm(&d, 2);
+    let h = d.get("/v1/health").json();
+    assert_eq!(h["pools"].as_array().map(Vec::len), Some(1), "only python keeps warm jails: {h}");
+
+    // Hits: warm, the same report as ever; then the pool fills again.
+    let r = d.run_sync(py("print('hi')\nresult = 6 * 7"));
+    assert_eq!(
+        (r.status, r.start, r.result.clone(), r.stdout.as_str()),
+        (Status::Ok, Start::Warm, json!(42), "hi\n"),
+        "{r:?}"
+    );
+    wait_warm(&d, 2);
+    // Misses go cold and do not fail: more at once than there are warm jails.
+    let ids: Vec<String> = (0..5).map(|i| d.submit(py(&format!("result = {i}")))).collect();
+    let mut starts = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let run = d.wait(id);
+        assert_eq!((run["status"].as_str(), &run["report"]["result"]), (Some("ok"), &json!(i)), "{run}");
+        starts.push(run["report"]["start"].as_str().unwrap_or("?").to_string());
+    }
+    assert!(starts.iter().any(|s| s == "warm"), "{starts:?}");
+    // Other profiles have no pool: cold.
+    let js = d.run_sync(json!({"language": "javascript", "code": "return 1"}));
+    assert_eq!((js.status, js.start), (Status::Ok, Start::Cold));
+
+    let metrics = d.get("/metrics");
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    assert!(text.contains("jaild_pool_takes_total{profile=\"python\",outcome=\"hit\"}"), "{text}");
+    assert!(text.contains("jaild_pool_warm_jails{profile=\"python\"}"), "{text}");
+    assert!(text.contains("jaild_pool_refill_seconds_count{profile=\"python\"}"), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jailctl"))
+        .args(["health", "--socket"])
+        .arg(&d.socket)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("pool:  python:") && said.contains("of 2"), "{said}");
+
+    // A changed profile: its warm jails go, the new version's come, and runs get it.
+    wait_warm(&d, 2);
+    let path = profiles.path().join("python.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace("pids = 16 ", "pids = 15 ");
+    std::fs::write(&path, text).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = d.run_sync(py("result = 1"));
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        let new = r.profile.as_ref().map(|p| p.sha256.clone());
+        let fresh = jaild::profile::load(profiles.path(), "python").unwrap().sha256;
+        if r.start == Start::Warm && new.as_deref() == Some(fresh.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no warm jail of the changed profile: {r:?}\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

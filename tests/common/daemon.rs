@@ -146,8 +146,11 @@ impl Daemon {
             &config,
             format!(
                 "socket = \"{dir}/jaild.sock\"\nsocket_mode = 0o666\nstate_dir = \"{dir}/state\"\n{store}{profiles}\
-                 interpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n\
+                 interpreters_dir = \"{repo}/interpreters\"\nhost_id_base = {base}\n{top}\n{pool}\
                  [callers]\n{allow}{callers}\n",
+                // Warm jails only where a test asks for them: they are jail processes of the
+                // daemon's ids that outlive every run.
+                pool = if top.contains("[pool") { "" } else { "[pool]\nsize = 0\n" },
                 dir = dir.display(),
                 repo = repo.display(),
                 allow = if callers.contains("allow_uids") { "" } else { "allow_uids = [0]\n" },

@@ -835,6 +835,7 @@ async fn health(State(app): State<Shared>) -> Response {
         "queued": queued,
         "queue_size": queue_size,
         "history": app.runs.history(),
+        "pools": app.runs.pools(),
     });
     json(if draining { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }, &body)
 }

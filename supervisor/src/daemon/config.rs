@@ -60,6 +60,50 @@ pub struct DaemonConfig {
     /// Host id slots: jails holding ids at once (at least `concurrency`, at most 1000).
     pub host_id_slots: u32,
     pub callers: CallerPolicy,
+    /// Warm jails (daemon/pool.rs): how many each profile keeps ready, and for how long.
+    pub pool: PoolConfig,
+}
+
+/// `[pool]`: every profile's size and idle lifetime, and per-profile changes to them
+/// (`[pool.profile.NAME]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    /// Warm jails each profile keeps ready; 0 turns warm jails off.
+    pub size: usize,
+    /// A warm jail unused this long is replaced by a fresh one.
+    pub idle_lifetime_s: u64,
+    pub profile: std::collections::BTreeMap<String, PoolOverride>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolOverride {
+    pub size: Option<usize>,
+    pub idle_lifetime_s: Option<u64>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { size: 1, idle_lifetime_s: 600, profile: Default::default() }
+    }
+}
+
+impl PoolConfig {
+    /// The size of each of `profiles`' pools.
+    pub fn sizes(&self, profiles: &[String]) -> std::collections::BTreeMap<String, super::pool::PoolSize> {
+        profiles
+            .iter()
+            .map(|name| {
+                let o = self.profile.get(name).cloned().unwrap_or_default();
+                let size = super::pool::PoolSize {
+                    size: o.size.unwrap_or(self.size),
+                    idle_lifetime_s: o.idle_lifetime_s.unwrap_or(self.idle_lifetime_s),
+                };
+                (name.clone(), size)
+            })
+            .collect()
+    }
 }
 
 impl Default for DaemonConfig {
@@ -82,6 +126,7 @@ impl Default for DaemonConfig {
             host_id_base: crate::supervisor::DEFAULT_HOST_ID_BASE,
             host_id_slots: crate::hostids::DEFAULT_SLOTS,
             callers: CallerPolicy::default(),
+            pool: PoolConfig::default(),
         }
     }
 }
@@ -238,6 +283,30 @@ impl DaemonConfig {
                     self.concurrency()
                 ),
             ));
+        }
+        let max = super::pool::MAX_SIZE;
+        if self.pool.size > max {
+            return Err(bad(
+                Some("pool"),
+                "size",
+                format!("{} is more than {max} warm jails per profile", self.pool.size),
+            ));
+        }
+        if self.pool.idle_lifetime_s == 0 {
+            return Err(bad(Some("pool"), "idle_lifetime_s", "must be at least 1 second".into()));
+        }
+        for (name, o) in &self.pool.profile {
+            let section = format!("pool.profile.{name}");
+            if o.size.is_some_and(|s| s > max) {
+                return Err(bad(
+                    Some(&section),
+                    "size",
+                    format!("{} is more than {max} warm jails", o.size.unwrap_or(0)),
+                ));
+            }
+            if o.idle_lifetime_s == Some(0) {
+                return Err(bad(Some(&section), "idle_lifetime_s", "must be at least 1 second".into()));
+            }
         }
         for (i, rule) in self.callers.rules.iter().enumerate() {
             if rule.uid.is_some() == rule.group.is_some() {

@@ -47,6 +47,16 @@ pub struct Metrics {
     queue_depth: Gauge,
     running: Gauge,
     history_write_failures: Counter,
+    pool_takes: Family<PoolLabels, Counter>,
+    pool_warm: Family<ProfileLabels, Gauge>,
+    pool_refill: HistogramFamily<ProfileLabels>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    profile: String,
+    /// hit: the run took a warm jail; miss: none was there, it ran cold.
+    outcome: &'static str,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -90,7 +100,7 @@ impl Metrics {
         let duration: HistogramFamily<ProfileLabels> = Family::new_with_constructor(seconds_histogram);
         registry.register(
             "run_duration_seconds",
-            "Wall time of runs, from the jail's set-up to its report",
+            "Wall time of runs' jobs, from the handover to the report (a jail's start-up is not in it)",
             duration.clone(),
         );
         let queue_wait = seconds_histogram();
@@ -119,7 +129,24 @@ impl Metrics {
             "Writes to the run history that failed (a full disk): runs refused, or their ends held in memory",
             history_write_failures.clone(),
         );
+        let pool_takes = Family::<PoolLabels, Counter>::default();
+        registry.register(
+            "pool_takes",
+            "Runs that looked for a warm jail of their profile: hit (ran warm) or miss (ran cold)",
+            pool_takes.clone(),
+        );
+        let pool_warm = Family::<ProfileLabels, Gauge>::default();
+        registry.register("pool_warm_jails", "Warm jails waiting for a job, by profile", pool_warm.clone());
+        let pool_refill: HistogramFamily<ProfileLabels> = Family::new_with_constructor(seconds_histogram);
+        registry.register(
+            "pool_refill_seconds",
+            "Time to make one warm jail, until its runner waits",
+            pool_refill.clone(),
+        );
         Metrics {
+            pool_takes,
+            pool_warm,
+            pool_refill,
             registry,
             runs,
             duration,
@@ -159,6 +186,20 @@ impl Metrics {
 
     pub fn history_write_failed(&self) {
         self.history_write_failures.inc();
+    }
+
+    /// A run looked for a warm jail (`hit` when it got one); `warm` are left.
+    pub fn pool_taken(&self, profile: &str, hit: bool, warm: usize) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.pool_takes.get_or_create(&PoolLabels { profile: profile.to_string(), outcome }).inc();
+        self.pool_warm.get_or_create(&ProfileLabels { profile: profile.to_string() }).set(warm as i64);
+    }
+
+    /// A warm jail was made in `took`; `warm` are waiting now.
+    pub fn pool_refilled(&self, profile: &str, took: Duration, warm: usize) {
+        let labels = ProfileLabels { profile: profile.to_string() };
+        self.pool_refill.get_or_create(&labels).observe(took.as_secs_f64());
+        self.pool_warm.get_or_create(&labels).set(warm as i64);
     }
 
     pub fn started(&self, waited: Duration) {

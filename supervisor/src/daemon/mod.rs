@@ -15,6 +15,7 @@ pub mod checks;
 pub mod config;
 pub mod metrics;
 pub mod peer;
+pub mod pool;
 pub mod queue;
 pub mod runs;
 pub mod store;
@@ -81,6 +82,24 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
     if !report.problems.is_empty() {
         return Err(DaemonError::Checks(report.problems));
     }
+    // Every warm jail holds host ids of its own, like every running one.
+    let pool_sizes = config.pool.sizes(&report.profiles);
+    for name in config.pool.profile.keys() {
+        if !report.profiles.contains(name) {
+            return Err(DaemonError::Checks(vec![format!(
+                "pool.profile.{name}: there is no profile {name:?} in {}",
+                sup.config.profiles_dir.display()
+            )]));
+        }
+    }
+    let warm: usize = pool_sizes.values().map(|s| s.size).sum();
+    if config.concurrency() + warm > sup.config.host_id_slots as usize {
+        return Err(DaemonError::Checks(vec![format!(
+            "host_id_slots: {} slots cannot hold {} runs at once and {warm} warm jails; each holds host ids of its own",
+            sup.config.host_id_slots,
+            config.concurrency()
+        )]));
+    }
     tracing::info!(
         cgroup = ?sup.cgroup_version(),
         landlock_abi = sup.landlock_abi(),
@@ -114,7 +133,8 @@ pub fn serve(config: DaemonConfig) -> Result<(), DaemonError> {
         .max_blocking_threads(config.concurrency() + 64)
         .build()
         .map_err(DaemonError::Runtime)?;
-    let result = runtime.block_on(run(config, Arc::new(sup), Arc::new(store), listener, notifier, watchdog));
+    let result =
+        runtime.block_on(run(config, Arc::new(sup), Arc::new(store), listener, notifier, watchdog, pool_sizes));
     if let Some(path) = bound {
         let _ = std::fs::remove_file(path);
     }
@@ -130,10 +150,20 @@ async fn run(
     listener: std::os::unix::net::UnixListener,
     notifier: systemd::Notifier,
     watchdog: Option<Duration>,
+    pool_sizes: std::collections::BTreeMap<String, pool::PoolSize>,
 ) -> Result<(), DaemonError> {
     let metrics = Arc::new(metrics::Metrics::new());
     let concurrency = config.concurrency();
-    let runs = Arc::new(runs::Runs::new(sup.clone(), store.clone(), metrics.clone(), config.queue_size, concurrency));
+    // Refills take a core's worth of work each: as many threads as runs may run at once.
+    let pools = pool::Pools::start(sup.clone(), metrics.clone(), pool_sizes, concurrency);
+    let runs = Arc::new(runs::Runs::new(
+        sup.clone(),
+        store.clone(),
+        metrics.clone(),
+        pools.clone(),
+        config.queue_size,
+        concurrency,
+    ));
     let app = Arc::new(api::App {
         sup,
         runs: runs.clone(),
@@ -210,6 +240,8 @@ async fn run(
         }
     });
     runs.drain(deadline, hurry).await;
+    let p = pools.clone();
+    let _ = tokio::task::spawn_blocking(move || p.stop()).await;
     tracing::info!("drained; closing the socket");
     let _ = stop_tx.send(());
     match tokio::time::timeout(Duration::from_secs(5), server).await {

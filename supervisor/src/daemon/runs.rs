@@ -296,6 +296,8 @@ pub struct Runs {
     sup: Arc<Supervisor>,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// Warm jails, taken by runs of their profile.
+    pools: Arc<super::pool::Pools>,
     sched: Mutex<Sched>,
     /// (queued, running), for the drain to wait on.
     load: watch::Sender<(usize, usize)>,
@@ -326,6 +328,7 @@ impl Runs {
         sup: Arc<Supervisor>,
         store: Arc<Store>,
         metrics: Arc<Metrics>,
+        pools: Arc<super::pool::Pools>,
         queue_size: usize,
         concurrency: usize,
     ) -> Runs {
@@ -333,6 +336,7 @@ impl Runs {
             sup,
             store,
             metrics,
+            pools,
             sched: Mutex::new(Sched {
                 queue: FairQueue::new(queue_size, concurrency),
                 live: HashMap::new(),
@@ -349,6 +353,11 @@ impl Runs {
     pub fn load(&self) -> (usize, usize, usize, usize, bool) {
         let s = lock(&self.sched);
         (s.queue.queued(), s.queue.running(), s.queue.capacity(), s.queue.concurrency(), s.draining)
+    }
+
+    /// The warm jails' pools, for /v1/health.
+    pub fn pools(&self) -> Vec<super::pool::PoolView> {
+        self.pools.view()
     }
 
     pub fn is_draining(&self) -> bool {
@@ -514,7 +523,10 @@ impl Runs {
             Some(run) => {
                 let output = |stream: Stream, bytes: &[u8]| entry.push_output(stream, bytes);
                 let hooks = RunHooks { cancel: Some(&entry.cancel), output: Some(&output), started: None };
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sup.run_valid(run, &hooks)));
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.pools.take(&run) {
+                    Some(jail) => self.sup.run_warm(run, jail, &hooks),
+                    None => self.sup.run_valid(run, &hooks),
+                }));
                 ran.unwrap_or_else(|_| {
                     unstarted_report(&entry.id, Status::InternalError, "the supervisor panicked during the run")
                 })

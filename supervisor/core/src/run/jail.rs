@@ -196,6 +196,15 @@ impl Jail {
         &self.prepared
     }
 
+    /// Whether jail-init is still there (a warm jail waiting in a pool can die: killed from
+    /// outside, or its cgroup's limits).
+    pub fn is_alive(&self) -> bool {
+        let Some(fd) = self.init.pidfd() else { return false };
+        let mut pfd = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+        // A pidfd polls readable once its process has ended.
+        matches!(nix::poll::poll(&mut pfd, nix::poll::PollTimeout::ZERO), Ok(0)) && self.channels.pipes[2].is_some()
+    }
+
     /// Hands the job over: the run's limits take the place of the jail's (a run only tightens),
     /// the job goes down the pipe (the watch loop writes what the pipe does not take at once)
     /// and the run's clock starts (state [`JailState::Running`]).

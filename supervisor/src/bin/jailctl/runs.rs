@@ -399,6 +399,21 @@ pub fn health(args: DaemonArgs) -> anyhow::Result<i32> {
             n("queued"),
             n("queue_size")
         );
+        for p in value["pools"].as_array().into_iter().flatten() {
+            let num = |k: &str| p[k].as_u64().map(|v| v.to_string()).unwrap_or_else(|| "?".into());
+            let mut line = format!(
+                "pool:  {}: {} warm of {} ({} hits, {} misses)",
+                terminal::line(p["profile"].as_str().unwrap_or("?")),
+                num("warm"),
+                num("size"),
+                num("hits"),
+                num("misses")
+            );
+            if let Some(e) = p["error"].as_str() {
+                line.push_str(&format!("; last refill failed: {}", terminal::line(e)));
+            }
+            println!("{line}");
+        }
         let history = &value["history"];
         if history["writable"] == false {
             println!(
