@@ -42,6 +42,8 @@ pub struct PoolView {
     pub warm: usize,
     pub hits: u64,
     pub misses: u64,
+    /// Memory charged to each warm jail's cgroup now, oldest first.
+    pub charged_bytes: Vec<u64>,
     /// Why the last refill failed, if it did (the pool retries).
     pub error: Option<String>,
 }
@@ -164,6 +166,7 @@ impl Pools {
                 warm: p.jails.len(),
                 hits: p.hits,
                 misses: p.misses,
+                charged_bytes: p.jails.iter().map(|(j, _)| j.charged_memory()).collect(),
                 error: p.error.clone(),
             })
             .collect()

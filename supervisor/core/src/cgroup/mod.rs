@@ -183,6 +183,9 @@ pub trait RunCgroup: Send {
     fn pids_limit_hit(&self) -> Result<bool, CgroupError>;
     /// Cheap: has the OOM killer killed anything here?
     fn oom_killed(&self) -> Result<bool, CgroupError>;
+    /// Memory charged to the cgroup now (v1 `memory.usage_in_bytes`, v2 `memory.current`): what
+    /// a warm jail costs while it waits.
+    fn memory_current(&self) -> Result<u64, CgroupError>;
     fn usage(&self) -> Result<CgroupUsage, CgroupError>;
     /// Kills every process in the cgroup and waits (bounded, ~2 s) until it is
     /// empty. v2: `cgroup.kill`. v1: freezer (FROZEN, SIGKILL every pid in

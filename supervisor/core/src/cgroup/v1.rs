@@ -335,6 +335,10 @@ impl RunCgroup for V1Run {
         Ok(read_keyed(&self.dir("memory")?.join("memory.oom_control"), "oom_kill")? > 0)
     }
 
+    fn memory_current(&self) -> Result<u64, CgroupError> {
+        read_u64(&self.dir("memory")?.join("memory.usage_in_bytes"))
+    }
+
     fn usage(&self) -> Result<CgroupUsage, CgroupError> {
         let acct = self.dir("cpuacct")?;
         let cpu_total_ns = read_u64(&acct.join("cpuacct.usage"))?;

@@ -39,8 +39,8 @@ use tracing::{debug, info, warn};
 
 use super::{
     create_new_dir, ensure_dir, error_chain, keyed_from, list_run_dirs, own_pid, read_keyed, read_pids, read_string,
-    read_u64_opt, remove_cgroup_dir, run_dir_name, sigkill_all, stale_names, write_value, CgroupError, CgroupLimits,
-    CgroupUsage, CgroupVersion, Cgroups, MountEntry, ProcCgroupEntry, RunCgroup, JAILD_DIR, KILL_TIMEOUT,
+    read_u64, read_u64_opt, remove_cgroup_dir, run_dir_name, sigkill_all, stale_names, write_value, CgroupError,
+    CgroupLimits, CgroupUsage, CgroupVersion, Cgroups, MountEntry, ProcCgroupEntry, RunCgroup, JAILD_DIR, KILL_TIMEOUT,
     POLL_INTERVAL,
 };
 
@@ -363,6 +363,10 @@ impl RunCgroup for V2Run {
 
     fn oom_killed(&self) -> Result<bool, CgroupError> {
         Ok(read_keyed(&self.dir.join("memory.events"), "oom_kill")? > 0)
+    }
+
+    fn memory_current(&self) -> Result<u64, CgroupError> {
+        read_u64(&self.dir.join("memory.current"))
     }
 
     fn usage(&self) -> Result<CgroupUsage, CgroupError> {

@@ -196,6 +196,11 @@ impl Jail {
         &self.prepared
     }
 
+    /// Memory charged to the jail's cgroup now.
+    pub fn charged_memory(&self) -> u64 {
+        self.cgroup.memory_current().unwrap_or(0)
+    }
+
     /// Whether jail-init is still there (a warm jail waiting in a pool can die: killed from
     /// outside, or its cgroup's limits).
     pub fn is_alive(&self) -> bool {

@@ -621,6 +621,9 @@ mod tests {
         fn oom_killed(&self) -> Result<bool, CgroupError> {
             Ok(false)
         }
+        fn memory_current(&self) -> Result<u64, CgroupError> {
+            Ok(0)
+        }
         fn usage(&self) -> Result<CgroupUsage, CgroupError> {
             Ok(CgroupUsage::default())
         }
