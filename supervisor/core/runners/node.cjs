@@ -3,8 +3,10 @@
 //
 // Embedded in the supervisor and written read-only into the jail as
 // /jaild/runner.cjs; run as
-//   node [--disallow-code-generation-from-strings] /jaild/runner.cjs
-// (the flag when the job's policy has dynamic_code=false).  Node 24.
+//   node [--disallow-code-generation-from-strings] /jaild/runner.cjs [typescript]
+// (the flag when the job's policy has dynamic_code=false; "typescript" for a
+// TypeScript profile: the runner loads the type stripper before it is ready,
+// so that a warm jail's job does not pay for it).  Node 24.
 //
 // Protocol (version 1; supervisor/core/src/run/job.rs is the other side):
 //   fd 3 (read):  the job, one line of JSON
@@ -398,6 +400,7 @@ const TAIL = '\n})';
 function main() {
   let job;
   try {
+    if (process.argv[2] === 'typescript') Module.stripTypeScriptTypes('', { mode: 'strip' });
     writeAll(RESULT_FD, `{"v":${PROTOCOL},"ready":true}\n`);
     job = readJob();
   } catch (err) {

@@ -129,6 +129,11 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
     argv.extend(interp.args.iter().cloned());
     argv.extend(language_args(profile));
     argv.push(runner_path.to_string_lossy().into_owned());
+    if profile.file.language == Language::Typescript {
+        // The runner loads Node's TypeScript stripper before it says it is ready (a warm jail's
+        // job then does not pay for it).
+        argv.push("typescript".to_string());
+    }
 
     let handled_fs = access::fs_rights_of_abi(abi);
     let (handled_net, scoped) = if abi >= 6 {

@@ -21,6 +21,9 @@ pub struct ChildExec<'a> {
     /// uid 0 is mapped, so the exec must wait until the supervisor has written the maps.
     pub wait_fd: RawFd,
     pub go: u8,
+    /// Every fd from this number up is closed once the fds are placed (it is above every
+    /// target): the child keeps no copy of the supervisor's ends, its own or another jail's.
+    pub close_from: RawFd,
 }
 
 /// Exit status of the child when something before exec failed.
@@ -113,10 +116,20 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         // The Rust runtime ignores SIGPIPE; an ignored disposition would survive exec.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // A supervisor (or the thread that cloned this child) that dies while the child waits
+        // for its go kills it; one that died before this line has closed its end of the control
+        // socket, and with the copies this child inherited closed below, the read sees EOF.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         for &(src, dst) in exec.fds {
             if libc::dup2(src, dst) < 0 {
                 libc::_exit(EXIT_CHILD_DUP);
             }
+        }
+        // Everything else the supervisor had open: CLOEXEC would close it at exec, but until
+        // then a copy of the supervisor's end of this or another jail's control socket would
+        // keep that socket from ever hanging up.
+        if libc::syscall(libc::SYS_close_range, exec.close_from as libc::c_uint, libc::c_uint::MAX, 0) != 0 {
+            libc::_exit(EXIT_CHILD_DUP);
         }
         let mut byte: u8 = 0;
         loop {
@@ -137,7 +150,7 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
             libc::_exit(EXIT_CHILD_SETID);
         }
         // If the supervisor dies, so does the jail: jail-init is PID 1, and its death empties
-        // the PID namespace. Set only now: a change of uid clears the parent-death signal.
+        // the PID namespace. Set again: the change of uid cleared the parent-death signal.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         // A supervisor that died before that line would leave no signal to come: its end of
         // the control socket is closed then, which shows as a hang-up.
@@ -355,4 +368,90 @@ pub fn new_network_namespace() -> Result<OwnedFd, Errno> {
 /// Moves the calling thread into the network namespace `ns`.
 pub fn enter_network_namespace(ns: BorrowedFd<'_>) -> Result<(), Errno> {
     nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A jail-init child whose supervisor dies before it says go must not wait forever (it
+    /// would hold its host ids, its namespaces and the daemon's inherited fds): a daemon killed
+    /// between clone and go leaves nothing behind.
+    #[test]
+    fn a_child_whose_supervisor_dies_before_go_goes_too() {
+        // SAFETY: geteuid takes nothing.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(std::env::var_os("CI").is_none(), "CI runs the tests as root");
+            eprintln!("skipped: cloning a jail needs root");
+            return;
+        }
+        let mut control = [0; 2];
+        let mut report = [0; 2];
+        // SAFETY: both arrays are valid for two fds.
+        unsafe {
+            assert_eq!(
+                libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, control.as_mut_ptr()),
+                0
+            );
+            assert_eq!(libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        }
+        // Everything the middle process (the "supervisor") uses is made before the fork: it
+        // runs as a copy of this multi-threaded process and must not allocate.
+        let path = c"/bin/true";
+        let argv = [path.as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null()];
+        let fds = [(control[1], 100), (100, 3)];
+        let exec = ChildExec { path, argv: &argv, envp: &envp, fds: &fds[1..], wait_fd: 3, go: b'G', close_from: 4 };
+        // SAFETY: the child only makes raw system calls on memory prepared above.
+        let middle = unsafe { libc::fork() };
+        assert!(middle >= 0);
+        if middle == 0 {
+            // SAFETY: raw system calls only; the middle process ends with _exit and never says
+            // go (it keeps its end of the control socket open until it dies).
+            unsafe {
+                if libc::dup2(fds[0].0, fds[0].1) < 0 {
+                    libc::_exit(2);
+                }
+                let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWPID) as libc::c_ulong;
+                let pid = match clone_jail(flags, Owner { uid: 65_534, gid: 65_534 }, &exec) {
+                    Ok((pid, _)) => pid,
+                    Err(_) => libc::_exit(3),
+                };
+                libc::write(report[1], (&pid as *const i32).cast(), 4);
+                // Long enough for the child to be waiting for its go.
+                libc::usleep(100_000);
+                libc::_exit(0);
+            }
+        }
+        // SAFETY: closing our copies of the ends the middle process uses.
+        unsafe {
+            libc::close(report[1]);
+            libc::close(control[1]);
+        }
+        let mut pid: i32 = 0;
+        // SAFETY: reading 4 bytes into an i32.
+        let n = unsafe { libc::read(report[0], (&mut pid as *mut i32).cast(), 4) };
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        assert_eq!(unsafe { libc::waitpid(middle, &mut status, 0) }, middle);
+        assert_eq!((n, libc::WEXITSTATUS(status)), (4, 0), "the middle process could not clone");
+        assert!(pid > 0);
+        // The child is reparented to the host's init, which reaps it; a zombie is gone too.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+            if matches!(state, None | Some("Z") | Some("X")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the orphaned jail child {pid} still waits: {stat}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: closing fds of this test.
+        unsafe {
+            libc::close(control[0]);
+            libc::close(report[0]);
+        }
+    }
 }

@@ -119,8 +119,16 @@ impl Jail {
         let arg0 = c"jail-init";
         let argv = [arg0.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
-        let exec =
-            sys::ChildExec { path: &path, argv: &argv, envp: &envp, fds: &fd_map, wait_fd: fds::CONTROL, go: GO };
+        let close_from = fd_map.iter().map(|&(_, target)| target + 1).max().unwrap_or(3);
+        let exec = sys::ChildExec {
+            path: &path,
+            argv: &argv,
+            envp: &envp,
+            fds: &fd_map,
+            wait_fd: fds::CONTROL,
+            go: GO,
+            close_from,
+        };
         // The network namespace was made ahead (see make_parts): the child inherits it from
         // this thread, which enters it just for the clone.
         let flags =
