@@ -2332,7 +2332,9 @@ fn warm_and_cold_jails_report_alike() {
         ("python", "x = bytearray(100 << 20)", tight(|l| l.memory = Some(ByteSize(32 * MIB)))),
         (
             "python",
-            "import os\nfor _ in range(40):\n    os.fork() == 0 and __import__('time').sleep(5)",
+            // Forking on past the refusals keeps the script alive until the supervisor stops
+            // it: a script that died of its BlockingIOError first would race the stop.
+            "import os, time\nfor _ in range(40):\n    try:\n        os.fork() == 0 and time.sleep(5)\n    except OSError:\n        pass\ntime.sleep(5)",
             tight(|l| l.pids = Some(4)),
         ),
         ("python", "print('x' * 100000)", tight(|l| l.stdout = Some(ByteSize(1000)))),
@@ -2386,9 +2388,31 @@ fn a_warm_jails_limits_start_at_its_job() {
     let r = warm(supervisor(), "python", "while True: pass", limits, Duration::from_millis(600));
     assert_eq!(r.status, Status::Timeout, "{}", show(&r));
     assert!(r.usage.wall_ms >= 400 && r.usage.wall_ms < 1000, "{}", show(&r));
-    // Cold, the start-up is reported apart from the job too.
+    // A run of this mode (cold, unless the matrix runs warm) reports its start-up apart too.
     let c = run("python", "result = 1");
-    assert!(c.usage.startup_ms > 0 && c.start == jaild::report::Start::Cold, "{}", show(&c));
+    let mode = if warm_mode() { jaild::report::Start::Warm } else { jaild::report::Start::Cold };
+    assert!(c.usage.startup_ms > 0 && c.start == mode, "{}", show(&c));
+}
+
+#[test]
+fn a_warm_jail_waits_at_the_least_cpu_weight_and_its_job_runs_at_the_default() {
+    require_jails!();
+    // A refill must not slow down a run being served: while a warm jail starts up and waits,
+    // its cgroup has the least CPU weight; the handover gives its job the default weight.
+    let sup = supervisor();
+    let id = unique_id("weight");
+    let req = RunRequest {
+        id: Some(id.clone()),
+        language: Language::parse("python"),
+        code: b"result = 1".to_vec(),
+        ..Default::default()
+    };
+    let run = must(sup.validate(&req), "validate");
+    let prepared = must(sup.prepare(&run.profile), "prepare");
+    let mut jail = must(sup.warm_jail(&id, prepared), "a warm jail");
+    assert_eq!(jail.runs_in_background(), Some(true), "a waiting warm jail runs in the background");
+    must(jail.start(&run, &jaild::RunHooks::default()), "the handover");
+    assert_eq!(jail.runs_in_background(), Some(false), "a job runs at the default CPU weight");
 }
 
 #[test]

@@ -66,6 +66,8 @@ struct Pool {
 struct State {
     pools: BTreeMap<String, Pool>,
     stopping: bool,
+    /// Runs being served now, warm or cold (see [`Pools::busy`]).
+    busy: usize,
 }
 
 /// Every profile's pool.
@@ -77,6 +79,9 @@ pub struct Pools {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
+/// A refill waits for the runs being served to end, at most this long: it competes with them for
+/// the CPU and the kernel's cgroup and namespace locks, and the runs come first.
+const DEFER_AT_MOST: Duration = Duration::from_millis(100);
 /// A failed refill waits this long before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How often the refill threads look at ages and liveness when nothing wakes them.
@@ -115,7 +120,7 @@ impl Pools {
         let this = Arc::new(Pools {
             sup,
             metrics,
-            state: Mutex::new(State { pools, stopping: false }),
+            state: Mutex::new(State { pools, stopping: false, busy: 0 }),
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
         });
@@ -133,6 +138,13 @@ impl Pools {
         this
     }
 
+    /// Held while a run is served (warm or cold): refills wait until no run is (at most
+    /// [`DEFER_AT_MOST`]), so that making the next jail never slows down this one.
+    pub fn busy(self: &Arc<Self>) -> Busy {
+        lock(&self.state).busy += 1;
+        Busy(Arc::clone(self))
+    }
+
     /// A warm jail for `run`, if its profile's pool has one of the run's profile version.
     pub fn take(&self, run: &ValidRun) -> Option<Jail> {
         let name = run.profile.name();
@@ -143,7 +155,7 @@ impl Pools {
                 pool.hits += 1;
                 self.metrics.pool_taken(name, true, pool.jails.len());
                 drop(s);
-                self.wake.notify_one();
+                self.wake.notify_all();
                 return Some(jail);
             }
             // Of another version, or dead: destroyed (after the lock).
@@ -152,7 +164,7 @@ impl Pools {
         pool.misses += 1;
         self.metrics.pool_taken(name, false, 0);
         drop(s);
-        self.wake.notify_one();
+        self.wake.notify_all();
         None
     }
 
@@ -211,6 +223,17 @@ impl Pools {
                     if let Some(name) = neediest(&s) {
                         if let Some(p) = s.pools.get_mut(&name) {
                             p.making += 1;
+                        }
+                        let deadline = Instant::now() + DEFER_AT_MOST;
+                        while s.busy > 0 && !s.stopping {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            if left.is_zero() {
+                                break;
+                            }
+                            s = self.wake.wait_timeout(s, left).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+                        }
+                        if s.stopping {
+                            return;
                         }
                         break name;
                     }
@@ -273,6 +296,21 @@ impl Pools {
         let prepared = sup.prepare(&profile).map_err(|e| e.to_string())?;
         let id = format!("warm-{}", crate::run::new_run_id());
         sup.warm_jail(&id, prepared)
+    }
+}
+
+/// A run being served; see [`Pools::busy`].
+pub struct Busy(Arc<Pools>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut s = lock(&self.0.state);
+        s.busy = s.busy.saturating_sub(1);
+        let idle = s.busy == 0;
+        drop(s);
+        if idle {
+            self.0.wake.notify_all();
+        }
     }
 }
 

@@ -519,6 +519,7 @@ impl Runs {
             tracing::warn!(run = %entry.id, error = %error_chain(&e), "failed to record the run as running");
             self.history_failed(&e);
         }
+        let busy = self.pools.busy();
         let report = match entry.take_request() {
             Some(run) => {
                 let output = |stream: Stream, bytes: &[u8]| entry.push_output(stream, bytes);
@@ -534,6 +535,7 @@ impl Runs {
             None => unstarted_report(&entry.id, Status::InternalError, "the run's request was lost"),
         };
         self.record_end(&entry, report);
+        drop(busy);
         let mut s = lock(&self.sched);
         s.live.remove(&entry.id);
         s.queue.finished(entry.caller);

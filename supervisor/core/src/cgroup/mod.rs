@@ -183,6 +183,13 @@ pub trait RunCgroup: Send {
     fn pids_limit_hit(&self) -> Result<bool, CgroupError>;
     /// Cheap: has the OOM killer killed anything here?
     fn oom_killed(&self) -> Result<bool, CgroupError>;
+    /// A warm jail's start-up runs in the background: its CPU weight is the least there is
+    /// (v1 `cpu.shares` 2, v2 `cpu.weight` 1) until its job is handed over, then the default
+    /// (1024, 100), so that a refill never slows down a run that is being served.
+    fn set_background(&self, background: bool) -> Result<(), CgroupError>;
+    /// Whether the kernel holds the background weight for this cgroup now (what
+    /// [`RunCgroup::set_background`] wrote, read back).
+    fn is_background(&self) -> Result<bool, CgroupError>;
     /// Memory charged to the cgroup now (v1 `memory.usage_in_bytes`, v2 `memory.current`): what
     /// a warm jail costs while it waits.
     fn memory_current(&self) -> Result<u64, CgroupError>;

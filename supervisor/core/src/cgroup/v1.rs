@@ -335,6 +335,14 @@ impl RunCgroup for V1Run {
         Ok(read_keyed(&self.dir("memory")?.join("memory.oom_control"), "oom_kill")? > 0)
     }
 
+    fn set_background(&self, background: bool) -> Result<(), CgroupError> {
+        write_value(&self.dir("cpu")?.join("cpu.shares"), if background { "2" } else { "1024" })
+    }
+
+    fn is_background(&self) -> Result<bool, CgroupError> {
+        Ok(read_u64(&self.dir("cpu")?.join("cpu.shares"))? == 2)
+    }
+
     fn memory_current(&self) -> Result<u64, CgroupError> {
         read_u64(&self.dir("memory")?.join("memory.usage_in_bytes"))
     }
@@ -706,6 +714,21 @@ mod tests {
         assert!(run.hugetlb_limited().is_empty());
         assert!(!fake.root.join("hugetlb").join(JAILD_DIR).exists());
         drop(run);
+    }
+
+    #[test]
+    fn fake_v1_background_is_the_least_cpu_shares_and_back() {
+        let fake = FakeV1::new(true);
+        let cg = detect(&fake.paths).unwrap();
+        let run = cg.create("bg", &limits()).unwrap();
+        let cpu = fake.run_dirs(&format!("run.{}.bg", own_pid()))[1].clone();
+        fs::write(cpu.join("cpu.shares"), "1024\n").unwrap(); // as the kernel makes it
+        run.set_background(true).unwrap();
+        assert_eq!(read(&cpu.join("cpu.shares")), "2");
+        assert!(run.is_background().unwrap());
+        run.set_background(false).unwrap();
+        assert_eq!(read(&cpu.join("cpu.shares")), "1024");
+        assert!(!run.is_background().unwrap());
     }
 
     #[test]

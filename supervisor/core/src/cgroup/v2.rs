@@ -365,6 +365,14 @@ impl RunCgroup for V2Run {
         Ok(read_keyed(&self.dir.join("memory.events"), "oom_kill")? > 0)
     }
 
+    fn set_background(&self, background: bool) -> Result<(), CgroupError> {
+        write_value(&self.dir.join("cpu.weight"), if background { "1" } else { "100" })
+    }
+
+    fn is_background(&self) -> Result<bool, CgroupError> {
+        Ok(read_u64(&self.dir.join("cpu.weight"))? == 1)
+    }
+
     fn memory_current(&self) -> Result<u64, CgroupError> {
         read_u64(&self.dir.join("memory.current"))
     }
@@ -677,6 +685,22 @@ mod tests {
         drop(run2);
         assert!(!base.join(format!("jaild/run.{me}.t2")).exists());
         assert!(base.join("jaild").is_dir());
+    }
+
+    #[test]
+    fn fake_v2_background_is_the_least_cpu_weight_and_back() {
+        let me = own_pid();
+        let fake = FakeV2::new("/system.slice/jaild.service", "cpu io memory pids\n", &format!("{me}\n"));
+        let cg = detect(&fake.paths).unwrap();
+        let run = cg.create("bg", &limits()).unwrap();
+        let dir = fake.base.join(format!("jaild/run.{me}.bg"));
+        fs::write(dir.join("cpu.weight"), "100\n").unwrap(); // as the kernel makes it
+        run.set_background(true).unwrap();
+        assert_eq!(read(&dir.join("cpu.weight")), "1");
+        assert!(run.is_background().unwrap());
+        run.set_background(false).unwrap();
+        assert_eq!(read(&dir.join("cpu.weight")), "100");
+        assert!(!run.is_background().unwrap());
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct Jail {
     pub(super) start_kind: crate::report::Start,
     /// When a warm jail's runner first said it waits for a job.
     pub(super) warm_at: Option<Instant>,
+    /// Starting up at the least CPU weight (a warm jail until its handover).
+    pub(super) background: bool,
 }
 
 /// The supervisor's ends of a jail's descriptors, and what came of them before the job.
@@ -196,6 +198,20 @@ impl Jail {
         &self.prepared
     }
 
+    /// A warm jail starts up at the least CPU weight (see RunCgroup::set_background); its
+    /// handover gives it the default back.
+    pub(super) fn set_background(&mut self, background: bool) -> Result<(), String> {
+        self.cgroup.set_background(background).map_err(|e| format!("cgroup: {e}"))?;
+        self.background = background;
+        Ok(())
+    }
+
+    /// Whether the kernel runs the jail at the background CPU weight now (read from its
+    /// cgroup; `None` where it cannot be read).
+    pub fn runs_in_background(&self) -> Option<bool> {
+        self.cgroup.is_background().ok()
+    }
+
     /// Memory charged to the jail's cgroup now.
     pub fn charged_memory(&self) -> u64 {
         self.cgroup.memory_current().unwrap_or(0)
@@ -216,6 +232,9 @@ impl Jail {
     pub fn start(&mut self, run: &ValidRun, hooks: &RunHooks<'_>) -> Result<(), String> {
         if self.state != JailState::Ready {
             return Err(format!("jail {}: start() in state {:?}", self.id, self.state));
+        }
+        if self.background {
+            self.set_background(false)?;
         }
         if run.limits != self.limits {
             self.cgroup.set_limits(&cgroup_limits(&run.limits)).map_err(|e| format!("cgroup: {e}"))?;

@@ -134,6 +134,7 @@ impl Supervisor {
         let parts = self.make_parts(id)?;
         let limits = prepared.profile.file.limits;
         let mut jail = Jail::create(self, id, prepared, parts, &limits)?;
+        jail.set_background(true)?;
         jail.ready()?;
         let budget = Duration::from_millis(limits.wall_time_ms.max(WARM_UP_MIN_MS));
         jail.warm_up(budget)?;

@@ -624,6 +624,12 @@ mod tests {
         fn memory_current(&self) -> Result<u64, CgroupError> {
             Ok(0)
         }
+        fn set_background(&self, _: bool) -> Result<(), CgroupError> {
+            Ok(())
+        }
+        fn is_background(&self) -> Result<bool, CgroupError> {
+            Ok(false)
+        }
         fn usage(&self) -> Result<CgroupUsage, CgroupError> {
             Ok(CgroupUsage::default())
         }
@@ -687,6 +693,7 @@ mod tests {
             created: Instant::now(),
             start_kind: crate::report::Start::Cold,
             warm_at: None,
+            background: false,
         };
         Rig { jail, control: control_test, out: [o_w, e_w, r_w], job: j_r, cpu_ns, kills }
     }
