@@ -148,24 +148,29 @@ impl Pools {
     /// A warm jail for `run`, if its profile's pool has one of the run's profile version.
     pub fn take(&self, run: &ValidRun) -> Option<Jail> {
         let name = run.profile.name();
+        let mut unfit = Vec::new();
         let mut s = lock(&self.state);
         let pool = s.pools.get_mut(name)?;
+        let mut taken = None;
         while let Some((jail, _)) = pool.jails.pop_front() {
             if jail.prepared().profile.sha256 == run.profile.sha256 && jail.is_alive() {
-                pool.hits += 1;
-                self.metrics.pool_taken(name, true, pool.jails.len());
-                drop(s);
-                self.wake.notify_all();
-                return Some(jail);
+                taken = Some(jail);
+                break;
             }
-            // Of another version, or dead: destroyed (after the lock).
-            drop(jail);
+            // Of another version, or dead: destroyed once the lock is let go.
+            unfit.push(jail);
         }
-        pool.misses += 1;
-        self.metrics.pool_taken(name, false, 0);
+        if taken.is_some() {
+            pool.hits += 1;
+            self.metrics.pool_taken(name, true, pool.jails.len());
+        } else {
+            pool.misses += 1;
+            self.metrics.pool_taken(name, false, 0);
+        }
         drop(s);
         self.wake.notify_all();
-        None
+        drop(unfit);
+        taken
     }
 
     pub fn view(&self) -> Vec<PoolView> {

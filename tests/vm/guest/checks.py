@@ -45,6 +45,18 @@ wall_time_ms = 60000
 cpu_time_ms = 60000
 """
 LANGUAGES = ("python", "javascript", "typescript")
+# The one profile with a warm jail (install_with_systemd_install_sh sets its pool to 1 and every
+# other profile's to 0): the -long python profile under another name, so that python-long runs
+# stay cold and the checks that find a run's cgroup by its run id keep finding it.
+WARM_PROFILE = """schema = 1
+name = "python-warm"
+description = "The python profile with 60 s of wall and CPU time, kept warm (the VM suite's warm jail)."
+extends = "python"
+
+[limits]
+wall_time_ms = 60000
+cpu_time_ms = 60000
+"""
 
 COVERED_ON_ABI2 = ["truncate", "net_bind_tcp", "net_connect_tcp", "ioctl_dev", "scope_abstract_unix_socket", "scope_signal"]
 
@@ -177,7 +189,13 @@ def install_with_systemd_install_sh():
     # for the checks that must outlast the emulated CPU's slower start-up.
     for lang in LANGUAGES:
         pathlib.Path(f"/etc/jaild/profiles/{lang}-long.toml").write_text(LONG_PROFILE.format(lang=lang))
-    return f"install.sh ok in {time.monotonic() - t0:.0f} s; added /etc/jaild/profiles/{{{','.join(LANGUAGES)}}}-long.toml"
+    # Warm jails: one for python-warm and none for the others, so that the runs of every other
+    # profile are cold and the one warm jail on the host is python-warm's (see
+    # warm_jail_in_its_cgroup); jaild's default would keep one for every profile.
+    pathlib.Path("/etc/jaild/profiles/python-warm.toml").write_text(WARM_PROFILE)
+    with open("/etc/jaild/jaild.toml", "a") as f:
+        f.write("\n[pool]\nsize = 0\n\n[pool.profile.python-warm]\nsize = 1\n")
+    return f"install.sh ok in {time.monotonic() - t0:.0f} s; added /etc/jaild/profiles/{{{','.join(LANGUAGES)}}}-long.toml, python-warm.toml and its pool of 1"
 
 
 def socket_activation():
@@ -297,6 +315,50 @@ def runs_sit_in_the_delegated_subtree():
     return f"script pid {pid} in {rel} (host uid {uid}); {limits}; jaild in {cg}/supervisor; cgroup removed after the run"
 
 
+def warm_jail_in_its_cgroup():
+    """The warm path on pure v2: a jail made ahead waits in a run cgroup of its own at the least
+    CPU weight, then serves a run there with the run's limits and the default weight, and the
+    report says it was warm; runs of a profile without a pool are cold."""
+    base, cg = service_cgroup()
+
+    def pool():
+        status, h = curl("GET", "/v1/health")
+        check(status == 200, f"health: HTTP {status}")
+        pools = {p["profile"]: p for p in h.get("pools", [])}
+        check(set(pools) == {"python-warm"}, f"pools {sorted(pools)}, expected python-warm's alone")
+        return pools["python-warm"] if pools["python-warm"]["warm"] >= 1 else None
+
+    p = wait_for(pool, 600, "a warm python-warm jail")
+    check(p["size"] == 1 and p["error"] is None, f"pool {p}")
+    waiting = wait_for(lambda: [d for d in run_cgroups() if (d / "cgroup.procs").read_text().split()], 60, "the warm jail's cgroup")
+    check(len(waiting) == 1, f"{len(waiting)} run cgroups hold processes, expected the one warm jail: {waiting}")
+    d = waiting[0]
+    check((d / "cpu.weight").read_text().strip() == "1", f"the waiting warm jail's cpu.weight is {(d / 'cpu.weight').read_text().strip()}")
+    runner = int((d / "cgroup.procs").read_text().split()[0])
+    uid = int(re.search(r"^Uid:\s+(\d+)", pathlib.Path(f"/proc/{runner}/status").read_text(), re.M).group(1))
+    check(uid in RUN_UIDS, f"the warm jail's runner runs as host uid {uid}, expected one of 201000-201999")
+
+    r = run("import time\ntime.sleep(4)\nresult = 1", wait=False, limits={"memory": "96MiB", "pids": 12}, profile="python-warm")
+    # Handed over: the same cgroup and process, now with the run's limits and the default weight.
+    wait_for(lambda: (d / "cpu.weight").read_text().strip() == "100", 60, f"{d}/cpu.weight to be 100 once the job is handed over")
+    check((d / "memory.max").read_text().strip() == str(96 << 20), f"memory.max {(d / 'memory.max').read_text().strip()}")
+    check((d / "pids.max").read_text().strip() == "12", f"pids.max {(d / 'pids.max').read_text().strip()}")
+    check(runner in [int(x) for x in (d / "cgroup.procs").read_text().split()], f"the runner {runner} left {d}")
+    status, done = curl("GET", f"/v1/runs/{r['id']}/wait")
+    check(status == 200, f"wait: HTTP {status}")
+    report = done.get("report", done)
+    expect_status(report, "ok")
+    check(report.get("start") == "warm", f"start {report.get('start')!r}, expected 'warm'")
+    check(report["usage"]["wall_ms"] >= 4000 and report["usage"].get("startup_ms", 0) > 0, f"usage {report['usage']}")
+    wait_for(lambda: not d.exists(), 30, f"{d} to be removed")
+    cold = run("result = 2")
+    expect_status(cold, "ok")
+    check(cold.get("start") == "cold", f"a python-long run (no pool) started {cold.get('start')!r}")
+    # The pool refills itself, off the request path.
+    wait_for(pool, 600, "the python-warm pool to be refilled")
+    return f"warm jail {d.name} (runner {runner}, host uid {uid}) served {r['id']} at weight 100 with its limits; startup {report['usage']['startup_ms']} ms, wall {report['usage']['wall_ms']} ms; python-long cold"
+
+
 def memory_limit():
     r = run("chunks = []\nwhile True:\n    chunks.append(bytearray(b'x') * (8 << 20))\n", limits={"memory": "64MiB"}, profile="python-long")
     expect_status(r, "memory_limit")
@@ -383,15 +445,34 @@ def cancel():
     return f"{run_id} cancelled in {took:.1f} s, cgroup gone"
 
 
+def warm_jails_and_their_processes():
+    """The run cgroups of waiting warm jails (the least CPU weight), and the host pids of the
+    jails' ids that are neither in one of them nor jail-init of one."""
+    waiting = [d for d in run_cgroups() if (d / "cpu.weight").read_text().strip() == "1"]
+    theirs = set()
+    for d in waiting:
+        for pid in (int(x) for x in (d / "cgroup.procs").read_text().split()):
+            theirs.add(pid)
+            try:
+                theirs.add(int(re.search(r"^PPid:\s+(\d+)", pathlib.Path(f"/proc/{pid}/status").read_text(), re.M).group(1)))
+            except (OSError, AttributeError):
+                pass
+    others = [pid for pid in processes_of(RUN_UIDS | INIT_UIDS) if pid not in theirs]
+    return waiting, others
+
+
 def nothing_left_behind():
-    wait_for(lambda: not run_cgroups(), 30, "no run cgroups under jaild.service")
+    # Of the runs, nothing; what is left is the warm jail waiting for the next one.
+    wait_for(lambda: len(run_cgroups()) == len(warm_jails_and_their_processes()[0]), 30, "no run cgroups but the warm jail's")
     deadline = time.monotonic() + 30
-    while processes_of(RUN_UIDS | INIT_UIDS) and time.monotonic() < deadline:
+    while warm_jails_and_their_processes()[1] and time.monotonic() < deadline:
         time.sleep(0.2)
-    check(not processes_of(RUN_UIDS | INIT_UIDS), f"jail processes left: {processes_of(RUN_UIDS | INIT_UIDS)}")
+    waiting, others = warm_jails_and_their_processes()
+    check(len(waiting) <= 1, f"{len(waiting)} warm jails, the pool holds 1: {waiting}")
+    check(not others, f"jail processes left outside the warm jail: {others}")
     mounts = [l for l in pathlib.Path("/proc/self/mountinfo").read_text().splitlines() if "jaild" in l and "/run/jaild" not in l]
     check(not mounts, f"jail mounts in the host's table: {mounts[:3]}")
-    return "no run cgroups, no processes of the jails' host uids (200000-201999), no jail mounts"
+    return f"no run cgroups but {len(waiting)} warm jail's, no other processes of the jails' host uids (200000-201999), no jail mounts"
 
 
 def watchdog_pings():
@@ -495,7 +576,10 @@ def clean_stop():
     p = systemctl_show("jaild.service", "ActiveState", "Result", "ExecMainStatus")
     check(p["ActiveState"] == "inactive" and p["Result"] == "success", f"after stop: {p}")
     check(not pathlib.Path(SOCKET).exists() or sh("systemctl", "is-active", "jaild.socket")[1].strip() != "active", "socket still active")
-    return f"stopped: {p}"
+    # SIGTERM took the warm jail with it.
+    check(not run_cgroups(), f"run cgroups left after the stop: {run_cgroups()}")
+    check(not processes_of(RUN_UIDS | INIT_UIDS), f"jail processes left after the stop: {processes_of(RUN_UIDS | INIT_UIDS)}")
+    return f"stopped: {p}; no warm jail, run cgroup or jail process left"
 
 
 CHECKS = [
@@ -508,6 +592,7 @@ CHECKS = [
     ok_javascript_and_typescript_runs,
     jailctl_through_the_daemon,
     runs_sit_in_the_delegated_subtree,
+    warm_jail_in_its_cgroup,
     memory_limit,
     pids_limit,
     cpu_limit,
