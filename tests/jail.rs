@@ -2438,3 +2438,21 @@ fn a_warm_jail_of_another_profile_version_runs_cold() {
     );
     assert_no_leftovers(&r);
 }
+
+#[test]
+fn a_script_finds_its_standard_descriptors_blocking() {
+    require_jails!();
+    // The runner may warm itself up before its job, but must leave fds 0-2 as an interpreter
+    // started bare has them: Node's process.stderr, once made, sets O_NONBLOCK on fd 2, and a
+    // script's own fs.writeSync(2, ...) would then fail with EAGAIN on a full pipe instead of
+    // blocking until the supervisor stops it at its output limit.
+    let js = "const fs = require('fs');\n\
+              return [0, 1, 2].map((fd) => parseInt(/flags:\\s+(\\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))[1], 8) & 0o4000);";
+    let py = "import re\n\
+              result = [int(re.search(r'flags:\\s+(\\d+)', open(f'/proc/self/fdinfo/{fd}').read()).group(1), 8) & 0o4000 for fd in (0, 1, 2)]";
+    for (language, code) in [("python", py), ("javascript", js), ("typescript", js)] {
+        let r = run(language, code);
+        assert_ok(&r);
+        assert_eq!(r.result, json!([0, 0, 0]), "{language}: O_NONBLOCK on a standard fd: {}", show(&r));
+    }
+}

@@ -401,8 +401,10 @@ const TAIL = '\n})';
 // job does not pay for it: the stdio streams (a pipe's stream loads the net module), the
 // script compiler, createRequire, and for a TypeScript profile the type stripper.
 function warmUp() {
-  void process.stdout;
-  void process.stderr;
+  // What process.stdout and process.stderr load when first touched (a pipe is a net.Socket),
+  // without touching them: creating them would set O_NONBLOCK on fds 1 and 2, which the
+  // script shares (its fs.writeSync(2, ...) would then fail with EAGAIN on a full pipe).
+  require('node:net');
   new vm.Script('0', {
     filename: 'warm-up.js',
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
