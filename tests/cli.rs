@@ -725,3 +725,40 @@ fn local_run_on_a_full_tmp_and_state_directory_reports_and_warns_about_the_cache
     assert_eq!(line("==state "), "./filler", "half-written files left in the state directory");
     assert_no_run_cgroups(pid);
 }
+
+/// The `SigBlk` and `SigIgn` lines of /proc/self/status in `stdout`.
+fn signal_state(stdout: &str) -> Vec<String> {
+    stdout.lines().filter(|l| l.starts_with("SigIgn") || l.starts_with("SigBlk")).map(str::to_string).collect()
+}
+
+#[test]
+fn a_script_gets_default_signal_dispositions_whatever_jailctl_was_started_with() {
+    require_jails!();
+    // `nohup jailctl run … &` starts jailctl with SIGHUP (and, from a non-interactive shell,
+    // SIGINT) ignored, some launchers ignore even glibc's reserved signals 32 and 33; ignored
+    // dispositions survive exec, and the script must inherit none of them: its SIGINT must
+    // interrupt it as it would a bare interpreter started from a clean shell. What is left
+    // ignored is what Python and Node ignore themselves: SIGPIPE (13) and SIGXFSZ (25), bits 12
+    // and 24; nothing is blocked.
+    let py = "print(''.join(l for l in open('/proc/self/status') if l.startswith(('SigIgn', 'SigBlk'))))";
+    let js = "process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Sig(Ign|Blk)/.test(l)).join('\\n') + '\\n');";
+    let expected = vec!["SigBlk:\t0000000000000000".to_string(), "SigIgn:\t0000000001001000".to_string()];
+    let dir = tempfile::tempdir().unwrap();
+    for (language, ext, code) in [("python", "py", py), ("javascript", "js", js)] {
+        let script = dir.path().join(format!("signals.{ext}"));
+        std::fs::write(&script, code).unwrap();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(r#"trap '' HUP INT QUIT TERM USR1 USR2 ALRM; exec "$0" run --local --json "$1""#)
+            .arg(env!("CARGO_BIN_EXE_jailctl"))
+            .arg(&script)
+            .current_dir(repo())
+            .env("JAILD_SOCKET", "/nonexistent/jaild.sock")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report: Report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{language}: {e}: {stdout}"));
+        assert_eq!(report.status, Status::Ok, "{language}: {stdout}");
+        assert_eq!(signal_state(&report.stdout), expected, "{language}: the script inherited a signal state: {stdout}");
+    }
+}

@@ -9,7 +9,8 @@
 //!
 //!   read plan → user namespace limits → hostname → mounts → pivot_root → read-only root →
 //!   fork the script (sharing the descriptor table until its exec; PID 1 waits for that):
-//!     (child) join the run's cgroup → cgroup namespace (rooted there) → session → fds →
+//!     (child) join the run's cgroup → cgroup namespace (rooted there) → default signal
+//!             dispositions, empty mask → session → fds →
 //!             rlimits → capabilities → uid/gid → no_new_privs → working directory →
 //!             Landlock → seccomp → exec
 //!     (PID 1) hand the seccomp listener (left in the shared table) to the supervisor → close
@@ -317,6 +318,9 @@ fn enter_root(k: &dyn Syscall, staging: &Path) -> Step {
 /// The script's process: from jail-init's child to the interpreter. Returns only on failure.
 fn exec_script(plan: &Plan) -> Step<std::convert::Infallible> {
     join_cgroup(plan)?;
+    // The script starts with every signal at its default and none blocked, whatever jail-init
+    // was started with.
+    sys::reset_signals().map_err(fail("reset_signals", ""))?;
     // A new session without a controlling terminal: TIOCSTI has nothing to inject into.
     nix::unistd::setsid().map_err(fail("setsid", ""))?;
     setup_fds()?;

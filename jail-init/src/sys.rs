@@ -179,3 +179,43 @@ pub fn find_seccomp_listener() -> Result<Option<OwnedFd>, Errno> {
     }
     Ok(None)
 }
+
+/// Every signal's disposition back to the default and the signal mask emptied: an ignored
+/// disposition and the mask survive exec, so without this the script would inherit whatever
+/// jail-init was started with (SIGPIPE ignored by the Rust runtime, SIGINT or SIGHUP ignored
+/// by a shell's `nohup … &` around `jailctl run`, even the two signals glibc reserves for its
+/// threads, which some launchers ignore). Signals 1 to 64 (the kernel's _NSIG), through the raw
+/// system call: glibc's `signal` refuses its reserved ones. SIGKILL and SIGSTOP cannot change.
+pub fn reset_signals() -> Result<(), Errno> {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        set_default_disposition(sig)?;
+    }
+    // SAFETY: an empty set, built by sigemptyset, and no old set asked for.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        Errno::result(libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())).map(drop)
+    }
+}
+
+/// The kernel's `struct sigaction` (x86_64 and aarch64 alike), which `rt_sigaction` takes.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+fn set_default_disposition(sig: i32) -> Result<(), Errno> {
+    let act = KernelSigaction { handler: 0 /* SIG_DFL */, flags: 0, restorer: 0, mask: 0 };
+    // SAFETY: `act` is a valid kernel sigaction for the call; SIG_DFL needs no restorer; the
+    // old action is not asked for; 8 is the size of the kernel's signal set.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KernelSigaction, std::ptr::null::<u8>(), 8usize)
+    })
+    .map(drop)
+}

@@ -106,16 +106,40 @@ fn raw_clone(flags: libc::c_ulong, exec: &ChildExec<'_>) -> Result<(i32, OwnedFd
     }
 }
 
+/// The kernel's `struct sigaction`, which `rt_sigaction` takes (glibc's differs).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
 /// The child side of [`clone_jail`]: no allocation, no locks, only async-signal-safe calls.
 fn child_exec(exec: &ChildExec<'_>) -> ! {
-    // SAFETY: every call below is async-signal-safe (prctl, sigprocmask, signal, dup2, execve,
+    // SAFETY: every call below is async-signal-safe (prctl, sigprocmask, rt_sigaction, dup2, execve,
     // _exit are raw system calls) and uses only memory prepared before the clone.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        // The Rust runtime ignores SIGPIPE; an ignored disposition would survive exec.
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // An ignored disposition survives exec: the Rust runtime ignores SIGPIPE, and a shell
+        // may have started the supervisor with SIGINT or SIGHUP ignored (`nohup … &`). Every
+        // one of 1 to 64 goes back to its default through the raw call (glibc's `signal`
+        // refuses its two reserved signals, which some launchers ignore too); SIGKILL and
+        // SIGSTOP cannot change. jail-init does the same again for the script's process.
+        let dfl = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+        for sig in 1..=64 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null::<u8>(),
+                    8usize,
+                );
+            }
+        }
         // A supervisor (or the thread that cloned this child) that dies while the child waits
         // for its go kills it; one that died before this line has closed its end of the control
         // socket, and with the copies this child inherited closed below, the read sees EOF.
