@@ -2456,3 +2456,39 @@ fn a_script_finds_its_standard_descriptors_blocking() {
         assert_eq!(r.result, json!([0, 0, 0]), "{language}: O_NONBLOCK on a standard fd: {}", show(&r));
     }
 }
+
+#[test]
+fn a_limit_that_ends_a_run_after_a_denial_is_its_status_and_the_denial_stays_listed() {
+    require_jails!();
+    // The status says what ended the run; a denial before it is kept in `violations` and named
+    // in the message. A run that ends by itself after a denial stays a security violation.
+    let deny = "import ctypes\nctypes.CDLL(None).ptrace(0, 0, 0, 0)\n";
+    let cases: Vec<(String, LimitOverrides, Status, &str)> = vec![
+        (
+            format!("{deny}while True: pass"),
+            LimitOverrides { wall_time_ms: Some(400), ..Default::default() },
+            Status::Timeout,
+            "wall time limit of 400 ms reached",
+        ),
+        (
+            format!("{deny}while True: pass"),
+            LimitOverrides { cpu_time_ms: Some(300), ..Default::default() },
+            Status::CpuLimit,
+            "CPU time limit of 300 ms reached",
+        ),
+        (
+            format!("{deny}x = bytearray(200 << 20)"),
+            LimitOverrides { memory: Some(ByteSize(32 * MIB)), ..Default::default() },
+            Status::MemoryLimit,
+            "memory limit of 32MiB reached",
+        ),
+        (format!("{deny}result = 1"), LimitOverrides::default(), Status::SecurityViolation, "denied: ptrace"),
+    ];
+    for (code, limits, status, message) in cases {
+        let r = run_with(kernel_only_supervisor(), "python", &code, None, limits);
+        assert_status(&r, status);
+        assert!(syscall_violation(&r, "ptrace").is_some(), "the denial is not listed: {}", show(&r));
+        let m = r.message.as_deref().unwrap_or_default();
+        assert!(m.contains(message) && m.contains("ptrace"), "message {m:?}: {}", show(&r));
+    }
+}

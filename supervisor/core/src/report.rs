@@ -282,10 +282,14 @@ pub struct Evidence {
     pub signal: Option<i32>,
 }
 
-/// Picks the status. Order: a jail that never started is an internal error; a run stopped on
-/// request is cancelled, whatever it was doing; a denied syscall
-/// makes the run a security violation (the profile says which denials are routine); then the
-/// kernel's resource evidence, then the supervisor's own stops, then how the script ended.
+/// Picks the status: what ended the run. Order: a jail that never started is an internal error;
+/// a run stopped on request is cancelled, whatever it was doing; a run the jail's integrity
+/// stopped (a forged result, a flood of denials, another ABI's syscall) is a security violation;
+/// then what ended it: the kernel's resource evidence (the OOM killer), then the supervisor's
+/// own stops (output, processes, CPU, wall time); a run that ended by itself after a denied
+/// syscall is a security violation (the profile says which denials are routine: `quiet`); then
+/// how the script ended. A run a limit ended keeps its denials in `violations`, and its message
+/// names them.
 pub fn verdict(e: &Evidence) -> Status {
     if e.setup_failure.is_some() {
         return Status::InternalError;
@@ -293,11 +297,7 @@ pub fn verdict(e: &Evidence) -> Status {
     if e.stopped == Some(Stop::Cancelled) {
         return Status::Cancelled;
     }
-    if e.loud_violations > 0
-        || e.forged_result.is_some()
-        || e.stopped == Some(Stop::DenialFlood)
-        || e.stopped == Some(Stop::ForeignAbi)
-    {
+    if e.forged_result.is_some() || e.stopped == Some(Stop::DenialFlood) || e.stopped == Some(Stop::ForeignAbi) {
         return Status::SecurityViolation;
     }
     if e.oom_kills > 0 {
@@ -317,6 +317,9 @@ pub fn verdict(e: &Evidence) -> Status {
     }
     if e.stopped == Some(Stop::Timeout) {
         return Status::Timeout;
+    }
+    if e.loud_violations > 0 {
+        return Status::SecurityViolation;
     }
     if e.pids_limit_hits > 0 && e.runner_ok != Some(true) {
         // The script failed after the kernel refused it a process.
@@ -370,6 +373,29 @@ mod tests {
     fn violation_outranks_result() {
         let e = Evidence { loud_violations: 1, ..ok() };
         assert_eq!(verdict(&e), Status::SecurityViolation);
+        let raised = Evidence { loud_violations: 1, runner_ok: Some(false), exit_code: Some(1), ..Default::default() };
+        assert_eq!(verdict(&raised), Status::SecurityViolation);
+    }
+
+    #[test]
+    fn what_ended_the_run_outranks_a_denial_before_it() {
+        let killed = |stop| Evidence {
+            loud_violations: 3,
+            stopped: Some(stop),
+            signal: Some(libc::SIGKILL),
+            ..Default::default()
+        };
+        assert_eq!(verdict(&killed(Stop::Timeout)), Status::Timeout);
+        assert_eq!(verdict(&killed(Stop::CpuLimit)), Status::CpuLimit);
+        assert_eq!(verdict(&killed(Stop::PidsLimit)), Status::PidsLimit);
+        assert_eq!(verdict(&killed(Stop::OutputLimit)), Status::OutputLimit);
+        let oom = Evidence { loud_violations: 1, oom_kills: 1, signal: Some(libc::SIGKILL), ..Default::default() };
+        assert_eq!(verdict(&oom), Status::MemoryLimit);
+        // The jail's own integrity stops stay security violations, limits or not.
+        let flood = Evidence { stopped: Some(Stop::DenialFlood), oom_kills: 1, ..Default::default() };
+        assert_eq!(verdict(&flood), Status::SecurityViolation);
+        let forged = Evidence { forged_result: Some("x".into()), stopped: Some(Stop::Timeout), ..Default::default() };
+        assert_eq!(verdict(&forged), Status::SecurityViolation);
     }
 
     #[test]

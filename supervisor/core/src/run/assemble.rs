@@ -114,6 +114,16 @@ fn message_for(
     stop_detail: &Option<String>,
 ) -> Option<String> {
     let violations = &report.violations;
+    let denied: Vec<&str> =
+        violations.iter().filter(|v| !v.quiet && v.kind == "syscall").map(|v| v.detail.as_str()).take(16).collect();
+    // A limit ended the run: its message says so first, then what the jail denied before it.
+    let and_denied = |m: String| {
+        if denied.is_empty() {
+            m
+        } else {
+            format!("{m}; denied before: {}", denied.join(", "))
+        }
+    };
     match status {
         Status::Ok => None,
         Status::RuntimeError => Some(match (&report.error, e.exit_code, e.signal) {
@@ -125,21 +135,15 @@ fn message_for(
             (None, Some(code), _) => format!("the script exited with status {code} without a result"),
             _ => "the script failed".into(),
         }),
-        Status::Timeout => Some(format!("wall time limit of {} ms reached", l.wall_time_ms)),
-        Status::CpuLimit => Some(format!("CPU time limit of {} ms reached", l.cpu_time_ms)),
+        Status::Timeout => Some(and_denied(format!("wall time limit of {} ms reached", l.wall_time_ms))),
+        Status::CpuLimit => Some(and_denied(format!("CPU time limit of {} ms reached", l.cpu_time_ms))),
         Status::MemoryLimit => {
-            Some(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory))
+            Some(and_denied(format!("memory limit of {} reached (the kernel's OOM killer ended the script)", l.memory)))
         }
-        Status::PidsLimit => Some(format!("process limit of {} reached", l.pids)),
-        Status::OutputLimit => stop_detail.clone().or(Some("output limit reached".into())),
+        Status::PidsLimit => Some(and_denied(format!("process limit of {} reached", l.pids))),
+        Status::OutputLimit => Some(and_denied(stop_detail.clone().unwrap_or_else(|| "output limit reached".into()))),
         Status::SecurityViolation if e.stopped == Some(Stop::ForeignAbi) => stop_detail.clone(),
         Status::SecurityViolation => {
-            let denied: Vec<&str> = violations
-                .iter()
-                .filter(|v| !v.quiet && v.kind == "syscall")
-                .map(|v| v.detail.as_str())
-                .take(16)
-                .collect();
             let mut parts = Vec::new();
             if !denied.is_empty() {
                 parts.push(format!("denied: {}", denied.join(", ")));

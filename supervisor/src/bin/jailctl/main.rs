@@ -41,7 +41,10 @@ Exit status:
   5   memory_limit        memory limit reached (the kernel's OOM killer)
   6   pids_limit          process/thread limit reached
   7   output_limit        stdout, stderr or result over its limit
-  8   security_violation  the script made a syscall its profile denies
+  8   security_violation  the script made a syscall its profile denies and ended by itself,
+                          or the jail stopped it for its integrity (a forged result, a denial
+                          flood, another ABI's syscall); a run a limit ended has that status,
+                          its denials still listed
   9   rejected            never started: bad input, too large, unknown profile
   10  internal_error      the jail could not be set up (the message says what), or jaild
                           could not take the run (not reachable, queue full, shutting down)
