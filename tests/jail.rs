@@ -2492,3 +2492,33 @@ fn a_limit_that_ends_a_run_after_a_denial_is_its_status_and_the_denial_stays_lis
         assert!(m.contains(message) && m.contains("ptrace"), "message {m:?}: {}", show(&r));
     }
 }
+
+#[test]
+fn the_standard_librarys_file_copies_umask_and_process_group_work_and_setting_xattrs_stays_denied() {
+    require_jails!();
+    // shutil.copy2/copytree/move list extended attributes (answered ENOTSUP, quietly: the stdlib
+    // skips them), tempfile and libraries set the umask, os.getpgrp names the jail's own group.
+    let code = "import errno, os, shutil\n\
+                open('/tmp/a', 'w').write('x')\n\
+                old = os.umask(0o27)\n\
+                shutil.copy2('/tmp/a', '/tmp/b')\n\
+                shutil.copytree('/tmp', '/work/t')\n\
+                shutil.move('/work/t/b', '/work/c')\n\
+                try:\n    os.getxattr('/tmp/a', 'user.x')\n    got = 'ok'\nexcept OSError as e:\n    got = errno.errorcode[e.errno]\n\
+                result = {'umask': [old, os.umask(0o22)], 'pgrp': os.getpgrp() == os.getpid(), 'copied': open('/work/c').read(),\n\
+                          'tree': sorted(os.listdir('/work/t')), 'getxattr': got}";
+    let r = run("python", code);
+    assert_ok(&r);
+    assert_eq!(
+        r.result,
+        json!({"umask": [0o22, 0o27], "pgrp": true, "copied": "x", "tree": ["a"], "getxattr": "ENOTSUP"}),
+        "{}",
+        show(&r)
+    );
+    let v = syscall_violation(&r, "listxattr").unwrap_or_else(|| panic!("listxattr not reported: {}", show(&r)));
+    assert!(v.quiet, "{}", show(&r));
+    // Setting one is still a denial that counts.
+    let r = run("python", "import os\nopen('/tmp/a', 'w').write('x')\nos.setxattr('/tmp/a', 'user.x', b'1')");
+    assert_status(&r, Status::SecurityViolation);
+    assert_denied(&r, "setxattr");
+}

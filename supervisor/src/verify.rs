@@ -1028,7 +1028,7 @@ fn syscall_judge(
                 let got = r["err"].as_str().unwrap_or("none");
                 match o.violation_of(id, detail) {
                     Some(v) => {
-                        let errno_ok = errno.is_empty() || got == errno;
+                        let errno_ok = errno.is_empty() || same_errno(got, errno);
                         let text = format!(
                             "{static_text}; live: {got}, reported as \"{detail}\"{}",
                             if v.quiet { " (quietly)" } else { "" }
@@ -1875,9 +1875,23 @@ pub fn render(v: &Verification, failures_only: bool) -> String {
     out
 }
 
+/// Whether two errno names are the same number: Linux gives some numbers two names (the
+/// probes report Python's `errno.errorcode` name, the policy spells the other one).
+fn same_errno(a: &str, b: &str) -> bool {
+    const ALIASES: [(&str, &str); 3] = [("ENOTSUP", "EOPNOTSUPP"), ("EWOULDBLOCK", "EAGAIN"), ("EDEADLOCK", "EDEADLK")];
+    a == b || ALIASES.iter().any(|&(x, y)| (a == x && b == y) || (a == y && b == x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_errno_with_two_names_is_the_same_errno() {
+        assert!(same_errno("ENOTSUP", "EOPNOTSUPP") && same_errno("EOPNOTSUPP", "ENOTSUP"));
+        assert!(same_errno("EPERM", "EPERM"));
+        assert!(!same_errno("EPERM", "EACCES") && !same_errno("ENOTSUP", "ENOSYS"));
+    }
 
     #[test]
     fn access_verdicts() {
