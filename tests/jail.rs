@@ -918,7 +918,7 @@ fn python_host_secrets_and_system_dirs_are_not_readable() {
     let r = py(r#"
         import os
         out = {}
-        for p in ["/etc/shadow", "/etc/passwd", "/root", "/home", "/sys", "/run", "/etc", "/var", "/boot",
+        for p in ["/etc/shadow", "/root", "/home", "/sys", "/run", "/etc", "/var", "/boot",
                   "/proc/1/environ", "/proc/1/root", "/proc/sys", "/proc/kcore", "/"]:
             try:
                 if os.path.isdir(p) and not os.path.islink(p):
@@ -928,11 +928,14 @@ fn python_host_secrets_and_system_dirs_are_not_readable() {
                 out[p] = "read"
             except OSError as e:
                 out[p] = type(e).__name__
+        # /etc/passwd is the jail's own (root, jail, nobody), never the host's.
+        out["/etc/passwd users"] = sorted({l.split(":")[0] for l in open("/etc/passwd") if l.strip()})
         result = out
         "#);
     assert_ok(&r);
-    let map = r.result.as_object().cloned().unwrap_or_default();
-    assert_eq!(map.len(), 14, "{}", show(&r));
+    let mut map = r.result.as_object().cloned().unwrap_or_default();
+    assert_eq!(map.remove("/etc/passwd users"), Some(json!(["jail", "nobody", "root"])), "{}", show(&r));
+    assert_eq!(map.len(), 13, "{}", show(&r));
     for (path, outcome) in map {
         let outcome = outcome.as_str().unwrap_or("?").to_string();
         assert!(
@@ -948,18 +951,21 @@ fn javascript_host_secrets_and_system_dirs_are_not_readable() {
     let r = js(r#"
         const fs = require("fs");
         const out = {};
-        for (const p of ["/etc/shadow", "/etc/passwd", "/root", "/home", "/sys", "/run", "/etc", "/var", "/usr",
+        for (const p of ["/etc/shadow", "/root", "/home", "/sys", "/run", "/etc", "/var", "/usr",
                          "/proc/1/environ", "/proc/sys", "/"]) {
           try {
             if (fs.statSync(p).isDirectory()) fs.readdirSync(p); else fs.readFileSync(p);
             out[p] = "read";
           } catch (e) { out[p] = e.code; }
         }
+        // /etc/passwd is the jail's own (root, jail, nobody), never the host's.
+        out["/etc/passwd users"] = [...new Set(fs.readFileSync("/etc/passwd", "utf8").split("\n").filter((l) => l.trim()).map((l) => l.split(":")[0]))].sort();
         return out;
         "#);
     assert_ok(&r);
-    let map = r.result.as_object().cloned().unwrap_or_default();
-    assert_eq!(map.len(), 12, "{}", show(&r));
+    let mut map = r.result.as_object().cloned().unwrap_or_default();
+    assert_eq!(map.remove("/etc/passwd users"), Some(json!(["jail", "nobody", "root"])), "{}", show(&r));
+    assert_eq!(map.len(), 11, "{}", show(&r));
     for (path, outcome) in map {
         let outcome = outcome.as_str().unwrap_or("?").to_string();
         assert!(outcome == "ENOENT" || outcome == "EACCES" || outcome == "EPERM", "{path} was readable: {outcome}");
@@ -2337,7 +2343,9 @@ fn warm_and_cold_jails_report_alike() {
             "import os, time\nfor _ in range(40):\n    try:\n        os.fork() == 0 and time.sleep(5)\n    except OSError:\n        pass\ntime.sleep(5)",
             tight(|l| l.pids = Some(4)),
         ),
-        ("python", "print('x' * 100000)", tight(|l| l.stdout = Some(ByteSize(1000)))),
+        // Printing on past the cap: a script that had finished writing could exit before the
+        // stop reached it (exit 0 or killed, output_limit either way), racing the comparison.
+        ("python", "while True: print('x' * 1000)", tight(|l| l.stdout = Some(ByteSize(1000)))),
         ("javascript", "console.log('hi'); return [1, 2]", LimitOverrides::default()),
         ("javascript", "throw new TypeError('no')", LimitOverrides::default()),
         ("typescript", "const n: number = 2; return n * 21", LimitOverrides::default()),
@@ -2521,4 +2529,39 @@ fn the_standard_librarys_file_copies_umask_and_process_group_work_and_setting_xa
     let r = run("python", "import os\nopen('/tmp/a', 'w').write('x')\nos.setxattr('/tmp/a', 'user.x', b'1')");
     assert_status(&r, Status::SecurityViolation);
     assert_denied(&r, "setxattr");
+}
+
+#[test]
+fn the_jail_has_its_own_etc_naming_its_users_localhost_and_services_and_none_of_the_hosts() {
+    require_jails!();
+    // getpass, pwd, grp, tarfile-style uid lookups, gethostbyname("localhost"), getservbyname
+    // and Node's os.userInfo() read /etc through the C library: the jail's own files answer them.
+    let py = "import getpass, grp, os, pwd, _socket\n\
+              result = {'user': getpass.getuser(), 'root': pwd.getpwuid(0).pw_name, 'home': os.path.expanduser('~'),\n\
+                        'group': grp.getgrgid(os.getgid()).gr_name, 'localhost': _socket.gethostbyname('localhost'),\n\
+                        'https': _socket.getservbyname('https', 'tcp'), 'tcp': _socket.getprotobyname('tcp'),\n\
+                        'users': [l.split(':')[0] for l in open('/etc/passwd')]}";
+    let r = run("python", py);
+    assert_ok(&r);
+    assert_eq!(
+        r.result,
+        json!({"user": "jail", "root": "root", "home": "/work", "group": "jail", "localhost": "127.0.0.1",
+               "https": 443, "tcp": 6, "users": ["root", "jail", "nobody"]}),
+        "{}",
+        show(&r)
+    );
+    let r = run("javascript", "const os = require('os'); return [os.userInfo().username, os.userInfo().homedir];");
+    assert_ok(&r);
+    assert_eq!(r.result, json!(["jail", "/work"]), "{}", show(&r));
+    // The files are the jail's: read-only, and nothing else of /etc is there.
+    let r = run(
+        "python",
+        "import errno\ndef attempt(f):\n    try:\n        f()\n        return 'ok'\n    except OSError as e:\n        return errno.errorcode[e.errno]\n\
+         result = [attempt(lambda: open('/etc/passwd', 'a')), attempt(lambda: open('/etc/shadow')), attempt(lambda: open('/etc/os-release'))]",
+    );
+    assert_ok(&r);
+    let got: Vec<String> = serde_json::from_value(r.result.clone()).unwrap_or_default();
+    assert!(got[0] == "EACCES" || got[0] == "EROFS", "appending to /etc/passwd: {}", show(&r));
+    assert!(got[1] == "ENOENT" || got[1] == "EACCES", "/etc/shadow: {}", show(&r));
+    assert!(got[2] == "ENOENT" || got[2] == "EACCES", "/etc/os-release: {}", show(&r));
 }

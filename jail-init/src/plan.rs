@@ -11,6 +11,13 @@ use std::path::PathBuf;
 /// a profile is validated before any plan is built from it.
 pub const STAGING: &str = "/tmp";
 
+/// The files of the jail's own minimal /etc, written by the supervisor's plan (never the host's):
+/// what the C library and the interpreters read to name users and groups, resolve `localhost`
+/// and look up services and protocols. Defined here for the same reason as [`STAGING`]: a
+/// profile may not bind anything over them.
+pub const SYNTHESIZED_ETC: [&str; 6] =
+    ["/etc/passwd", "/etc/group", "/etc/hosts", "/etc/nsswitch.conf", "/etc/services", "/etc/protocols"];
+
 /// One run's jail, resolved.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,7 @@
 use crate::interpreter::{Language, Manifest};
 use crate::profile::{Limits, Profile};
 use crate::report::CoveredRight;
-use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit, STAGING};
+use jail_init::plan::{access, LandlockPlan, LandlockRule, Mount, Plan, Rlimit, STAGING, SYNTHESIZED_ETC};
 use std::path::{Path, PathBuf};
 
 /// uid and gid of the script inside the jail (jail-init is 0 there; both map to unprivileged
@@ -55,6 +55,44 @@ fn language_args(profile: &Profile) -> Vec<String> {
         args.push("--disallow-code-generation-from-strings".to_string());
     }
     args
+}
+
+/// The contents of [`SYNTHESIZED_ETC`], in its order: `workdir` is the script user's home.
+fn synthesized_etc(workdir: &Path) -> Vec<(&'static str, String)> {
+    let contents = [
+        format!(
+            "root:x:0:0:root:/root:/usr/sbin/nologin\njail:x:{SCRIPT_ID}:{SCRIPT_ID}:jail:{}:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            workdir.display()
+        ),
+        format!("root:x:0:\njail:x:{SCRIPT_ID}:\nnogroup:x:65534:\n"),
+        "127.0.0.1\tlocalhost\n127.0.1.1\tjail\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string(),
+        "passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nprotocols: files\nservices: files\n"
+            .to_string(),
+        [
+            ("ftp", 21, "tcp"),
+            ("ssh", 22, "tcp"),
+            ("smtp", 25, "tcp"),
+            ("domain", 53, "tcp"),
+            ("domain", 53, "udp"),
+            ("http", 80, "tcp"),
+            ("pop3", 110, "tcp"),
+            ("ntp", 123, "udp"),
+            ("imap2", 143, "tcp"),
+            ("ldap", 389, "tcp"),
+            ("https", 443, "tcp"),
+            ("submission", 587, "tcp"),
+            ("imaps", 993, "tcp"),
+            ("pop3s", 995, "tcp"),
+            ("postgresql", 5432, "tcp"),
+            ("mysql", 3306, "tcp"),
+            ("redis", 6379, "tcp"),
+        ]
+        .iter()
+        .map(|(name, port, proto)| format!("{name}\t{port}/{proto}\n"))
+        .collect(),
+        "ip\t0\tIP\nicmp\t1\tICMP\ntcp\t6\tTCP\nudp\t17\tUDP\nipv6-icmp\t58\tIPv6-ICMP\n".to_string(),
+    ];
+    SYNTHESIZED_ETC.into_iter().zip(contents).collect()
 }
 
 pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32) -> Plan {
@@ -118,6 +156,13 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
             gid: SCRIPT_ID,
         });
         rules.push(LandlockRule { path: t.path.clone(), access: SCRATCH });
+    }
+
+    // The jail's own /etc: its users (root and the script's uid), localhost, services and
+    // protocols, read with the files the C library's NSS reads (never the host's).
+    for (path, contents) in synthesized_etc(&profile.file.filesystem.workdir) {
+        mounts.push(Mount::File { dst: path.into(), contents, mode: 0o444 });
+        rules.push(LandlockRule { path: path.into(), access: access::READ_FILE });
     }
 
     let (runner_name, runner_source) = runner(profile.file.language);

@@ -14,7 +14,7 @@ use crate::interpreter::{self, Interpreter, InterpreterError};
 pub use crate::interpreter::{InterpreterRef, Language};
 use crate::seccomp::{self, SeccompPolicy};
 use crate::toml_file;
-use jail_init::plan::STAGING;
+use jail_init::plan::{STAGING, SYNTHESIZED_ETC};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -850,7 +850,7 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
             return Err(invalid(
                 "path",
                 format!(
-                    "{} must be an absolute, normalized path outside /proc, /dev, /jaild and the interpreter's paths",
+                    "{} must be an absolute, normalized path outside /proc, /dev, /jaild, the jail's own /etc files and the interpreter's paths",
                     t.path.display()
                 ),
             ));
@@ -881,9 +881,13 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         }
         let at = r.at.as_ref().unwrap_or(&r.path);
         if !is_clean_absolute(at) || is_reserved(at) {
+            // Without `at` the path is bound where it is: the path is what is wrong.
             return Err(invalid(
-                "at",
-                format!("{} must be an absolute, normalized path outside /proc, /dev and /jaild", at.display()),
+                if r.at.is_some() { "at" } else { "path" },
+                format!(
+                    "{} must be an absolute, normalized path outside /proc, /dev, /jaild and the jail's own /etc files",
+                    at.display()
+                ),
             ));
         }
         if fs.tmpfs.iter().any(|t| overlaps(at, &t.path)) {
@@ -991,8 +995,11 @@ fn is_clean_absolute(p: &Path) -> bool {
         && p != Path::new("/")
 }
 
+/// Paths a profile may not mount anything at: the jail's own /proc, /dev and runner directory,
+/// and its synthesized /etc files (nor a directory above one of them, such as /etc itself).
 fn is_reserved(p: &Path) -> bool {
     ["/proc", "/dev", "/jaild"].iter().any(|r| p.starts_with(r))
+        || SYNTHESIZED_ETC.iter().any(|f| Path::new(f).starts_with(p) || p.starts_with(f))
 }
 
 /// The JSON Schema of a profile file as written (profiles/schema/profile.schema.json),

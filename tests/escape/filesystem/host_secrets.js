@@ -3,7 +3,7 @@
 // attack: through /proc.
 // expect: status=ok
 // expect: result.etc_shadow=ENOENT
-// expect: result.etc_passwd=ENOENT
+// expect: result.etc_passwd=jails_own
 // expect: result.ssh_host_key=ENOENT
 // expect: result.root_home=ENOENT
 // expect: result.host_canary_secret=ENOENT
@@ -14,6 +14,7 @@
 // expect: result.supervisor_environ=ENOENT
 // expect: result.jail_init_environ=ENOENT
 // stopped_by: mount-namespace: result.etc_shadow=ENOENT
+// stopped_by: mount-namespace: result.etc_passwd=jails_own
 // stopped_by: mount-namespace: result.host_canary_secret=ENOENT
 // stopped_by: pid-namespace: result.supervisor_environ=ENOENT
 // stopped_by: procfs: result.jail_init_environ=ENOENT
@@ -30,9 +31,22 @@ function attempt(path) {
   }
 }
 
+function whosePasswd() {
+  // The jail has a passwd of its own (root, jail, nobody); any other user is the host's.
+  let text;
+  try {
+    text = fs.readFileSync("/etc/passwd", "utf8");
+  } catch (e) {
+    return e.code || String(e);
+  }
+  const users = text.split("\n").filter((l) => l.trim()).map((l) => l.split(":")[0]);
+  const others = users.filter((u) => !["root", "jail", "nobody"].includes(u));
+  return others.length ? "host: " + others.join(",") : "jails_own";
+}
+
 return {
   etc_shadow: attempt("/etc/shadow"),
-  etc_passwd: attempt("/etc/passwd"),
+  etc_passwd: whosePasswd(),
   ssh_host_key: attempt("/etc/ssh/ssh_host_ed25519_key"),
   root_home: attempt("/root/"),
   host_canary_secret: attempt(host.canary_secret),

@@ -3,7 +3,7 @@
 # attack: through /proc.
 # expect: status=ok
 # expect: result.etc_shadow=ENOENT
-# expect: result.etc_passwd=ENOENT
+# expect: result.etc_passwd=jails_own
 # expect: result.ssh_host_key=ENOENT
 # expect: result.root_home=ENOENT
 # expect: result.host_canary_secret=ENOENT
@@ -14,10 +14,12 @@
 # expect: result.supervisor_environ=ENOENT
 # expect: result.jail_init_environ=ENOENT
 # stopped_by: mount-namespace: result.etc_shadow=ENOENT
+# stopped_by: mount-namespace: result.etc_passwd=jails_own
 # stopped_by: mount-namespace: result.host_canary_secret=ENOENT
 # stopped_by: pid-namespace: result.supervisor_environ=ENOENT
 # stopped_by: procfs: result.jail_init_environ=ENOENT
-# note: the jail's root is a tmpfs holding only the interpreter's files; /tmp is the run's own
+# note: the jail's root is a tmpfs holding only the interpreter's files and the jail's own /etc
+# note: (passwd, group, hosts, nsswitch.conf, services, protocols); /tmp is the run's own
 # note: tmpfs, so the host's /tmp canary is not there. PID 1 (jail-init, uid 0) is hidden by
 # note: hidepid=invisible, and host pids do not exist in the jail's PID namespace.
 import errno, os
@@ -38,9 +40,19 @@ def attempt(path):
         return errno.errorcode.get(e.errno, str(e.errno))
 
 
+def whose_passwd():
+    # The jail has a passwd of its own (root, jail, nobody); any other user is the host's.
+    try:
+        with open("/etc/passwd") as f:
+            users = {line.split(":")[0] for line in f if line.strip()}
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    return "jails_own" if users <= {"root", "jail", "nobody"} else "host: " + ",".join(sorted(users))
+
+
 result = {
     "etc_shadow": attempt("/etc/shadow"),
-    "etc_passwd": attempt("/etc/passwd"),
+    "etc_passwd": whose_passwd(),
     "ssh_host_key": attempt("/etc/ssh/ssh_host_ed25519_key"),
     "root_home": attempt("/root"),
     "host_canary_secret": attempt(host["canary_secret"]),

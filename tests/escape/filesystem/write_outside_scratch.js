@@ -37,7 +37,7 @@ return {
   runner_unlink: attempt(() => fs.unlinkSync("/jaild/runner.cjs")),
   runner_utime: attempt(() => fs.utimesSync("/jaild/runner.cjs", 0, 0)),
   root_new_file: attempt(() => fs.writeFileSync("/evil", "x", { flag: "wx" })),
-  mkdir_etc: attempt(() => fs.mkdirSync("/etc")),
+  mkdir_etc: attempt(() => fs.mkdirSync("/etc/jaild-escape")),
   dev_new_file: attempt(() => fs.writeFileSync("/dev/evil", "x", { flag: "wx" })),
   chmod_setuid_node: attempt(() => fs.chmodSync(node, 0o4755)),
   host_canary: attempt(() => fs.writeFileSync(host.canary_public, "x")),

@@ -47,7 +47,7 @@ result = {
     "runner_unlink": attempt(lambda: os.unlink("/jaild/runner.py")),
     "runner_utime": attempt(lambda: os.utime("/jaild/runner.py", (0, 0))),
     "root_new_file": attempt(lambda: write("/evil", "x")),
-    "mkdir_etc": attempt(lambda: os.mkdir("/etc")),
+    "mkdir_etc": attempt(lambda: os.mkdir("/etc/jaild-escape")),
     "dev_new_file": attempt(lambda: write("/dev/evil", "x")),
     "chmod_setuid_python": attempt(lambda: os.chmod("/usr/bin/python3.11", 0o4755)),
     "host_canary": attempt(lambda: write(host["canary_public"], "w")),
