@@ -1,6 +1,6 @@
 //! `jailctl profile explain | diff | lint | verify` on the shipped profiles and on copies widened
 //! on purpose: the shipped ones read right, lint clean and verify in real jails; a widened copy
-//! (a writable /etc, the host's /etc readable, ptrace allowed, 64 GiB of memory) is caught by
+//! (a writable /var, the host's /etc readable, ptrace allowed, 64 GiB of memory) is caught by
 //! both lint and verify.
 // Test code: a failed unwrap is a failed test, with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -64,7 +64,7 @@ fn widen_python(profiles: &Path) {
     edit(&p, "memory = \"128MiB\"", "memory = \"64GiB\"");
     insert_tables(
         &p,
-        "[[filesystem.tmpfs]]\npath = \"/etc\"\nsize = \"1MiB\"\ninodes = 64\n\n[[filesystem.read_only]]\npath = \"/etc\"\nat = \"/host-etc\"\ncomment = \"widened on purpose: the host's configuration\"\n",
+        "[[filesystem.tmpfs]]\npath = \"/var\"\nsize = \"1MiB\"\ninodes = 64\n\n[[filesystem.read_only]]\npath = \"/etc\"\nat = \"/host-etc\"\ncomment = \"widened on purpose: the host's configuration\"\n",
     );
     append(&profiles.join("seccomp/python.toml"), PTRACE);
 }
@@ -151,7 +151,7 @@ fn explain_shows_a_widened_copy_for_what_it_is() {
     assert!(text.contains("NOT STOPPED BY THE SYSCALL FILTER: ptrace allowed"), "{text}");
     assert!(text.contains("/host-etc") && text.contains("(host /etc)"), "{text}");
     let write = &text[text.find("can WRITE").unwrap()..text.find("can EXECUTE").unwrap()];
-    assert!(write.contains("/etc "), "/etc is not listed as writable:\n{write}");
+    assert!(write.contains("/var "), "/var is not listed as writable:\n{write}");
     assert!(text.contains("memory        64GiB"), "{text}");
 }
 
@@ -197,8 +197,8 @@ fn lint_flags_the_widened_copy_with_severity_file_and_line() {
 
     let f = finding(&findings, "fs.writable-outside-scratch");
     assert_eq!((f.severity, &f.file), (Severity::High, &profile));
-    assert_eq!(f.line, line_containing(&profile, "path = \"/etc\""), "{f:?}");
-    assert!(f.message.contains("/etc is writable"), "{f:?}");
+    assert_eq!(f.line, line_containing(&profile, "path = \"/var\""), "{f:?}");
+    assert!(f.message.contains("/var is writable"), "{f:?}");
 
     let f = finding(&findings, "fs.host-secrets");
     assert_eq!((f.severity, &f.file), (Severity::High, &profile));
@@ -398,7 +398,7 @@ fn diff_lists_every_grant_added_or_removed_and_every_limit_changed() {
     std::fs::copy(profiles.join("seccomp/python.toml"), &policy).unwrap();
     edit(&new, "memory = \"128MiB\"", "memory = \"256MiB\"");
     edit(&new, "pids = 16 ", "pids = 8 ");
-    insert_tables(&new, "[[filesystem.tmpfs]]\npath = \"/etc\"\nsize = \"1MiB\"\ninodes = 64\n");
+    insert_tables(&new, "[[filesystem.tmpfs]]\npath = \"/var\"\nsize = \"1MiB\"\ninodes = 64\n");
     edit(&new, "\"ctypes\", ", "");
     edit(&new, "LANG = \"C.UTF-8\"", "LANG = \"C.UTF-8\"\nFOO = \"bar\"");
     edit(&policy, "value = 0x5421 }]  # FIONBIO", "value = 0x5412 }]  # TIOCSTI");
@@ -417,7 +417,7 @@ fn diff_lists_every_grant_added_or_removed_and_every_limit_changed() {
     assert_eq!((c.old.as_deref(), c.new.as_deref(), c.direction), (Some("128MiB"), Some("256MiB"), Direction::Widens));
     let c = find("limits", "pids");
     assert_eq!((c.old.as_deref(), c.new.as_deref(), c.direction), (Some("16"), Some("8"), Direction::Narrows));
-    let c = find("filesystem", "/etc");
+    let c = find("filesystem", "/var");
     assert_eq!((c.old.as_deref(), c.direction), (None, Direction::Widens));
     assert!(
         c.new.as_deref().unwrap().contains("writable tmpfs 1MiB")
@@ -587,9 +587,9 @@ fn verify_catches_the_widened_copy() {
         v.checks.iter().find(|c| c.claim == claim).unwrap_or_else(|| panic!("no claim {claim:?}:\n{text}"))
     };
     // Each widened grant is observed in the jail and judged beyond the baseline.
-    let etc = check("may write /etc");
-    assert_eq!(etc.outcome, Outcome::Exceeds, "{etc:?}");
-    assert!(etc.observed.contains("created /etc/"), "{etc:?}");
+    let var = check("may write /var");
+    assert_eq!(var.outcome, Outcome::Exceeds, "{var:?}");
+    assert!(var.observed.contains("created /var/"), "{var:?}");
     let host_etc = check("may read /host-etc");
     assert_eq!(host_etc.outcome, Outcome::Exceeds, "{host_etc:?}");
     let ptrace = check("syscall ptrace allowed");
@@ -600,7 +600,7 @@ fn verify_catches_the_widened_copy() {
     }
     // The kernel gives exactly what the widened profile declares: nothing beyond it.
     assert!(v.exceeding_profile().is_empty(), "{text}");
-    assert!(text.contains("EXCEEDS  may write /etc  declared: scratch tmpfs, 1MiB  observed: created /etc/"), "{text}");
+    assert!(text.contains("EXCEEDS  may write /var  declared: scratch tmpfs, 1MiB  observed: created /var/"), "{text}");
     assert!(text.contains("NOT VERIFIED"), "{text}");
     // The rest of the profile still holds.
     assert_eq!(v.count(Outcome::Fail), 0, "{}", verify::render(&v, true));

@@ -545,7 +545,11 @@ fn filesystem_claims(b: &mut Builder) {
                 b.access(
                     "filesystem",
                     format!("may read {}", dst.display()),
-                    "jaild's runner, read-only",
+                    if dst.starts_with("/etc") {
+                        "the jail's own file (written by jaild, never the host's), read-only"
+                    } else {
+                        "jaild's runner, read-only"
+                    },
                     true,
                     true,
                     false,
@@ -590,7 +594,8 @@ fn filesystem_claims(b: &mut Builder) {
             json!({"op": "write", "path": d}),
         );
     }
-    // Baseline: host secrets stay out of reach.
+    // Baseline: host secrets stay out of reach. (/etc/passwd is the jail's own file: its claims
+    // are the plan's files above.)
     let readable = |p: &Path| -> bool {
         plan.mounts.iter().any(|m| match m {
             Mount::Bind { dst, dev: false, .. } => p.starts_with(dst),
@@ -599,7 +604,6 @@ fn filesystem_claims(b: &mut Builder) {
     };
     for p in [
         "/etc/shadow",
-        "/etc/passwd",
         "/etc/ssh",
         "/root",
         "/home",

@@ -177,6 +177,7 @@ fn read_section(out: &mut String, s: &Subject) {
     for mount in &s.plan.mounts {
         match mount {
             Mount::Proc { dst } => item(out, 2, &dst.display().to_string(), w, "its own processes only: a fresh /proc of the jail's PID namespace, showing no process of the host or of other jails"),
+            Mount::File { dst, .. } if dst.starts_with("/etc") => item(out, 2, &dst.display().to_string(), w, "the jail's own, written by jaild (never the host's): its users root, jail and nobody, localhost, a few services and protocols; read-only"),
             Mount::File { dst, .. } => item(out, 2, &dst.display().to_string(), w, "jaild's trusted runner, which feeds the script its input and collects the result"),
             _ => {}
         }
