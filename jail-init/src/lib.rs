@@ -9,6 +9,22 @@
 pub mod plan;
 pub mod protocol;
 
+/// The kernel's `struct sigaction` (x86_64 and aarch64), which the raw `rt_sigaction` system
+/// call takes (glibc's differs). Both sides of an exec into the jail reset every signal to its
+/// default with it: the supervisor's clone child before jail-init, jail-init before the script.
+#[repr(C)]
+pub struct KernelSigaction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+impl KernelSigaction {
+    /// SIG_DFL: no handler, no flags, no mask (SIG_DFL needs no restorer).
+    pub const DEFAULT: KernelSigaction = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+}
+
 /// File descriptors jail-init is started with (set up by the supervisor before exec).
 pub mod fds {
     /// stdin of the script.

@@ -201,21 +201,18 @@ pub fn reset_signals() -> Result<(), Errno> {
     }
 }
 
-/// The kernel's `struct sigaction` (x86_64 and aarch64 alike), which `rt_sigaction` takes.
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: u64,
-    restorer: usize,
-    mask: u64,
-}
-
 fn set_default_disposition(sig: i32) -> Result<(), Errno> {
-    let act = KernelSigaction { handler: 0 /* SIG_DFL */, flags: 0, restorer: 0, mask: 0 };
+    let act = jail_init::KernelSigaction::DEFAULT;
     // SAFETY: `act` is a valid kernel sigaction for the call; SIG_DFL needs no restorer; the
     // old action is not asked for; 8 is the size of the kernel's signal set.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KernelSigaction, std::ptr::null::<u8>(), 8usize)
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act as *const jail_init::KernelSigaction,
+            std::ptr::null::<u8>(),
+            8usize,
+        )
     })
     .map(drop)
 }

@@ -106,15 +106,6 @@ fn raw_clone(flags: libc::c_ulong, exec: &ChildExec<'_>) -> Result<(i32, OwnedFd
     }
 }
 
-/// The kernel's `struct sigaction`, which `rt_sigaction` takes (glibc's differs).
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: u64,
-    restorer: usize,
-    mask: u64,
-}
-
 /// The child side of [`clone_jail`]: no allocation, no locks, only async-signal-safe calls.
 fn child_exec(exec: &ChildExec<'_>) -> ! {
     // SAFETY: every call below is async-signal-safe (prctl, sigprocmask, rt_sigaction, dup2, execve,
@@ -128,13 +119,13 @@ fn child_exec(exec: &ChildExec<'_>) -> ! {
         // one of 1 to 64 goes back to its default through the raw call (glibc's `signal`
         // refuses its two reserved signals, which some launchers ignore too); SIGKILL and
         // SIGSTOP cannot change. jail-init does the same again for the script's process.
-        let dfl = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+        let dfl = jail_init::KernelSigaction::DEFAULT;
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 libc::syscall(
                     libc::SYS_rt_sigaction,
                     sig,
-                    &dfl as *const KernelSigaction,
+                    &dfl as *const jail_init::KernelSigaction,
                     std::ptr::null::<u8>(),
                     8usize,
                 );
