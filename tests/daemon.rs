@@ -1505,3 +1505,63 @@ fn warm_jails_serve_runs_are_refilled_and_follow_their_profile() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The refill count of `profile`'s pool, from /metrics.
+fn refills(d: &Daemon, profile: &str) -> u64 {
+    let metrics = d.get("/metrics");
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    let key = format!("jaild_pool_refill_seconds_count{{profile=\"{profile}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&key)).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_warm_jail_unused_for_its_idle_lifetime_is_replaced() {
+    require_jails!();
+    let d = Daemon::start("[pool]\nsize = 0\nidle_lifetime_s = 1\n[pool.profile.python]\nsize = 1\n", "");
+    wait_warm(&d, 1);
+    let first = refills(&d, "python");
+    assert!(first >= 1, "no refill counted");
+    // No run takes it; once a second old it is destroyed and a fresh one made.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refills(&d, "python") <= first {
+        assert!(Instant::now() < deadline, "the idle warm jail was not replaced:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let h = d.get("/v1/health").json();
+    let pool = &h["pools"][0];
+    assert_eq!((pool["hits"].as_u64(), pool["misses"].as_u64()), (Some(0), Some(0)), "{h}");
+    wait_warm(&d, 1);
+    // The replacement serves runs as any warm jail does.
+    let r = d.run_sync(py("result = 5"));
+    assert_eq!((r.status, r.start, r.result.clone()), (Status::Ok, Start::Warm, json!(5)), "{r:?}");
+}
+
+#[test]
+fn jaild_refuses_a_pool_it_cannot_hold_naming_the_key() {
+    require_jails!();
+    for (config, says) in [
+        ("[pool.profile.nosuch]\nsize = 1\n", "pool.profile.nosuch: there is no profile \"nosuch\""),
+        (
+            "concurrency = 2\nhost_id_slots = 3\n[pool]\nsize = 1\n",
+            "host_id_slots: 3 slots cannot hold 2 runs at once and",
+        ),
+    ] {
+        let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = tmp.path();
+        let file = dir.join("jaild.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "socket = \"{d}/jaild.sock\"\nstate_dir = \"{d}/state\"\nstore = \"{d}/history.db\"\nprofiles_dir = \"{r}/profiles\"\ninterpreters_dir = \"{r}/interpreters\"\n{config}",
+                d = dir.display(),
+                r = common::repo().display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_jaild")).arg("--config").arg(&file).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "jaild started with {config:?}: {err}");
+        assert!(err.contains(says), "{config:?}: {err}");
+        assert!(!dir.join("jaild.sock").exists(), "{config:?}: the socket was made");
+    }
+}

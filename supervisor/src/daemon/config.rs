@@ -427,6 +427,25 @@ max_running = 1
     }
 
     #[test]
+    fn pool_sizes_and_lifetimes_are_bounded_naming_the_key() {
+        let c = parse("[pool]\nsize = 2\nidle_lifetime_s = 30\n[pool.profile.typescript]\nsize = 4\n").unwrap();
+        let sizes = c.pool.sizes(&["python".into(), "typescript".into()]);
+        assert_eq!((sizes["python"].size, sizes["python"].idle_lifetime_s), (2, 30));
+        assert_eq!((sizes["typescript"].size, sizes["typescript"].idle_lifetime_s), (4, 30));
+        assert_eq!(parse("").unwrap().pool.sizes(&["python".into()])["python"].size, 1, "one warm jail by default");
+        let e = parse("[pool]\nsize = 65\n").unwrap_err();
+        assert!(e.contains("key `pool.size`: 65 is more than 64 warm jails per profile"), "{e}");
+        let e = parse("[pool]\nidle_lifetime_s = 0\n").unwrap_err();
+        assert!(e.contains("key `pool.idle_lifetime_s`: must be at least 1 second"), "{e}");
+        let e = parse("[pool.profile.python]\nsize = 100\n").unwrap_err();
+        assert!(e.contains("key `pool.profile.python.size`: 100 is more than 64 warm jails"), "{e}");
+        let e = parse("[pool.profile.python]\nidle_lifetime_s = 0\n").unwrap_err();
+        assert!(e.contains("key `pool.profile.python.idle_lifetime_s`"), "{e}");
+        let e = parse("[pool.profile.python]\nsizes = 1\n").unwrap_err();
+        assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
     fn bad_value_names_the_key() {
         let e = parse("concurrency = 1\nqueue_size = 0\n").unwrap_err();
         assert!(e.starts_with("/etc/jaild/jaild.toml:2: key `queue_size`: 0 is not between"), "{e}");

@@ -38,10 +38,10 @@ pub fn listener_from_systemd() -> Result<Option<UnixListener>, ActivationError> 
     if n != 1 {
         return Err(ActivationError::Count { count: n });
     }
+    #[allow(unsafe_code)]
     // SAFETY: LISTEN_PID names this process, so by the sd_listen_fds(3) protocol fd 3 is an
     // open socket systemd handed to it, and nothing else in the process has taken ownership
     // of it (this runs once, first thing, and the variables are cleared above).
-    #[allow(unsafe_code)]
     let fd: OwnedFd = unsafe { super::sys::take_inherited_fd(LISTEN_FDS_START) };
     let accepting = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::AcceptConn)
         .map_err(ActivationError::NotUnixStream)?;

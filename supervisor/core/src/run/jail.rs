@@ -63,8 +63,6 @@ pub struct Jail {
     pub(super) start_kind: crate::report::Start,
     /// When a warm jail's runner first said it waits for a job.
     pub(super) warm_at: Option<Instant>,
-    /// Starting up at the least CPU weight (a warm jail until its handover).
-    pub(super) background: bool,
 }
 
 /// The supervisor's ends of a jail's descriptors, and what came of them before the job.
@@ -200,10 +198,8 @@ impl Jail {
 
     /// A warm jail starts up at the least CPU weight (see RunCgroup::set_background); its
     /// handover gives it the default back.
-    pub(super) fn set_background(&mut self, background: bool) -> Result<(), String> {
-        self.cgroup.set_background(background).map_err(|e| format!("cgroup: {e}"))?;
-        self.background = background;
-        Ok(())
+    pub(super) fn set_background(&self, background: bool) -> Result<(), String> {
+        self.cgroup.set_background(background).map_err(|e| format!("cgroup: {e}"))
     }
 
     /// Whether the kernel runs the jail at the background CPU weight now (read from its
@@ -233,7 +229,8 @@ impl Jail {
         if self.state != JailState::Ready {
             return Err(format!("jail {}: start() in state {:?}", self.id, self.state));
         }
-        if self.background {
+        if self.start_kind == crate::report::Start::Warm {
+            // Made in the background: its job runs at the default weight.
             self.set_background(false)?;
         }
         if run.limits != self.limits {

@@ -57,9 +57,7 @@ impl Supervisor {
                 let message = if e.kind == RequestErrorKind::BrokenProfile { e.message } else { e.to_string() };
                 let mut report = Report::new(id, status, Some(message));
                 report.usage.wall_ms = started.elapsed().as_millis() as u64;
-                report.finished_at = now_rfc3339();
-                tracing::info!(run = %report.id, status = %report.status, wall_ms = report.usage.wall_ms, "run finished");
-                report
+                finished(report)
             }
         }
     }
@@ -105,9 +103,7 @@ impl Supervisor {
             // Never reached a jail's clock: the time it took to fail.
             report.usage.wall_ms = started.elapsed().as_millis() as u64;
         }
-        report.finished_at = now_rfc3339();
-        tracing::info!(run = %report.id, status = %report.status, start = ?report.start, startup_ms = report.usage.startup_ms, wall_ms = report.usage.wall_ms, "run finished");
-        report
+        finished(report)
     }
 
     fn run_in_jail(
@@ -162,9 +158,7 @@ impl Supervisor {
             report.message = Some(message);
             report.usage.wall_ms = started.elapsed().as_millis() as u64;
         }
-        report.finished_at = now_rfc3339();
-        tracing::info!(run = %report.id, status = %report.status, start = ?report.start, startup_ms = report.usage.startup_ms, wall_ms = report.usage.wall_ms, "run finished");
-        report
+        finished(report)
     }
 
     /// The job into a ready jail, watched to its end, the report assembled.
@@ -181,4 +175,11 @@ impl Supervisor {
         assemble::report(report, outcome);
         Ok(())
     }
+}
+
+/// A run's report, stamped with its end and logged.
+fn finished(mut report: Report) -> Report {
+    report.finished_at = now_rfc3339();
+    tracing::info!(run = %report.id, status = %report.status, start = ?report.start, startup_ms = report.usage.startup_ms, wall_ms = report.usage.wall_ms, "run finished");
+    report
 }

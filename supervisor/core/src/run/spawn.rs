@@ -164,7 +164,6 @@ impl Jail {
             created: t_clone,
             start_kind: crate::report::Start::Cold,
             warm_at: None,
-            background: false,
         })
     }
 

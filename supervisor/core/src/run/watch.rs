@@ -693,7 +693,6 @@ mod tests {
             created: Instant::now(),
             start_kind: crate::report::Start::Cold,
             warm_at: None,
-            background: false,
         };
         Rig { jail, control: control_test, out: [o_w, e_w, r_w], job: j_r, cpu_ns, kills }
     }
