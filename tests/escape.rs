@@ -7,7 +7,8 @@
 //!
 //! - `attack:` what the script tries (required; may repeat).
 //! - `expect:` one check the report must pass (repeatable): `status=S`, `violation=DETAIL` (a
-//!   loud seccomp denial with exactly this detail), `quiet_violation=DETAIL`,
+//!   seccomp denial at level violation with exactly this detail), `reported_violation=DETAIL` (at
+//!   level report: listed, not a violation), `quiet_violation=DETAIL`,
 //!   `violation_prefix=PREFIX` (a family of loud denials, `ioctl(0x`), `no_violation=DETAIL`,
 //!   `blocked_module=NAME`, `signal=N|SIGNAME|none`, `exit_code=N|none`,
 //!   `result=JSON`, `result.PATH=JSON` (a bare word is a string: `result.shadow=ENOENT`),
@@ -56,6 +57,7 @@ use common::*;
 
 use jaild::profile::ByteSize;
 use jaild::report::{Report, Status};
+use jaild::seccomp::DenialLevel;
 use jaild::{LimitOverrides, RunRequest, Supervisor};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -132,7 +134,7 @@ enum Check {
     Status(Status),
     Violation {
         detail: String,
-        quiet: bool,
+        level: DenialLevel,
     },
     /// Loud violations whose detail starts with this (a family: `ioctl(0x`); declares them all.
     ViolationPrefix(String),
@@ -315,7 +317,9 @@ fn parse_case(category: &str, file: &str, language: &'static str, text: &str) ->
         return Err("0: no `stopped_by:` line: every case names what stops it".into());
     }
     if c.expects.contains(&Check::Status(Status::SecurityViolation))
-        && !c.all_checks().any(|e| matches!(e, Check::Violation { quiet: false, .. } | Check::ViolationPrefix(_)))
+        && !c
+            .all_checks()
+            .any(|e| matches!(e, Check::Violation { level: DenialLevel::Violation, .. } | Check::ViolationPrefix(_)))
     {
         return Err("0: status=security_violation expected but no loud `violation=` declared".into());
     }
@@ -356,8 +360,9 @@ fn parse_check(s: &str) -> Result<Check, String> {
             serde_json::from_value(Value::String(value.to_string()))
                 .map_err(|_| format!("unknown status {value:?}"))?,
         ),
-        ("violation", '=') => Check::Violation { detail: value.to_string(), quiet: false },
-        ("quiet_violation", '=') => Check::Violation { detail: value.to_string(), quiet: true },
+        ("violation", '=') => Check::Violation { detail: value.to_string(), level: DenialLevel::Violation },
+        ("reported_violation", '=') => Check::Violation { detail: value.to_string(), level: DenialLevel::Report },
+        ("quiet_violation", '=') => Check::Violation { detail: value.to_string(), level: DenialLevel::Quiet },
         ("violation_prefix", '=') => Check::ViolationPrefix(value.to_string()),
         ("no_violation", '=') => Check::NoViolation(value.to_string()),
         ("blocked_module", '=') => Check::BlockedModule(value.to_string()),
@@ -392,7 +397,7 @@ fn parse_check(s: &str) -> Result<Check, String> {
 fn evidence_fits(layer: &str, check: &Check) -> Result<(), String> {
     let fits = match (layer, check) {
         ("seccomp", Check::Violation { .. } | Check::ViolationPrefix(_)) => true,
-        ("seccomp-arch", Check::Violation { detail, quiet: false }) => {
+        ("seccomp-arch", Check::Violation { detail, level: DenialLevel::Violation }) => {
             detail.starts_with("i386 syscall ") || detail.starts_with("x32 syscall ")
         }
         ("cgroup-memory", Check::Status(s)) => *s == Status::MemoryLimit,
@@ -456,18 +461,24 @@ fn evaluate(check: &Check, r: &Report) -> Result<(), String> {
                 return fail(format!("status is {}, expected {s} ({})", r.status, r.message.as_deref().unwrap_or("")));
             }
         }
-        Check::Violation { detail, quiet } => {
+        Check::Violation { detail, level } => {
             match r.violations.iter().find(|v| v.kind == "syscall" && v.detail == *detail) {
                 None => return fail(format!("no seccomp violation {detail:?}")),
-                Some(v) if v.quiet != *quiet => {
-                    return fail(format!("violation {detail:?} has quiet={}, expected {quiet}", v.quiet))
+                Some(v) if v.level != *level => {
+                    return fail(format!(
+                        "violation {detail:?} has level {}, expected {}",
+                        v.level.name(),
+                        level.name()
+                    ))
                 }
                 Some(v) if v.count == 0 => return fail(format!("violation {detail:?} has count 0")),
                 Some(_) => {}
             }
         }
         Check::ViolationPrefix(prefix) => {
-            if !r.violations.iter().any(|v| v.kind == "syscall" && !v.quiet && v.detail.starts_with(prefix.as_str())) {
+            if !r.violations.iter().any(|v| {
+                v.kind == "syscall" && v.level == DenialLevel::Violation && v.detail.starts_with(prefix.as_str())
+            }) {
                 return fail(format!("no loud seccomp violation starting with {prefix:?}"));
             }
         }
@@ -565,7 +576,10 @@ fn judge(case: &Case, r: &Report) -> Vec<String> {
     }
     let declared: BTreeSet<&str> = case
         .all_checks()
-        .filter_map(|c| if let Check::Violation { detail, quiet: false } = c { Some(detail.as_str()) } else { None })
+        .filter_map(|c| match c {
+            Check::Violation { detail, level: DenialLevel::Violation | DenialLevel::Report } => Some(detail.as_str()),
+            _ => None,
+        })
         .collect();
     let prefixes: Vec<&str> = case
         .all_checks()
@@ -1241,7 +1255,11 @@ fn header_checks_parse_as_documented() {
     assert_eq!(parse_check("status=security_violation").unwrap(), Check::Status(Status::SecurityViolation));
     assert_eq!(
         parse_check("violation=ioctl(0x5412 TIOCSTI)").unwrap(),
-        Check::Violation { detail: "ioctl(0x5412 TIOCSTI)".into(), quiet: false }
+        Check::Violation { detail: "ioctl(0x5412 TIOCSTI)".into(), level: DenialLevel::Violation }
+    );
+    assert_eq!(
+        parse_check("reported_violation=memfd_create").unwrap(),
+        Check::Violation { detail: "memfd_create".into(), level: DenialLevel::Report }
     );
     assert_eq!(
         parse_check("result.a.0=EROFS").unwrap(),

@@ -9,6 +9,7 @@ use common::*;
 
 use jaild::profile::{ByteSize, Language};
 use jaild::report::{Report, Status, Usage, Violation};
+use jaild::seccomp::DenialLevel;
 use jaild::{LimitOverrides, RunRequest, Supervisor};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -108,6 +109,7 @@ fn assert_ok(r: &Report) {
 fn assert_denied(r: &Report, detail: &str) {
     let v = syscall_violation(r, detail).unwrap_or_else(|| panic!("no violation {detail:?} in {}", show(r)));
     assert!(!v.quiet, "{detail} is reported as quiet: {}", show(r));
+    assert_eq!(v.level, DenialLevel::Violation, "{detail}: {}", show(r));
     assert!(v.count >= 1);
     assert_status(r, Status::SecurityViolation);
 }
@@ -2524,11 +2526,167 @@ fn the_standard_librarys_file_copies_umask_and_process_group_work_and_setting_xa
         show(&r)
     );
     let v = syscall_violation(&r, "listxattr").unwrap_or_else(|| panic!("listxattr not reported: {}", show(&r)));
-    assert!(v.quiet, "{}", show(&r));
-    // Setting one is still a denial that counts.
+    assert!(v.quiet && v.level == DenialLevel::Quiet, "{}", show(&r));
+    // Setting one is refused as on a filesystem without them: listed (level report), and the
+    // status is the script's own (it raised).
     let r = run("python", "import os\nopen('/tmp/a', 'w').write('x')\nos.setxattr('/tmp/a', 'user.x', b'1')");
+    assert_status(&r, Status::RuntimeError);
+    assert!(r.error.as_ref().is_some_and(|e| e.message.contains("Operation not supported")), "{}", show(&r));
+    let v = syscall_violation(&r, "setxattr").unwrap_or_else(|| panic!("setxattr not listed: {}", show(&r)));
+    assert!(!v.quiet && v.level == DenialLevel::Report, "{}", show(&r));
+}
+
+#[test]
+fn ordinary_calls_on_the_scripts_own_processes_and_files_work_and_the_kernel_still_bounds_them() {
+    require_jails!();
+    // Each call is harmless inside the namespaces (the policy comment says why); what the
+    // kernel refuses an unprivileged process (a higher priority, real-time scheduling, another
+    // owner, a device node, a file past file_size) it still refuses.
+    let code = r#"import errno, locale, os, stat
+def attempt(f):
+    try:
+        v = f()
+        return 'ok' if v is None else v
+    except OSError as e:
+        return errno.errorcode[e.errno]
+fd = os.open('/tmp/a', os.O_CREAT | os.O_RDWR)
+result = {
+    'nice': attempt(lambda: os.nice(5)), 'nice_up': attempt(lambda: os.nice(-1)),
+    'prio': attempt(lambda: os.getpriority(os.PRIO_PROCESS, 0)),
+    'batch': attempt(lambda: os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))),
+    'fifo': attempt(lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))),
+    'affinity': attempt(lambda: os.sched_setaffinity(0, os.sched_getaffinity(0))),
+    'chown_own': attempt(lambda: os.chown('/tmp/a', os.getuid(), os.getgid())),
+    'chown_root': attempt(lambda: os.chown('/tmp/a', 0, 0)),
+    'eventfd': attempt(lambda: os.eventfd(0) > 2),
+    'fallocate': attempt(lambda: os.posix_fallocate(fd, 0, 1 << 20)),
+    'fallocate_past_file_size': attempt(lambda: os.posix_fallocate(fd, 0, 64 << 20)),
+    'fadvise': attempt(lambda: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)),
+    'pwritev': attempt(lambda: os.pwritev(fd, [b'ab', b'cd'], 0)),
+    'preadv': attempt(lambda: (lambda b: (os.preadv(fd, [b], 0, 0), bytes(b))[1].decode())(bytearray(4))),
+    'symlink': attempt(lambda: (os.symlink('/tmp/a', '/work/link'), os.readlink('/work/link'))[1]),
+    'symlink_to_shadow': attempt(lambda: (os.symlink('/etc/shadow', '/tmp/s'), open('/tmp/s').read())),
+    'symlink_to_pid1_root': attempt(lambda: (os.symlink('/proc/1/root/etc', '/tmp/r'), os.listdir('/tmp/r'))),
+    'mkfifo': attempt(lambda: (os.mkfifo('/tmp/fifo'), stat.S_ISFIFO(os.stat('/tmp/fifo').st_mode))[1]),
+    'fifo_outside_scratch': attempt(lambda: os.mkfifo('/etc/fifo')),
+    'locale': attempt(lambda: locale.setlocale(locale.LC_ALL, '')),
+    'python3': attempt(lambda: os.path.realpath('/usr/bin/python3')),
+}"#;
+    let r = run("python", code);
+    assert_ok(&r);
+    // /proc/1 is hidden from the script (hidepid) or refused: either way nothing is listed.
+    let mut got = r.result.clone();
+    let pid1 = got.as_object_mut().and_then(|o| o.remove("symlink_to_pid1_root")).unwrap_or_default();
+    assert!(pid1 == "ENOENT" || pid1 == "EACCES", "/proc/1/root through a symlink: {}", show(&r));
+    assert_eq!(
+        got,
+        json!({"nice": 5, "nice_up": "EPERM", "prio": 5, "batch": "ok", "fifo": "EPERM", "affinity": "ok",
+               "chown_own": "ok", "chown_root": "EPERM", "eventfd": true, "fallocate": "ok",
+               "fallocate_past_file_size": "EFBIG", "fadvise": "ok", "pwritev": 4, "preadv": "abcd",
+               "symlink": "/tmp/a", "symlink_to_shadow": "ENOENT",
+               "mkfifo": true, "fifo_outside_scratch": "EROFS", "locale": "C.UTF-8", "python3": "/usr/bin/python3.11"}),
+        "{}",
+        show(&r)
+    );
+    // A device node is another matter: refused, and an attempt on the jail.
+    let r = run("python", "import os, stat\nos.mknod('/tmp/null', stat.S_IFCHR | 0o666, os.makedev(1, 3))");
     assert_status(&r, Status::SecurityViolation);
-    assert_denied(&r, "setxattr");
+    assert_denied(&r, "mknodat");
+    // Node's own: priority and symlinks.
+    let r = run(
+        "javascript",
+        "const fs = require('fs'), os = require('os');\n\
+         os.setPriority(10); fs.writeFileSync('/tmp/a', 'x'); fs.symlinkSync('/tmp/a', '/tmp/l');\n\
+         return [os.getPriority(), fs.readFileSync('/tmp/l', 'utf8')];",
+    );
+    assert_ok(&r);
+    assert_eq!(r.result, json!([10, "x"]), "{}", show(&r));
+}
+
+#[test]
+fn multiprocessing_works_where_a_profile_allows_processes_and_gives_it_a_dev_shm() {
+    require_jails!();
+    // POSIX semaphores and shared memory live in /dev/shm: the one scratch tmpfs a profile may
+    // put under /dev. With it (and the processes and module the shipped profile denies),
+    // multiprocessing's Lock, Queue and Pool work.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("profiles"), dir.path());
+    std::fs::write(
+        dir.path().join("python-procs.toml"),
+        "schema = 1\nname = \"python-procs\"\ndescription = \"x\"\nextends = \"python\"\n\
+         [limits]\npids = 64\n[language_policy]\nblocked_modules = []\n\
+         [[filesystem.tmpfs]]\npath = \"/dev/shm\"\nsize = \"4MiB\"\ninodes = 64\n\
+         [[filesystem.tmpfs]]\npath = \"/tmp\"\nsize = \"16MiB\"\ninodes = 1024\n\
+         [[filesystem.tmpfs]]\npath = \"/work\"\nsize = \"16MiB\"\ninodes = 1024\n",
+    )
+    .unwrap();
+    let mut c = config();
+    c.profiles_dir = dir.path().to_path_buf();
+    let sup = Supervisor::new(c).expect("supervisor starts");
+    let code = "import multiprocessing as mp, os\n\
+                def square(x):\n    return x * x\n\
+                ctx = mp.get_context('fork')\n\
+                q = ctx.Queue()\nq.put('through a queue')\n\
+                lock = ctx.Lock()\nwith lock:\n    pass\n\
+                with ctx.Pool(2) as pool:\n    squares = pool.map(square, range(5))\n\
+                result = {'queue': q.get(), 'pool': squares, 'shm': os.statvfs('/dev/shm').f_blocks * os.statvfs('/dev/shm').f_frsize}";
+    let r = run_in_mode(
+        &sup,
+        RunRequest {
+            id: Some(unique_id("python")),
+            profile: Some("python-procs".into()),
+            language: Some(Language::Python),
+            interpreter: None,
+            filename: None,
+            code: code.as_bytes().to_vec(),
+            input: None,
+            limits: LimitOverrides::default(),
+        },
+        &jaild::RunHooks::default(),
+    );
+    assert_no_leftovers(&r);
+    assert_ok(&r);
+    assert_eq!(r.result, json!({"queue": "through a queue", "pool": [0, 1, 4, 9, 16], "shm": 4 << 20}), "{}", show(&r));
+}
+
+#[test]
+fn a_denial_the_policy_only_reports_leaves_the_status_to_the_script_and_a_violation_still_counts() {
+    require_jails!();
+    // splice (Dirty Pipe's path) and memfd_create (fileless code) stay denied, with the errno of
+    // a kernel without them, so callers fall back; the report lists them at level report.
+    let code = r#"import errno, os
+def attempt(f):
+    try:
+        f()
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+r, w = os.pipe()
+result = [attempt(lambda: os.splice(r, w, 1)), attempt(lambda: os.memfd_create('x'))]"#;
+    let r = run("python", code);
+    assert_status(&r, Status::Ok);
+    assert_eq!(r.result, json!(["ENOSYS", "ENOSYS"]), "{}", show(&r));
+    for name in ["splice", "memfd_create"] {
+        let v = syscall_violation(&r, name).unwrap_or_else(|| panic!("{name} not listed: {}", show(&r)));
+        assert!(v.level == DenialLevel::Report && !v.quiet, "{name}: {}", show(&r));
+    }
+    // Not handled: the script's own error is the status.
+    let r = run("python", "import os\nos.memfd_create('x')");
+    assert_status(&r, Status::RuntimeError);
+    assert!(syscall_violation(&r, "memfd_create").is_some(), "{}", show(&r));
+    // Beside a violation, the message names both, the violation first.
+    let r = run(
+        "python",
+        "import os, stat\ntry:\n    os.memfd_create('x')\nexcept OSError:\n    pass\n\
+         try:\n    os.mknod('/tmp/n', stat.S_IFCHR | 0o600, 0)\nexcept OSError:\n    pass",
+    );
+    assert_status(&r, Status::SecurityViolation);
+    assert_eq!(
+        r.message.as_deref(),
+        Some("denied: mknodat; also denied, not violations: memfd_create"),
+        "{}",
+        show(&r)
+    );
 }
 
 #[test]

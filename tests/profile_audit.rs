@@ -93,6 +93,11 @@ fn jailctl(profiles: &Path, args: &[&str]) -> Out {
 // ------------------------------------------------------------------------------------------
 // explain
 
+/// The explain text holds `words` once its line breaks and alignment are taken out.
+fn flat_has(text: &str, words: &str) -> bool {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").contains(words)
+}
+
 #[test]
 fn explain_puts_every_shipped_profile_in_words() {
     for name in shipped() {
@@ -123,6 +128,13 @@ fn explain_puts_every_shipped_profile_in_words() {
         );
         assert!(text.contains("socket              only AF_UNIX"), "{name}");
         assert!(text.contains("clone               only flags without any of CLONE_NEWTIME"), "{name}");
+        // Each denial says what it means for the run (its on_denial level).
+        assert!(
+            flat_has(&text, "memfd_create DENIED with ENOSYS, reported: listed, but the run's status is what ended it"),
+            "{name}:\n{text}"
+        );
+        assert!(flat_has(&text, "clone3 DENIED with ENOSYS, quietly: listed as a routine probe"), "{name}:\n{text}");
+        assert!(flat_has(&text, "shmget DENIED with EPERM, reported as a security violation"), "{name}:\n{text}");
         // What the kernel gets: the interpreter and its loader are the only executables.
         let m = &s.interpreter.manifest;
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -563,7 +575,8 @@ fn verify_proves_every_shipped_profile_in_real_jails() {
             // Denied syscalls are made for real and found in the report by name.
             assert!(claim("syscall ptrace denied").observed.contains("live: EPERM, reported as \"ptrace\""), "{text}");
             assert!(claim("socket(AF_INET) denied").observed.contains("reported as \"socket(AF_INET)\""), "{text}");
-            assert!(claim("may not execute an in-memory file").observed.contains("memfd_create: EPERM"), "{text}");
+            assert!(claim("may not execute an in-memory file").observed.contains("memfd_create: ENOSYS"), "{text}");
+            assert!(claim("syscall ptrace denied").observed.contains("at level violation"), "{text}");
         } else {
             assert!(claim("socket(AF_INET) denied").observed.contains("when the network probes tried it"), "{text}");
         }

@@ -10,7 +10,7 @@ use common::*;
 use jaild::interpreter::{self, InterpreterError};
 use jaild::profile::{self, ProfileError};
 use jaild::report::Status;
-use jaild::seccomp::{self, Action, PolicyError};
+use jaild::seccomp::{self, Action, DenialLevel, PolicyError};
 use jaild::{LimitOverrides, Supervisor};
 use sha2::Digest;
 use std::path::{Path, PathBuf};
@@ -187,17 +187,18 @@ fn shipped_policies_never_allow_dangerous_syscalls() {
                     }
                     if !entries.is_empty() {
                         assert_eq!(entries[0].errno.as_deref(), Some("ENOSYS"), "{file}: {name}");
-                        assert!(entries[0].quiet, "{file}: {name} must be quiet");
+                        assert_eq!(entries[0].on_denial, Some(DenialLevel::Quiet), "{file}: {name} must be quiet");
                         assert_eq!(denial.errno, libc::ENOSYS, "{file}: {name}");
-                        assert!(denial.quiet, "{file}: {name}");
+                        assert_eq!(denial.level, DenialLevel::Quiet, "{file}: {name}");
                     } else {
                         // Not probed by this interpreter: denied by default, and reported.
                         assert_eq!(denial.errno, policy.default_errno, "{file}: {name}");
-                        assert!(!denial.quiet, "{file}: {name}");
+                        assert_eq!(denial.level, DenialLevel::Violation, "{file}: {name}");
                     }
                 }
-                // An attempt at any of the others is an attack and must be reported as one.
-                _ => assert!(!denial.quiet, "{file}: a denied {name} must not be quiet"),
+                // An attempt at any of the others is an attack and must count as one: neither
+                // quiet nor merely reported.
+                _ => assert_eq!(denial.level, DenialLevel::Violation, "{file}: a denied {name} must be a violation"),
             }
         }
     }

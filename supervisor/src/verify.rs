@@ -820,7 +820,7 @@ fn syscall_claims(b: &mut Builder) {
         let zeros = [0u64; 6];
         let declared = s.policy.declared(nr, &zeros);
         let compiled = decide(&program, nr, zeros);
-        let Declared::Deny { errno, quiet } = declared else {
+        let Declared::Deny { errno, level } = declared else {
             if compiled != declared.decision() {
                 let want = if declared == Declared::Allow { "allowed" } else { "without effect" };
                 b.claim(
@@ -833,11 +833,8 @@ fn syscall_claims(b: &mut Builder) {
             continue;
         };
         let listed = s.policy.rule(name).is_some();
-        let declared_text = format!(
-            "{errno}{}{}",
-            if quiet { ", quietly" } else { "" },
-            if listed { "" } else { " (the policy's default)" }
-        );
+        let declared_text =
+            format!("{errno}{}{}", audit::denial_words(level), if listed { "" } else { " (the policy's default)" });
         let live = (python && compiled == Decision::Notify && !UNSAFE_WITH_ZEROS.contains(&name))
             .then(|| b.syscall_probe(nr, zeros));
         let detail = crate::seccomp::describe(i64::from(nr), &zeros).1;
@@ -845,7 +842,7 @@ fn syscall_claims(b: &mut Builder) {
             "syscalls",
             format!("syscall {name} denied"),
             declared_text,
-            Box::new(move |o| syscall_judge(o, &detail, &errno, compiled, live.as_deref(), false, true)),
+            Box::new(move |o| syscall_judge(o, &detail, &errno, Some(level), compiled, live.as_deref(), false, true)),
         );
     }
 
@@ -893,8 +890,8 @@ fn syscall_claims(b: &mut Builder) {
         let baseline = p.severity < Severity::Medium;
         let live = (python && (compiled == Decision::Notify || p.safe)).then(|| b.syscall_probe(nr, args));
         let detail = crate::seccomp::describe(i64::from(nr), &args).1;
-        let (claim, errno, allowed) = match &declared {
-            Declared::Allow => (format!("{}({}) allowed", p.syscall, p.label), String::new(), true),
+        let (claim, errno, level, allowed) = match &declared {
+            Declared::Allow => (format!("{}({}) allowed", p.syscall, p.label), String::new(), None, true),
             Declared::NoEffect => {
                 let claim = format!("{}({}) succeeds without effect", p.syscall, p.label);
                 let live = live.clone();
@@ -906,7 +903,9 @@ fn syscall_claims(b: &mut Builder) {
                 );
                 continue;
             }
-            Declared::Deny { errno, .. } => (format!("{}({}) denied", p.syscall, p.label), errno.clone(), false),
+            Declared::Deny { errno, level } => {
+                (format!("{}({}) denied", p.syscall, p.label), errno.clone(), Some(*level), false)
+            }
         };
         let declared_text =
             if allowed { format!("allowed by the filter: a script can {}", p.gives) } else { errno.clone() };
@@ -914,7 +913,7 @@ fn syscall_claims(b: &mut Builder) {
             "syscalls",
             claim,
             declared_text,
-            Box::new(move |o| syscall_judge(o, &detail, &errno, compiled, live.as_deref(), allowed, baseline)),
+            Box::new(move |o| syscall_judge(o, &detail, &errno, level, compiled, live.as_deref(), allowed, baseline)),
         );
     }
 
@@ -938,7 +937,7 @@ fn syscall_claims(b: &mut Builder) {
                 "syscalls",
                 format!("syscall {name} allowed"),
                 format!("allowed by the policy: a script can {}", d.gives),
-                Box::new(move |o| syscall_judge(o, &detail, "", compiled, live.as_deref(), true, baseline)),
+                Box::new(move |o| syscall_judge(o, &detail, "", None, compiled, live.as_deref(), true, baseline)),
             );
         }
     }
@@ -972,11 +971,14 @@ fn no_effect_judge(o: &Obs, detail: &str, compiled: Decision, live: Option<&str>
     }
 }
 
-/// A syscall claim: the static decision of the compiled program and, where made, the live call.
+/// A syscall claim: the static decision of the compiled program and, where made, the live call
+/// (its errno, and the level the report gives its denial, must be the declared ones).
+#[allow(clippy::too_many_arguments)]
 fn syscall_judge(
     o: &Obs,
     detail: &str,
     errno: &str,
+    level: Option<audit::DenialLevel>,
     compiled: Decision,
     live: Option<&str>,
     declared_allowed: bool,
@@ -1033,12 +1035,13 @@ fn syscall_judge(
                 match o.violation_of(id, detail) {
                     Some(v) => {
                         let errno_ok = errno.is_empty() || same_errno(got, errno);
-                        let text = format!(
-                            "{static_text}; live: {got}, reported as \"{detail}\"{}",
-                            if v.quiet { " (quietly)" } else { "" }
-                        );
+                        let text =
+                            format!("{static_text}; live: {got}, reported as \"{detail}\" at level {}", v.level.name());
                         if !errno_ok && !declared_allowed {
                             return (format!("{text}; expected {errno}"), Outcome::Fail, false);
+                        }
+                        if let Some(want) = level.filter(|want| *want != v.level && !declared_allowed) {
+                            return (format!("{text}; expected level {}", want.name()), Outcome::Fail, false);
                         }
                         (false, text)
                     }

@@ -240,6 +240,11 @@ pub struct Manifest {
     /// Read-only bind mounts the interpreter needs, each at the same path inside the jail.
     #[serde(default, rename = "mount")]
     pub mounts: Vec<ManifestMount>,
+    /// Other names of the binary inside the jail (`/usr/bin/python3` beside `python3.11`):
+    /// symlinks to `binary` in the jail's root, never the host's files of that name (which may
+    /// be another interpreter altogether).
+    #[serde(default)]
+    pub aliases: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,9 +294,25 @@ pub fn load<R: ManifestRef + ?Sized>(dir: &Path, reference: &R) -> Result<Interp
     for p in std::iter::once(&manifest.binary)
         .chain(std::iter::once(&manifest.loader))
         .chain(manifest.mounts.iter().map(|m| &m.path))
+        .chain(&manifest.aliases)
     {
         if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             return Err(bad(format!("{} must be an absolute path without '..'", p.display())));
+        }
+    }
+    for alias in &manifest.aliases {
+        // A name must be a file of its own in the jail's root: not a path that is (or lies
+        // inside) something bound from the host, where the symlink could not be made.
+        let taken = std::iter::once(&manifest.binary)
+            .chain(std::iter::once(&manifest.loader))
+            .chain(manifest.mounts.iter().map(|m| &m.path))
+            .find(|p| alias.starts_with(p) || p.starts_with(alias));
+        if let Some(p) = taken {
+            return Err(bad(format!(
+                "aliases: {} collides with {}, which is bound from the host",
+                alias.display(),
+                p.display()
+            )));
         }
     }
     if let Some(wanted) = reference.pinned_version() {
@@ -628,6 +649,7 @@ mod tests {
                 install: "test".into(),
                 args: vec![],
                 mounts: vec![],
+                aliases: vec![],
             },
             path: "t.toml".into(),
         }
@@ -643,6 +665,30 @@ mod tests {
         assert!(InterpreterRef::parse("@3").is_err());
         assert!(InterpreterRef::parse("../x@1").is_err());
         assert!(InterpreterRef::parse("a@b@c").is_err());
+    }
+
+    #[test]
+    fn an_alias_is_a_name_of_its_own_never_a_bound_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |aliases: &str| {
+            std::fs::write(
+                dir.path().join("t.toml"),
+                format!("schema = 1\nname = \"t\"\nlanguages = [\"python\"]\nversion = \"1\"\nbinary = \"/usr/bin/t1\"\nsha256 = \"{}\"\nloader = \"/lib64/ld\"\nsource = \"s\"\ninstall = \"i\"\naliases = [{aliases}]\n[[mount]]\npath = \"/usr/lib/t\"\ncomment = \"c\"\n", "a".repeat(64)),
+            )
+            .unwrap();
+            load(dir.path(), "t")
+        };
+        assert_eq!(write("\"/usr/bin/t\"").unwrap().manifest.aliases, vec![PathBuf::from("/usr/bin/t")]);
+        for (bad, says) in [
+            ("\"usr/bin/t\"", "absolute"),
+            ("\"/usr/bin/../t\"", "absolute"),
+            ("\"/usr/bin/t1\"", "collides with /usr/bin/t1"),
+            ("\"/usr/lib/t/x\"", "collides with /usr/lib/t"),
+            ("\"/usr/lib\"", "collides with /usr/lib/t"),
+        ] {
+            let e = write(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -24,8 +24,13 @@ const DEVICES: [(&str, bool); 5] =
 
 /// Landlock rights of a read-only view.
 const READ: u64 = access::READ_FILE | access::READ_DIR;
-/// Landlock rights on scratch: everything but special files and symlinks (nothing in a script
-/// needs a device, FIFO, socket or symlink of its own) and EXECUTE.
+/// Landlock rights on scratch: everything but devices, sockets and EXECUTE. Symlinks and FIFOs
+/// are the script's own (os.symlink, os.mkfifo, tools that link a "latest" file): a symlink is
+/// resolved inside the jail's mount namespace and Landlock checks the file it reaches, so a
+/// link to /etc/shadow or /proc/1/root opens nothing a direct open would not; and nothing on
+/// the host ever reads scratch (it is a tmpfs of the jail's mount namespace, gone with it).
+/// Device nodes stay out (no CAP_MKNOD, and the seccomp filter lets mknod make FIFOs alone),
+/// and so do sockets (no bind).
 const SCRATCH: u64 = access::READ_FILE
     | access::READ_DIR
     | access::WRITE_FILE
@@ -33,6 +38,8 @@ const SCRATCH: u64 = access::READ_FILE
     | access::REMOVE_FILE
     | access::MAKE_DIR
     | access::MAKE_REG
+    | access::MAKE_SYM
+    | access::MAKE_FIFO
     | access::REFER
     | access::TRUNCATE;
 
@@ -107,6 +114,11 @@ pub fn build(profile: &Profile, interp: &Manifest, limits: &RunLimits, abi: u32)
     for path in [&interp.binary, &interp.loader] {
         mounts.push(Mount::Bind { src: path.clone(), dst: path.clone(), exec: true, dev: false });
         rules.push(ro_rule(path, true));
+    }
+    // Its other names: symlinks in the jail's root (a symlink needs no Landlock right; the
+    // file it reaches keeps the binary's).
+    for alias in &interp.aliases {
+        mounts.push(Mount::Symlink { target: interp.binary.clone(), dst: alias.clone() });
     }
     for m in interp.mounts.iter().filter(|m| m.path != interp.binary && m.path != interp.loader) {
         mounts.push(Mount::Bind { src: m.path.clone(), dst: m.path.clone(), exec: m.exec, dev: false });
@@ -254,6 +266,11 @@ fn rlimits(l: &Limits) -> Vec<Rlimit> {
         both(libc::RLIMIT_MSGQUEUE, 0),
         both(libc::RLIMIT_MEMLOCK, 64 << 10),
         both(libc::RLIMIT_SIGPENDING, PENDING_SIGNALS),
+        // No real-time scheduling and no raised priority: the policies let a script renice and
+        // reschedule its own processes, and the kernel allows an unprivileged caller only what
+        // these two permit (with 0: lower priorities and the normal policies).
+        both(libc::RLIMIT_RTPRIO, 0),
+        both(libc::RLIMIT_NICE, 0),
     ]
 }
 

@@ -846,11 +846,14 @@ fn validate(p: &ProfileFile, path: &Path, origins: &Origins) -> Result<(), Profi
         let invalid = |key: &str, message: String| {
             invalid_key(&format!("filesystem.tmpfs.{key}"), &format!("filesystem.tmpfs[{i}].{key}"), message)
         };
-        if !is_clean_absolute(&t.path) || is_reserved(&t.path) {
+        // /dev/shm is the one place under /dev a scratch tmpfs may go: POSIX shared memory and
+        // semaphores live there (multiprocessing's Lock, Queue and Pool, where a profile allows
+        // processes), and it is scratch like any other.
+        if !is_clean_absolute(&t.path) || (is_reserved(&t.path) && t.path != Path::new("/dev/shm")) {
             return Err(invalid(
                 "path",
                 format!(
-                    "{} must be an absolute, normalized path outside /proc, /dev, /jaild, the jail's own /etc files and the interpreter's paths",
+                    "{} must be an absolute, normalized path outside /proc, /dev (but /dev/shm), /jaild, the jail's own /etc files and the interpreter's paths",
                     t.path.display()
                 ),
             ));

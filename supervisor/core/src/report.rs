@@ -1,5 +1,6 @@
 //! The report every run gets, whatever happened, and the verdict that picks its status.
 
+use crate::seccomp::DenialLevel;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,6 +94,11 @@ pub struct Violation {
     pub count: u64,
     /// Denied as the profile expects (a routine probe): reported, but not a security violation.
     pub quiet: bool,
+    /// What the denial means for the run, as the policy says (`on_denial`): `quiet` (a routine
+    /// probe), `report` (listed; the status is what ended the run) or `violation` (a run that
+    /// ends by itself is a security_violation). The language policy's refusals are `report`.
+    #[serde(default)]
+    pub level: DenialLevel,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +293,8 @@ pub struct Evidence {
 /// stopped (a forged result, a flood of denials, another ABI's syscall) is a security violation;
 /// then what ended it: the kernel's resource evidence (the OOM killer), then the supervisor's
 /// own stops (output, processes, CPU, wall time); a run that ended by itself after a denied
-/// syscall is a security violation (the profile says which denials are routine: `quiet`); then
+/// syscall at level `violation` is a security violation (the policy's `on_denial` says which
+/// denials are routine probes, `quiet`, and which a script may meet and handle, `report`); then
 /// how the script ended. A run a limit ended keeps its denials in `violations`, and its message
 /// names them.
 pub fn verdict(e: &Evidence) -> Status {

@@ -85,7 +85,9 @@ pub struct SyscallEntry {
     pub action: Action,
     /// For `errno`: which errno (default: the policy's default).
     pub errno: Option<String>,
-    /// For `errno`: a routine probe, reported but not a security violation.
+    /// For `errno`: what the denial means for the run (default `violation`); see [`DenialLevel`].
+    pub on_denial: Option<DenialLevel>,
+    /// For `errno`: the older spelling of `on_denial = "quiet"`.
     #[serde(default)]
     pub quiet: bool,
     /// For `allow` and `no_effect`: the entry applies only when every condition holds. Several
@@ -121,11 +123,41 @@ pub enum Op {
     MaskedEq,
 }
 
+/// What a denied syscall means for the run. Every denial is answered with its errno and listed
+/// in the report by name whatever its level; the level decides whether it makes the run a
+/// security violation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialLevel {
+    /// A routine probe the interpreter or its libraries make and fall back from (libc's clone3,
+    /// libuv's io_uring, the xattr reads of shutil): listed as expected, never the run's status.
+    Quiet,
+    /// A refusal an ordinary script may meet and handle (a fast path with a fallback, a call
+    /// this jail never grants): listed as a denial, but the status is what ended the run, so a
+    /// script that catches the error and returns a value ends `ok`.
+    Report,
+    /// An attempt on the jail (tracing, namespaces, mounts, BPF, keyrings, network sockets,
+    /// anything the policy does not name): listed, and a run that ends by itself after it is a
+    /// `security_violation` (a limit that ends it still names itself first).
+    #[default]
+    Violation,
+}
+
+impl DenialLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            DenialLevel::Quiet => "quiet",
+            DenialLevel::Report => "report",
+            DenialLevel::Violation => "violation",
+        }
+    }
+}
+
 /// How the supervisor answers a denied syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Denial {
     pub errno: i32,
-    pub quiet: bool,
+    pub level: DenialLevel,
 }
 
 /// A loaded, validated, compiled policy.
@@ -151,9 +183,21 @@ impl SeccompPolicy {
             .all(|args| bpf::run(&self.program, bpf::AUDIT_ARCH_X86_64, nr, *args) == Ok(bpf::RET_ALLOW))
     }
 
-    /// The answer to a notified (denied) syscall.
+    /// The answer to a notified (denied) syscall with these arguments: its entry's, except that
+    /// a request for the host's huge page pool (which the memory cgroup does not count) is a
+    /// violation whatever level the entry gives the call (memfd_create is `report` for its
+    /// ordinary callers; memfd_create(MFD_HUGETLB) is an attack on the memory limit).
+    pub fn denial_of(&self, nr: i64, args: &[u64; 6]) -> Denial {
+        let denial = self.denial(nr);
+        if hugetlb_request(&syscall_name(nr), args) {
+            return Denial { level: DenialLevel::Violation, ..denial };
+        }
+        denial
+    }
+
+    /// The answer to a denied syscall, as its entry (or the default) gives it.
     pub fn denial(&self, nr: i64) -> Denial {
-        self.denials.get(&nr).copied().unwrap_or(Denial { errno: self.default_errno, quiet: false })
+        self.denials.get(&nr).copied().unwrap_or(Denial { errno: self.default_errno, level: DenialLevel::Violation })
     }
 
     /// The ways into the host's huge page pool the compiled program lets through
@@ -288,13 +332,23 @@ pub fn compile_policy(
                     }
                     None => default_errno,
                 };
-                denials.insert(nr, Denial { errno, quiet: entry.quiet });
+                let level = match (entry.on_denial, entry.quiet) {
+                    (Some(_), true) => {
+                        return Err(invalid(
+                            "`quiet = true` is the older spelling of `on_denial = \"quiet\"`: give one of them".into(),
+                        ))
+                    }
+                    (Some(level), false) => level,
+                    (None, true) => DenialLevel::Quiet,
+                    (None, false) => DenialLevel::Violation,
+                };
+                denials.insert(nr, Denial { errno, level });
                 continue;
             }
         };
         let action = action_name(entry.action);
-        if entry.errno.is_some() || entry.quiet {
-            return Err(invalid("`errno` and `quiet` belong to action = \"errno\"".into()));
+        if entry.errno.is_some() || entry.quiet || entry.on_denial.is_some() {
+            return Err(invalid("`errno`, `on_denial` and `quiet` belong to action = \"errno\"".into()));
         }
         if denials.contains_key(&nr) {
             return Err(invalid(match outcome {
@@ -527,14 +581,23 @@ pub fn describe(nr: i64, args: &[u64; 6]) -> (String, String) {
             format!("ioctl({cmd:#x}{known})")
         }
         "prctl" => format!("prctl({})", args[0]),
-        // The flag that makes each of these a way into the host's huge page pool, which the
-        // memory cgroup does not count.
-        "mmap" if args[3] & MAP_HUGETLB != 0 => "mmap(MAP_HUGETLB)".into(),
-        "memfd_create" if args[1] & MFD_HUGETLB != 0 => "memfd_create(MFD_HUGETLB)".into(),
-        "shmget" if args[2] & SHM_HUGETLB != 0 => "shmget(SHM_HUGETLB)".into(),
+        "mmap" if hugetlb_request(&name, args) => "mmap(MAP_HUGETLB)".into(),
+        "memfd_create" if hugetlb_request(&name, args) => "memfd_create(MFD_HUGETLB)".into(),
+        "shmget" if hugetlb_request(&name, args) => "shmget(SHM_HUGETLB)".into(),
         _ => name.clone(),
     };
     (name, detail)
+}
+
+/// Whether the call asks for the host's huge page pool, which the memory cgroup does not count:
+/// the flag that makes each of these calls one.
+pub fn hugetlb_request(name: &str, args: &[u64; 6]) -> bool {
+    match name {
+        "mmap" => args[3] & MAP_HUGETLB != 0,
+        "memfd_create" => args[1] & MFD_HUGETLB != 0,
+        "shmget" => args[2] & SHM_HUGETLB != 0,
+        _ => false,
+    }
 }
 
 pub const MAP_HUGETLB: u64 = 0x4_0000;
@@ -579,8 +642,50 @@ mod tests {
         assert_eq!(bpf::run(&p.program, x86, read, [0; 6]).unwrap(), bpf::RET_ALLOW);
         assert_eq!(bpf::run(&p.program, x86, Sysno::clone3.id() as u32, [0; 6]).unwrap(), bpf::RET_USER_NOTIF);
         let clone3 = i64::from(Sysno::clone3.id());
-        assert_eq!(p.denial(clone3), Denial { errno: libc::ENOSYS, quiet: true });
-        assert_eq!(p.denial(i64::from(Sysno::ptrace.id())), Denial { errno: libc::EPERM, quiet: false });
+        assert_eq!(p.denial(clone3), Denial { errno: libc::ENOSYS, level: DenialLevel::Quiet });
+        assert_eq!(
+            p.denial(i64::from(Sysno::ptrace.id())),
+            Denial { errno: libc::EPERM, level: DenialLevel::Violation }
+        );
+    }
+
+    #[test]
+    fn each_denial_has_a_level_and_quiet_is_the_older_spelling_of_one() {
+        let deny = |extra: &str| {
+            policy(&format!("{BASE}[[syscall]]\nname = \"splice\"\naction = \"errno\"\nerrno = \"ENOSYS\"\n{extra}comment = \"c\"\n"))
+        };
+        let splice = i64::from(Sysno::splice.id());
+        for (extra, level) in [
+            ("", DenialLevel::Violation),
+            ("on_denial = \"violation\"\n", DenialLevel::Violation),
+            ("on_denial = \"report\"\n", DenialLevel::Report),
+            ("on_denial = \"quiet\"\n", DenialLevel::Quiet),
+            ("quiet = true\n", DenialLevel::Quiet),
+        ] {
+            assert_eq!(deny(extra).unwrap().denial(splice), Denial { errno: libc::ENOSYS, level }, "{extra:?}");
+        }
+        let both = deny("on_denial = \"report\"\nquiet = true\n").unwrap_err().to_string();
+        assert!(both.contains("t.toml:6:") && both.contains("older spelling"), "{both}");
+        let unknown = deny("on_denial = \"fatal\"\n").unwrap_err().to_string();
+        assert!(unknown.contains("on_denial") || unknown.contains("fatal"), "{unknown}");
+        let on_allow = policy(&format!(
+            "{BASE}[[syscall]]\nname = \"read\"\naction = \"allow\"\non_denial = \"report\"\ncomment = \"c\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(on_allow.contains("belong to action = \"errno\""), "{on_allow}");
+    }
+
+    #[test]
+    fn a_huge_page_request_is_a_violation_whatever_its_entry_says() {
+        let p = policy(&format!("{BASE}[[syscall]]\nname = \"memfd_create\"\naction = \"errno\"\nerrno = \"ENOSYS\"\non_denial = \"report\"\ncomment = \"c\"\n")).unwrap();
+        let memfd = i64::from(Sysno::memfd_create.id());
+        assert_eq!(p.denial_of(memfd, &[0, 1, 0, 0, 0, 0]), Denial { errno: libc::ENOSYS, level: DenialLevel::Report });
+        assert_eq!(
+            p.denial_of(memfd, &[0, 1 | MFD_HUGETLB, 0, 0, 0, 0]),
+            Denial { errno: libc::ENOSYS, level: DenialLevel::Violation }
+        );
+        assert_eq!(describe(memfd, &[0, MFD_HUGETLB, 0, 0, 0, 0]).1, "memfd_create(MFD_HUGETLB)");
     }
 
     #[test]

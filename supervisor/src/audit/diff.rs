@@ -438,7 +438,7 @@ fn verdict_text(s: &Subject, name: &str) -> String {
             }
             text.join("; ")
         }
-        Some(Verdict::Deny { errno, quiet }) => format!("denied with {errno}{}", if *quiet { ", quietly" } else { "" }),
+        Some(Verdict::Deny { errno, level }) => format!("denied with {errno}{}", super::denial_words(*level)),
     }
 }
 

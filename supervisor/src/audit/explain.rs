@@ -4,7 +4,7 @@
 
 use super::{
     alternatives_words, decide, mount_comment, no_effect_words, rights_at, sysno, with_arg, Alternative, Decision,
-    Subject, Verdict, ARG_PROBES, CLONE_NEW, DANGERS,
+    DenialLevel, Subject, Verdict, ARG_PROBES, CLONE_NEW, DANGERS,
 };
 use jail_init::plan::{access, Mount};
 use std::fmt::Write as _;
@@ -179,6 +179,13 @@ fn read_section(out: &mut String, s: &Subject) {
             Mount::Proc { dst } => item(out, 2, &dst.display().to_string(), w, "its own processes only: a fresh /proc of the jail's PID namespace, showing no process of the host or of other jails"),
             Mount::File { dst, .. } if dst.starts_with("/etc") => item(out, 2, &dst.display().to_string(), w, "the jail's own, written by jaild (never the host's): its users root, jail and nobody, localhost, a few services and protocols; read-only"),
             Mount::File { dst, .. } => item(out, 2, &dst.display().to_string(), w, "jaild's trusted runner, which feeds the script its input and collects the result"),
+            Mount::Symlink { target, dst } if !dst.starts_with("/dev") => item(
+                out,
+                2,
+                &dst.display().to_string(),
+                w,
+                &format!("another name of {}: a symlink in the jail's own root (never the host's file of that name)", target.display()),
+            ),
             _ => {}
         }
     }
@@ -384,11 +391,11 @@ fn syscall_section(out: &mut String, s: &Subject) {
                         item(out, 4, "", 18, &capitalize_first(&tail));
                     }
                 }
-                Verdict::Deny { errno, quiet } => {
-                    let how = if *quiet {
-                        "quietly: reported, but not a security violation"
-                    } else {
-                        "reported as a security violation"
+                Verdict::Deny { errno, level } => {
+                    let how = match level {
+                        DenialLevel::Quiet => "quietly: listed as a routine probe, never a security violation",
+                        DenialLevel::Report => "reported: listed, but the run's status is what ended it (a script that handles the error can end ok)",
+                        DenialLevel::Violation => "reported as a security violation",
                     };
                     item(out, 4, &r.name, 18, &format!("DENIED with {errno}, {how}. {}", r.comments[0]));
                 }

@@ -5,8 +5,8 @@
 
 use super::{
     allowed_somehow, allows, ceiling, decide, exposed_secrets, rights_at, secret_looking_name, secret_looking_value,
-    sysno, under_any, Severity, Subject, Verdict, ARG_PROBES, CODE_LOADING_ENV, DANGERS, MUST_FILTER, SCRATCH_ROOTS,
-    SYSTEM_DIRS,
+    sysno, under_any, DenialLevel, Severity, Subject, Verdict, ARG_PROBES, CODE_LOADING_ENV, DANGERS, MUST_FILTER,
+    SCRATCH_ROOTS, SYSTEM_DIRS,
 };
 use jail_init::plan::{access, Mount};
 use serde::Serialize;
@@ -81,15 +81,16 @@ fn seccomp_findings(s: &Subject, out: &mut Vec<Finding>) {
                         d.why,
                     ));
                 }
-            } else if let Some(super::Rule { verdict: Verdict::Deny { quiet: true, errno }, .. }) = s.policy.rule(name)
-            {
-                out.push(finding(
-                    &format!("{}.quiet", d.id),
-                    Severity::Info,
-                    name,
-                    format!("{name} is denied with {errno} quietly: attempts are reported but do not make the run a security violation"),
-                    "fine for a probe the runtime makes at start-up (clone3, io_uring); a reviewer should know attacks on it are not flagged",
-                ));
+            } else if let Some(super::Rule { verdict: Verdict::Deny { level, errno }, .. }) = s.policy.rule(name) {
+                if *level != DenialLevel::Violation {
+                    out.push(finding(
+                        &format!("{}.{}", d.id, level.name()),
+                        Severity::Info,
+                        name,
+                        format!("{name} is denied with {errno} at level {}: attempts are listed but do not make the run a security violation", level.name()),
+                        "fine for a probe the runtime makes at start-up (clone3, io_uring) or a fast path with a fallback (splice, memfd_create); a reviewer should know attempts on it are not flagged",
+                    ));
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ use crate::bpf;
 use crate::interpreter::Interpreter;
 use crate::plan;
 use crate::profile::{self, Profile, ProfileError};
+pub use crate::seccomp::DenialLevel;
 use crate::seccomp::{Action, ArgCondition, Op, SeccompPolicy};
 use crate::supervisor::Config;
 use jail_init::plan::{Plan, SockFilter};
@@ -335,6 +336,15 @@ pub struct Alternative {
     pub no_effect: bool,
 }
 
+/// The words after "denied with ERRNO" for a denial's level (diff, verify).
+pub fn denial_words(level: DenialLevel) -> &'static str {
+    match level {
+        DenialLevel::Quiet => ", quietly",
+        DenialLevel::Report => ", reported (not a violation)",
+        DenialLevel::Violation => "",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Verdict {
     /// Allowed whatever the arguments.
@@ -344,8 +354,9 @@ pub enum Verdict {
     /// Allowed, or answered without effect, when one of the alternatives holds (the first that
     /// holds decides; the loader refuses an allow and a no_effect alternative that overlap).
     AllowIf(Vec<Alternative>),
-    /// Denied with a named errno; `quiet`: reported but not a security violation.
-    Deny { errno: String, quiet: bool },
+    /// Denied with a named errno, at a level (`on_denial`): `quiet` and `report` are listed but
+    /// not a security violation.
+    Deny { errno: String, level: DenialLevel },
 }
 
 /// Every entry of one syscall.
@@ -411,7 +422,7 @@ impl PolicyView {
                 Action::Allow | Action::NoEffect => Verdict::AllowIf(vec![alternative]),
                 Action::Errno => Verdict::Deny {
                     errno: entry.errno.clone().unwrap_or_else(|| policy.file.default.errno.clone()),
-                    quiet: entry.quiet,
+                    level: policy.denial(i64::from(nr)).level,
                 },
             };
             rules.push(Rule {
@@ -433,6 +444,19 @@ impl PolicyView {
     /// What the policy file says about a call (the declared semantics, evaluated here in Rust;
     /// [`decide`] is what the compiled program does).
     pub fn declared(&self, nr: u32, args: &[u64; 6]) -> Declared {
+        let declared = self.declared_by_entry(nr, args);
+        // jaild's own rule over every entry: a huge page request is a violation (seccomp::denial_of).
+        match declared {
+            Declared::Deny { errno, .. }
+                if crate::seccomp::hugetlb_request(&crate::seccomp::describe(i64::from(nr), args).0, args) =>
+            {
+                Declared::Deny { errno, level: DenialLevel::Violation }
+            }
+            other => other,
+        }
+    }
+
+    fn declared_by_entry(&self, nr: u32, args: &[u64; 6]) -> Declared {
         match self.rules.iter().find(|r| r.nr == nr).map(|r| &r.verdict) {
             Some(Verdict::Allow) => Declared::Allow,
             Some(Verdict::NoEffect) => Declared::NoEffect,
@@ -442,8 +466,8 @@ impl PolicyView {
                     _ => Declared::Allow,
                 }
             }
-            Some(Verdict::Deny { errno, quiet }) => Declared::Deny { errno: errno.clone(), quiet: *quiet },
-            _ => Declared::Deny { errno: self.default_errno.clone(), quiet: false },
+            Some(Verdict::Deny { errno, level }) => Declared::Deny { errno: errno.clone(), level: *level },
+            _ => Declared::Deny { errno: self.default_errno.clone(), level: DenialLevel::Violation },
         }
     }
 
@@ -479,7 +503,7 @@ pub enum Declared {
     NoEffect,
     Deny {
         errno: String,
-        quiet: bool,
+        level: DenialLevel,
     },
 }
 
@@ -1728,7 +1752,7 @@ pub const MUST_FILTER: &[Unfiltered] = &[
 ];
 
 /// Where a jail may write: scratch mounts belong under these.
-pub const SCRATCH_ROOTS: &[&str] = &["/tmp", "/var/tmp", "/work", "/scratch", "/output", "/out"];
+pub const SCRATCH_ROOTS: &[&str] = &["/tmp", "/var/tmp", "/work", "/scratch", "/output", "/out", "/dev/shm"];
 
 /// Host areas whose contents are secrets or reach host services: (path, severity, what it
 /// holds, whether everything below it is sensitive too). For the others only binding the area
@@ -2030,8 +2054,11 @@ pub fn rights_words(mask: u64) -> String {
     if mask & (a::MAKE_CHAR | a::MAKE_BLOCK) != 0 {
         words.push("create device nodes");
     }
-    if mask & (a::MAKE_SOCK | a::MAKE_FIFO) != 0 {
-        words.push("create sockets and FIFOs");
+    if mask & a::MAKE_SOCK != 0 {
+        words.push("create sockets");
+    }
+    if mask & a::MAKE_FIFO != 0 {
+        words.push("create FIFOs");
     }
     if mask & a::MAKE_SYM != 0 {
         words.push("create symlinks");
@@ -2109,7 +2136,7 @@ mod tests {
         assert_eq!(view.declared(sysno("kill").unwrap(), &[0; 6]), Declared::Allow);
         assert_eq!(
             view.declared(sysno("ptrace").unwrap(), &[0; 6]),
-            Declared::Deny { errno: "EPERM".into(), quiet: false }
+            Declared::Deny { errno: "EPERM".into(), level: DenialLevel::Violation }
         );
     }
 

@@ -6,6 +6,7 @@ use super::jail::Outcome;
 use super::job::{record_runner_violations, RunnerResult, FORGED_RESULT};
 use crate::profile::Limits;
 use crate::report::{verdict, Evidence, Report, ScriptError, Status, Stop, Usage};
+use crate::seccomp::DenialLevel;
 
 /// Fills `report` from a finished jail's outcome.
 pub(super) fn report(report: &mut Report, outcome: Outcome) {
@@ -77,7 +78,7 @@ pub(super) fn report(report: &mut Report, outcome: Outcome) {
                 report.result = r.result;
                 report.error = r.error;
                 if let Some(forged) = record_runner_violations(r.violations, &mut violations) {
-                    violations.merge(FORGED_RESULT, forged.clone(), false);
+                    violations.merge(FORGED_RESULT, forged.clone(), DenialLevel::Violation);
                     evidence.forged_result = Some(forged);
                 }
             }
@@ -144,9 +145,22 @@ fn message_for(
         Status::OutputLimit => Some(and_denied(stop_detail.clone().unwrap_or_else(|| "output limit reached".into()))),
         Status::SecurityViolation if e.stopped == Some(Stop::ForeignAbi) => stop_detail.clone(),
         Status::SecurityViolation => {
+            // The denials that made it a violation first; those the policy only reports after.
+            let at = |level: DenialLevel| -> Vec<&str> {
+                violations
+                    .iter()
+                    .filter(|v| v.level == level && v.kind == "syscall")
+                    .map(|v| v.detail.as_str())
+                    .take(16)
+                    .collect()
+            };
+            let (violating, reported) = (at(DenialLevel::Violation), at(DenialLevel::Report));
             let mut parts = Vec::new();
-            if !denied.is_empty() {
-                parts.push(format!("denied: {}", denied.join(", ")));
+            if !violating.is_empty() {
+                parts.push(format!("denied: {}", violating.join(", ")));
+            }
+            if !reported.is_empty() {
+                parts.push(format!("also denied, not violations: {}", reported.join(", ")));
             }
             if let Some(forged) = &e.forged_result {
                 parts.push(format!("forged result: {forged}"));

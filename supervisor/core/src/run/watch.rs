@@ -557,15 +557,15 @@ fn answer_notifications(listener: &OwnedFd, profile: &Profile, denials: &mut Den
             Ok(n) => {
                 if let Some(detail) = crate::seccomp::foreign_abi(n.arch, n.nr) {
                     tracing::warn!(syscall = %detail, pid = n.pid, "a process made a syscall of another architecture; stopping the run");
-                    denials.record("syscall", detail.clone(), false);
+                    denials.record("syscall", detail.clone(), crate::seccomp::DenialLevel::Violation);
                     return Answered::ForeignAbi(detail);
                 }
-                let denial = profile.seccomp.denial(n.nr);
+                let denial = profile.seccomp.denial_of(n.nr, &n.args);
                 let (_, detail) = crate::seccomp::describe(n.nr, &n.args);
-                tracing::debug!(syscall = %detail, pid = n.pid, quiet = denial.quiet, "denied syscall");
+                tracing::debug!(syscall = %detail, pid = n.pid, level = denial.level.name(), "denied syscall");
                 // ENOENT: the task died before the answer; nothing to do.
                 let _ = sys::notif_deny(listener.as_fd(), n.id, denial.errno);
-                denials.record("syscall", detail, denial.quiet);
+                denials.record("syscall", detail, denial.level);
             }
             Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
             Err(_) => return Answered::Closed,

@@ -41,7 +41,8 @@ Exit status:
   5   memory_limit        memory limit reached (the kernel's OOM killer)
   6   pids_limit          process/thread limit reached
   7   output_limit        stdout, stderr or result over its limit
-  8   security_violation  the script made a syscall its profile denies and ended by itself,
+  8   security_violation  the script made a syscall its profile counts as a violation and
+                          ended by itself (denials at level report or quiet are listed only),
                           or the jail stopped it for its integrity (a forged result, a denial
                           flood, another ABI's syscall); a run a limit ended has that status,
                           its denials still listed

@@ -7,6 +7,7 @@ use crate::usage;
 use anyhow::Context;
 use jaild::profile::{ByteSize, Language};
 use jaild::report::{Report, Status};
+use jaild::seccomp::DenialLevel;
 use jaild::{Config, LimitOverrides, RunRequest, Supervisor};
 use std::borrow::Cow;
 use std::io::Read;
@@ -330,7 +331,11 @@ pub fn print_summary(r: &Report) {
         }
     }
     for v in &r.violations {
-        let quiet = if v.quiet { " (expected by the profile)" } else { "" };
+        let quiet = match v.level {
+            DenialLevel::Quiet => " (expected by the profile)",
+            DenialLevel::Report => " (reported; not a violation)",
+            DenialLevel::Violation => "",
+        };
         println!("denied:  {} {} x{}{quiet}", terminal::line(&v.kind), terminal::line(&v.detail), v.count);
     }
     let u = &r.usage;
