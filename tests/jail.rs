@@ -2604,7 +2604,7 @@ result = {
 }
 
 #[test]
-fn multiprocessing_works_where_a_profile_allows_processes_and_gives_it_a_dev_shm() {
+fn multiprocessing_and_child_interpreters_work_where_a_profile_allows_processes() {
     require_jails!();
     // POSIX semaphores and shared memory live in /dev/shm: the one scratch tmpfs a profile may
     // put under /dev. With it (and the processes and module the shipped profile denies),
@@ -2629,7 +2629,11 @@ fn multiprocessing_works_where_a_profile_allows_processes_and_gives_it_a_dev_shm
                 q = ctx.Queue()\nq.put('through a queue')\n\
                 lock = ctx.Lock()\nwith lock:\n    pass\n\
                 with ctx.Pool(2) as pool:\n    squares = pool.map(square, range(5))\n\
-                result = {'queue': q.get(), 'pool': squares, 'shm': os.statvfs('/dev/shm').f_blocks * os.statvfs('/dev/shm').f_frsize}";
+                import subprocess\n\
+                child = 'import threading, time\\ndef spin():\\n    while True:\\n        time.sleep(0.001)\\nfor _ in range(4):\\n    threading.Thread(target=spin, daemon=True).start()\\ntime.sleep(0.02)\\nprint(\"exited\")'\n\
+                runs = [subprocess.run(['python3', '-c', child], capture_output=True, text=True) for _ in range(3)]\n\
+                result = {'queue': q.get(), 'pool': squares, 'shm': os.statvfs('/dev/shm').f_blocks * os.statvfs('/dev/shm').f_frsize,\n\
+                          'children': [[c.returncode, c.stdout.strip(), c.stderr.strip()[-200:]] for c in runs]}";
     let r = run_in_mode(
         &sup,
         RunRequest {
@@ -2646,7 +2650,15 @@ fn multiprocessing_works_where_a_profile_allows_processes_and_gives_it_a_dev_shm
     );
     assert_no_leftovers(&r);
     assert_ok(&r);
-    assert_eq!(r.result, json!({"queue": "through a queue", "pool": [0, 1, 4, 9, 16], "shm": 4 << 20}), "{}", show(&r));
+    // A child interpreter started as `python3` (the manifest's alias) that exits while its
+    // daemon threads run ends them through pthread_exit, which needs libgcc_s.
+    let exited = json!([0, "exited", ""]);
+    assert_eq!(
+        r.result,
+        json!({"queue": "through a queue", "pool": [0, 1, 4, 9, 16], "shm": 4 << 20, "children": [exited, exited, exited]}),
+        "{}",
+        show(&r)
+    );
 }
 
 #[test]
