@@ -18,6 +18,7 @@
 # Output: {"module": ..., "tests": {id: {"outcome": "pass"|"fail"|"error"|"skip",
 #                                        "detail": "skip reason, or the traceback's first and last lines"}},
 #          "excluded": [ids not run, as the input's "exclude" asked],
+#          "remaining": [ids not run because a test hung: to be run in a new process],
 #          "seconds": wall time of the module, "python": sys.version}
 #
 # What it does is what regrtest does for one test (Lib/test/libregrtest/runtest.py): import
@@ -27,8 +28,10 @@
 # A hung test (one that has not ended after test_timeout seconds: a thread waiting for a
 # connection that never comes, say) would cost the whole module its result at the run's wall
 # limit. A watchdog thread then interrupts the main thread with SIGINT (KeyboardInterrupt, which
-# unittest lets through), records that test as an error with every thread's stack, and the
-# remaining tests run on (at most MAX_HANGS times per module). The watchdog is a raw _thread
+# unittest lets through), records that test as an error with every thread's stack, and stops:
+# the tests not run yet are returned as "remaining", and compat/run runs them in a fresh
+# process (a fresh jail), so that what the hung test left behind cannot fail them. The watchdog
+# is a raw _thread
 # thread, started before any test: threading.enumerate() and active_count() do not list it and
 # _thread._count() stays constant across tests, so thread-counting tests are not disturbed.
 import sys
@@ -38,7 +41,6 @@ MARKER = "@@JAILD-COMPAT-RESULT@@"
 DETAIL_HEAD = 4     # lines of a traceback kept from its start ...
 DETAIL_TAIL = 8     # ... and from its end (the exception and its message)
 DETAIL_CHARS = 1600
-MAX_HANGS = 5
 
 
 def _args():
@@ -144,25 +146,30 @@ def main():
                 out.addTest(t)
         return out
 
+    remaining = []      # tests not run because one hung: compat/run runs them in a new process
+    state = {"stopped": False}
+
     def run_suite(suite):
         suite = keep(suite)
         # Every test, before the run (a TestSuite drops the tests it has run).
         every = list(_flatten(suite))
-        for _ in range(MAX_HANGS + 1):
-            try:
-                suite.run(Recorder())
-                return
-            except KeyboardInterrupt:
-                hung = watch.fired or watch.current or "test.%s (interrupted)" % args["module"]
-                if watch.fired:
-                    why = "hung: no end after %.0f s; the threads were at:\n%s" % (
-                        watch.timeout, watch.stacks)
-                else:
-                    why = "KeyboardInterrupt out of the test (not the watchdog's)"
-                tests[hung] = {"outcome": "error", "detail": why[:DETAIL_CHARS]}
-                watch.reset()
-                # The rest, without the tests already recorded (and the hung one).
-                suite = unittest.TestSuite([t for t in every if t.id() not in tests])
+        if state["stopped"]:                 # a later run_unittest() of a test_main()
+            remaining.extend(t.id() for t in every)
+            return
+        try:
+            suite.run(Recorder())
+        except KeyboardInterrupt:
+            hung = watch.fired or watch.current or "test.%s (interrupted)" % args["module"]
+            if watch.fired:
+                why = "hung: no end after %.0f s; the threads were at:\n%s" % (
+                    watch.timeout, watch.stacks)
+            else:
+                why = "KeyboardInterrupt out of the test (not the watchdog's)"
+            tests[hung] = {"outcome": "error", "detail": why[:DETAIL_CHARS]}
+            # What the hung test left behind (threads, handlers, fds) would disturb the tests
+            # after it here: they are handed back, to run in a fresh interpreter.
+            state["stopped"] = True
+            remaining.extend(t.id() for t in every if t.id() not in tests)
 
     # test_main() modules (test_decimal, test_xml_etree, ...) call support.run_unittest, which
     # ends in support._run_suite: ours records instead of raising TestFailed.
@@ -192,6 +199,7 @@ def main():
         "jailed": jailed,
         "tests": tests,
         "excluded": excluded,
+        "remaining": remaining,
         "seconds": round(time.monotonic() - started, 3),
         "python": sys.version,
     }
