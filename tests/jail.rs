@@ -2592,15 +2592,17 @@ result = {
     let r = run("python", "import os, stat\nos.mknod('/tmp/null', stat.S_IFCHR | 0o666, os.makedev(1, 3))");
     assert_status(&r, Status::SecurityViolation);
     assert_denied(&r, "mknodat");
-    // Node's own: priority and symlinks.
+    // Node's own: priority, symlinks, chown to its own ids only.
     let r = run(
         "javascript",
         "const fs = require('fs'), os = require('os');\n\
          os.setPriority(10); fs.writeFileSync('/tmp/a', 'x'); fs.symlinkSync('/tmp/a', '/tmp/l');\n\
-         return [os.getPriority(), fs.readFileSync('/tmp/l', 'utf8')];",
+         fs.chownSync('/tmp/a', process.getuid(), process.getgid());\n\
+         let root; try { fs.chownSync('/tmp/a', 0, 0); root = 'ok'; } catch (e) { root = e.code; }\n\
+         return [os.getPriority(), fs.readFileSync('/tmp/l', 'utf8'), root];",
     );
     assert_ok(&r);
-    assert_eq!(r.result, json!([10, "x"]), "{}", show(&r));
+    assert_eq!(r.result, json!([10, "x", "EPERM"]), "{}", show(&r));
 }
 
 #[test]

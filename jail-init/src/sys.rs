@@ -148,11 +148,12 @@ pub fn install_seccomp_with_listener(program: &[libc::sock_filter]) -> Result<Ow
 pub fn fork_sharing_files() -> Result<nix::unistd::ForkResult, Errno> {
     let flags = (libc::CLONE_FILES | libc::CLONE_VFORK | libc::SIGCHLD) as libc::c_ulong;
     let (stack, unused) = (std::ptr::null_mut::<libc::c_void>(), 0usize);
-    // SAFETY: jail-init is single-threaded (it was exec'd fresh and never starts a thread), so
-    // no lock can be held by another thread at the clone and the child may allocate freely.
-    // Without CLONE_VM and with a NULL stack, raw clone is fork: the child runs on its own copy
-    // of this stack. glibc keeps working in such a child as in a vfork child (raise and abort
-    // ask the kernel for the thread id instead of trusting the cached one).
+    // jail-init is single-threaded (it was exec'd fresh and never starts a thread), so no lock
+    // can be held by another thread at the clone and the child may allocate freely. glibc keeps
+    // working in such a child as in a vfork child (raise and abort ask the kernel for the thread
+    // id instead of trusting the cached one).
+    // SAFETY: without CLONE_VM and with a NULL stack, raw clone is fork (the child runs on its
+    // own copy of this stack), in a single-threaded process: no lock can be held at the clone.
     let ret = unsafe { libc::syscall(libc::SYS_clone, flags, stack, unused, unused, unused) };
     match ret {
         -1 => Err(Errno::last()),

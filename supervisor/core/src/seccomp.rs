@@ -189,10 +189,7 @@ impl SeccompPolicy {
     /// ordinary callers; memfd_create(MFD_HUGETLB) is an attack on the memory limit).
     pub fn denial_of(&self, nr: i64, args: &[u64; 6]) -> Denial {
         let denial = self.denial(nr);
-        if hugetlb_request(&syscall_name(nr), args) {
-            return Denial { level: DenialLevel::Violation, ..denial };
-        }
-        denial
+        Denial { level: level_of(nr, args, denial.level), ..denial }
     }
 
     /// The answer to a denied syscall, as its entry (or the default) gives it.
@@ -587,6 +584,17 @@ pub fn describe(nr: i64, args: &[u64; 6]) -> (String, String) {
         _ => name.clone(),
     };
     (name, detail)
+}
+
+/// The level a denied call gets: its entry's `level`, raised to a violation for a huge page
+/// request (jaild's rule over every policy; the supervisor answers with it, and the audit
+/// declares it).
+pub fn level_of(nr: i64, args: &[u64; 6], level: DenialLevel) -> DenialLevel {
+    if hugetlb_request(&syscall_name(nr), args) {
+        DenialLevel::Violation
+    } else {
+        level
+    }
 }
 
 /// Whether the call asks for the host's huge page pool, which the memory cgroup does not count:

@@ -444,13 +444,9 @@ impl PolicyView {
     /// What the policy file says about a call (the declared semantics, evaluated here in Rust;
     /// [`decide`] is what the compiled program does).
     pub fn declared(&self, nr: u32, args: &[u64; 6]) -> Declared {
-        let declared = self.declared_by_entry(nr, args);
-        // jaild's own rule over every entry: a huge page request is a violation (seccomp::denial_of).
-        match declared {
-            Declared::Deny { errno, .. }
-                if crate::seccomp::hugetlb_request(&crate::seccomp::describe(i64::from(nr), args).0, args) =>
-            {
-                Declared::Deny { errno, level: DenialLevel::Violation }
+        match self.declared_by_entry(nr, args) {
+            Declared::Deny { errno, level } => {
+                Declared::Deny { errno, level: crate::seccomp::level_of(i64::from(nr), args, level) }
             }
             other => other,
         }
