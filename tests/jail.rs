@@ -2542,7 +2542,7 @@ fn ordinary_calls_on_the_scripts_own_processes_and_files_work_and_the_kernel_sti
     // Each call is harmless inside the namespaces (the policy comment says why); what the
     // kernel refuses an unprivileged process (a higher priority, real-time scheduling, another
     // owner, a device node, a file past file_size) it still refuses.
-    let code = r#"import errno, locale, os, stat
+    let code = r#"import errno, fcntl, locale, os, stat
 def attempt(f):
     try:
         v = f()
@@ -2550,6 +2550,7 @@ def attempt(f):
     except OSError as e:
         return errno.errorcode[e.errno]
 fd = os.open('/tmp/a', os.O_CREAT | os.O_RDWR)
+r, w = os.pipe()
 result = {
     'nice': attempt(lambda: os.nice(5)), 'nice_up': attempt(lambda: os.nice(-1)),
     'prio': attempt(lambda: os.getpriority(os.PRIO_PROCESS, 0)),
@@ -2571,6 +2572,16 @@ result = {
     'fifo_outside_scratch': attempt(lambda: os.mkfifo('/etc/fifo')),
     'locale': attempt(lambda: locale.setlocale(locale.LC_ALL, '')),
     'python3': attempt(lambda: os.path.realpath('/usr/bin/python3')),
+    'setresuid_own': attempt(lambda: os.setresuid(-1, -1, -1)),
+    'setuid_own': attempt(lambda: os.setuid(os.getuid())),
+    'seteuid_own': attempt(lambda: os.seteuid(os.geteuid())),
+    'setresgid_own': attempt(lambda: os.setresgid(*os.getresgid())),
+    'setuid_nobody': attempt(lambda: os.setuid(65534)),
+    'ids_after': [os.getresuid(), os.getresgid()],
+    'pipe_size': attempt(lambda: fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 18) and fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)),
+    'pipe_size_past_max': attempt(lambda: fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 30)),
+    'tcgetpgrp': attempt(lambda: os.tcgetpgrp(r)),
+    'tcsetpgrp': attempt(lambda: os.tcsetpgrp(r, os.getpgrp())),
 }"#;
     let r = run("python", code);
     assert_ok(&r);
@@ -2584,10 +2595,33 @@ result = {
                "chown_own": "ok", "chown_root": "EPERM", "eventfd": true, "fallocate": "ok",
                "fallocate_past_file_size": "EFBIG", "fadvise": "ok", "pwritev": 4, "preadv": "abcd",
                "symlink": "/tmp/a", "symlink_to_shadow": "ENOENT",
-               "mkfifo": true, "fifo_outside_scratch": "EROFS", "locale": "C.UTF-8", "python3": "/usr/bin/python3.11"}),
+               "mkfifo": true, "fifo_outside_scratch": "EROFS", "locale": "C.UTF-8", "python3": "/usr/bin/python3.11",
+               "setresuid_own": "ok", "setuid_own": "ok", "seteuid_own": "ok", "setresgid_own": "ok",
+               "setuid_nobody": "EINVAL", "ids_after": [[1000, 1000, 1000], [1000, 1000, 1000]],
+               "pipe_size": 262144, "pipe_size_past_max": "EPERM", "tcgetpgrp": "ENOTTY", "tcsetpgrp": "ENOTTY"}),
         "{}",
         show(&r)
     );
+    // The kernel, not the filter, said no to each refusal above: nothing is reported.
+    assert!(r.violations.is_empty(), "{}", show(&r));
+    // uid or gid 0 (the jail's root, PID 1's id) is refused by the filter as well, whatever
+    // the high bits of the register the kernel ignores, and is an attempt on the jail.
+    for (code, denied) in [("import os\nos.setuid(0)", "setuid"), ("import os\nos.setresgid(-1, 0, -1)", "setresgid")] {
+        let r = run("python", code);
+        assert_status(&r, Status::SecurityViolation);
+        assert_denied(&r, denied);
+    }
+    let r = ko(
+        "python",
+        r#"
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        rv = libc.syscall(105, ctypes.c_long(1 << 32))  # setuid: the kernel reads uid 0
+        result = [rv, ctypes.get_errno()]
+        "#,
+    );
+    assert_denied(&r, "setuid");
+    assert_eq!(r.result, json!([-1, 1]), "EPERM: {}", show(&r));
     // A device node is another matter: refused, and an attempt on the jail.
     let r = run("python", "import os, stat\nos.mknod('/tmp/null', stat.S_IFCHR | 0o666, os.makedev(1, 3))");
     assert_status(&r, Status::SecurityViolation);
