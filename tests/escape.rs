@@ -41,7 +41,7 @@
 //!
 //! Every loud violation in a report must be declared by the case. After every run: the canary
 //! files and watched host files are unchanged, the host sysctls too, no mount appeared, no
-//! cgroup is left but those of runs in flight, no process of the jail's host uids is left in the
+//! run's cgroup is left but those of runs in flight and no jail's uid made one, no process of the jail's host uids is left in the
 //! cgroup of a finished run, the host process is alive and the host sockets received nothing. The
 //! `alone:` cases, and the suite as a whole at its end, also check that no process of the jails'
 //! host uids is left under this process (jail-init is its child).
@@ -890,7 +890,14 @@ impl Host {
                 }
                 // Another supervisor's run (another test binary on this machine).
                 Some(_) => {}
-                None => out.push(format!("new cgroup directory on the host: {}", dir.display())),
+                // Any other new directory a jail made would be owned by its host uid; the host's
+                // own service manager makes root-owned ones under its cgroups all the time.
+                None => match std::fs::metadata(dir) {
+                    Ok(m) if jail_host_uids_of_suite().contains(&m.uid()) => {
+                        out.push(format!("new cgroup directory made by a jail's uid {}: {}", m.uid(), dir.display()))
+                    }
+                    _ => {}
+                },
             }
         }
         // A process of a jail of this supervisor in the cgroup of a run that is over. (Jails of
