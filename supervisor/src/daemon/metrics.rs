@@ -31,6 +31,8 @@ struct CpuLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ViolationLabels {
     syscall: String,
+    /// The denial's level (quiet, report, violation); `quiet` stays for dashboards made before.
+    level: &'static str,
     quiet: &'static str,
 }
 
@@ -116,7 +118,7 @@ impl Metrics {
         let violations = Family::<ViolationLabels, Counter>::default();
         registry.register(
             "violations",
-            "Syscalls denied by seccomp, by name (quiet: a routine probe the profile expects)",
+            "Syscalls denied by seccomp, by name and level (quiet, report, violation; quiet=true: a routine probe the profile expects)",
             violations.clone(),
         );
         let queue_depth = Gauge::default();
@@ -178,8 +180,11 @@ impl Metrics {
                 .inc_by(report.usage.cpu_system_ms as f64 / 1000.0);
         }
         for v in report.violations.iter().filter(|v| v.kind == "syscall") {
-            let labels =
-                ViolationLabels { syscall: syscall_label(&v.detail), quiet: if v.quiet { "true" } else { "false" } };
+            let labels = ViolationLabels {
+                syscall: syscall_label(&v.detail),
+                level: v.level.name(),
+                quiet: if v.quiet { "true" } else { "false" },
+            };
             self.violations.get_or_create(&labels).inc_by(v.count);
         }
     }
@@ -242,7 +247,9 @@ mod tests {
             "id": "x", "status": "security_violation", "message": null, "exit_code": 0, "signal": null,
             "result": null, "error": null, "stdout": "", "stderr": "", "stdout_truncated": false,
             "stderr_truncated": false,
-            "violations": [{"kind": "syscall", "detail": "ptrace", "count": 2, "quiet": false}],
+            "violations": [{"kind": "syscall", "detail": "ptrace", "count": 2, "quiet": false},
+                           {"kind": "syscall", "detail": "getxattr", "count": 1, "quiet": true, "level": "quiet"},
+                           {"kind": "syscall", "detail": "splice", "count": 3, "quiet": false, "level": "report"}],
             "usage": {"wall_ms": 20, "cpu_user_ms": 5, "cpu_system_ms": 3, "memory_peak_bytes": 1000000,
                       "pids_peak": 1, "oom_kills": 0, "stdout_bytes": 0, "stderr_bytes": 0, "result_bytes": 0},
             "profile": null, "interpreter": null,
@@ -258,7 +265,9 @@ mod tests {
         let text = m.encode();
         for needle in [
             r#"jaild_runs_total{status="security_violation",profile="python"} 1"#,
-            r#"jaild_violations_total{syscall="ptrace",quiet="false"} 2"#,
+            r#"jaild_violations_total{syscall="ptrace",level="violation",quiet="false"} 2"#,
+            r#"jaild_violations_total{syscall="getxattr",level="quiet",quiet="true"} 1"#,
+            r#"jaild_violations_total{syscall="splice",level="report",quiet="false"} 3"#,
             "jaild_queue_depth 4",
             "jaild_running_jobs 2",
             "jaild_history_write_failures_total 1",
