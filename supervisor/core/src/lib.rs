@@ -13,6 +13,7 @@
 pub mod bpf;
 pub mod cache;
 pub mod cgroup;
+pub mod egress;
 pub mod error_chain;
 pub mod hostids;
 pub mod interpreter;
