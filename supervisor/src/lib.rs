@@ -8,7 +8,8 @@
 #![deny(unsafe_code)]
 
 pub use jaild_core::{
-    bpf, cache, cgroup, error_chain, hostids, interpreter, plan, profile, report, run, seccomp, supervisor, toml_file,
+    bpf, cache, cgroup, egress, error_chain, hostids, interpreter, plan, profile, report, run, seccomp, supervisor,
+    toml_file,
 };
 pub use jaild_core::{
     Config, LimitOverrides, RunHooks, RunRequest, SetupError, Stream, Supervisor, DEFAULT_HOST_ID_BASE,
