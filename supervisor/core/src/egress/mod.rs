@@ -22,6 +22,7 @@ pub mod addr;
 pub mod allow;
 pub mod host;
 pub mod http;
+pub mod proxy;
 pub mod tls;
 
 pub use addr::AddrClass;
