@@ -63,6 +63,13 @@ pub struct Connection {
     pub end: String,
 }
 
+impl Connection {
+    /// A connection that ended before its request named a host.
+    fn before_its_request(end: String) -> Connection {
+        Connection { host: String::new(), port: 0, address: None, bytes_out: 0, bytes_in: 0, end }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxyReport {
     pub connections: Vec<Connection>,
@@ -164,14 +171,7 @@ fn answer(stream: &mut TcpStream, code: &str, why: &str) {
 
 fn refuse_early(s: &Shared, mut stream: TcpStream, why: &str, limit: bool) {
     answer(&mut stream, "403 Forbidden", why);
-    let c = Connection {
-        host: String::new(),
-        port: 0,
-        address: None,
-        bytes_out: 0,
-        bytes_in: 0,
-        end: format!("{}: {why}", if limit { "limit" } else { "refused" }),
-    };
+    let c = Connection::before_its_request(format!("{}: {why}", if limit { "limit" } else { "refused" }));
     record(s, c, (!limit).then(|| why.to_string()), limit.then(|| why.to_string()));
 }
 
@@ -206,14 +206,7 @@ fn serve(s: &Shared, mut client: TcpStream) {
         Ok(r) => r,
         Err(why) => {
             answer(&mut client, "400 Bad Request", &why);
-            let c = Connection {
-                host: String::new(),
-                port: 0,
-                address: None,
-                bytes_out: 0,
-                bytes_in: 0,
-                end: format!("refused: {why}"),
-            };
+            let c = Connection::before_its_request(format!("refused: {why}"));
             return record(s, c, Some(format!("bad request to the proxy: {why}")), None);
         }
     };
