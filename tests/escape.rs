@@ -41,10 +41,11 @@
 //!
 //! Every loud violation in a report must be declared by the case. After every run: the canary
 //! files and watched host files are unchanged, the host sysctls too, no mount appeared, no
-//! run's cgroup is left but those of runs in flight and no jail's uid made one, no process of the jail's host uids is left in the
-//! cgroup of a finished run, the host process is alive and the host sockets received nothing. The
-//! `alone:` cases, and the suite as a whole at its end, also check that no process of the jails'
-//! host uids is left under this process (jail-init is its child).
+//! run's cgroup is left but those of runs in flight and no jail's uid made one, no process of
+//! the jail's host uids is left in the cgroup of a finished run, the host process is alive and
+//! the host sockets received nothing. The `alone:` cases, and the suite as a whole at its end,
+//! also check that no process of the jails' host uids is left under this process (jail-init is
+//! its child).
 //!
 //! `cargo test --test escape` runs it; `JAILD_ESCAPE_CASES=net` runs the cases whose name
 //! contains `net`; `JAILD_ESCAPE_THREADS` sets the parallelism (default 3). The table of cases

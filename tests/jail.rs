@@ -2606,7 +2606,13 @@ result = {
     assert!(r.violations.is_empty(), "{}", show(&r));
     // uid or gid 0 (the jail's root, PID 1's id) is refused by the filter as well, whatever
     // the high bits of the register the kernel ignores, and is an attempt on the jail.
-    for (code, denied) in [("import os\nos.setuid(0)", "setuid"), ("import os\nos.setresgid(-1, 0, -1)", "setresgid")] {
+    for (code, denied) in [
+        ("import os\nos.setuid(0)", "setuid"),
+        ("import os\nos.setresgid(-1, 0, -1)", "setresgid"),
+        ("import os\nos.setreuid(-1, 0)", "setreuid"),
+        ("import os\nos.setregid(0, -1)", "setregid"),
+        ("import os\nos.setgid(0)", "setgid"),
+    ] {
         let r = run("python", code);
         assert_status(&r, Status::SecurityViolation);
         assert_denied(&r, denied);

@@ -28,6 +28,10 @@ pub struct Request {
     /// The header lines after the request line, as sent (each without its CRLF), minus the
     /// proxy's own (Proxy-Authorization, Proxy-Connection).
     pub headers: Vec<String>,
+    /// The Content-Length header's value, if there is one.
+    pub content_length: Option<u64>,
+    /// Whether the request has a Transfer-Encoding header (a chunked body).
+    pub chunked: bool,
     /// Bytes of `buf` the head took, its blank line included; what follows is the body or the
     /// tunnel.
     pub head_len: usize,
@@ -72,7 +76,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, EgressError> {
     }
     let mut headers = Vec::new();
     let mut host_headers = Vec::new();
-    let (mut content_length, mut chunked) = (0usize, false);
+    let (mut lengths, mut chunked) = (Vec::new(), false);
     for line in lines {
         if line.starts_with([' ', '\t']) {
             return Err(bad("a folded header line (obsolete line folding)"));
@@ -84,17 +88,22 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, EgressError> {
         let value = value.trim_matches([' ', '\t']);
         match name.to_ascii_lowercase().as_str() {
             "host" => host_headers.push(value.to_string()),
-            "content-length" => content_length += 1,
+            "content-length" => lengths.push(
+                Some(value)
+                    .filter(|v| !v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| bad("a Content-Length that is not a decimal number"))?,
+            ),
             "transfer-encoding" => chunked = true,
             "proxy-authorization" | "proxy-connection" => continue,
             _ => {}
         }
         headers.push(line.to_string());
     }
-    if chunked && content_length > 0 {
+    if chunked && !lengths.is_empty() {
         return Err(bad("both Transfer-Encoding and Content-Length (a request two servers could frame differently)"));
     }
-    if content_length > 1 {
+    if lengths.len() > 1 {
         return Err(bad("more than one Content-Length"));
     }
     if host_headers.len() > 1 {
@@ -103,7 +112,15 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, EgressError> {
     let head_len = end + 4;
     if method == "CONNECT" {
         let (host, port) = Host::parse_authority(target, None)?;
-        return Ok(Some(Request { target: Target::Tunnel, host, port, headers, head_len }));
+        return Ok(Some(Request {
+            target: Target::Tunnel,
+            host,
+            port,
+            headers,
+            content_length: lengths.first().copied(),
+            chunked,
+            head_len,
+        }));
     }
     let rest = if let Some(rest) = target.strip_prefix("http://") {
         rest
@@ -129,7 +146,15 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, EgressError> {
     if h != host || p != port {
         return Err(bad(&format!("the Host header names {h}:{p}, the request's target {host}:{port}")));
     }
-    Ok(Some(Request { target: Target::Forward { method: method.to_string(), path }, host, port, headers, head_len }))
+    Ok(Some(Request {
+        target: Target::Forward { method: method.to_string(), path },
+        host,
+        port,
+        headers,
+        content_length: lengths.first().copied(),
+        chunked,
+        head_len,
+    }))
 }
 
 #[cfg(test)]
@@ -156,6 +181,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.target, Target::Forward { method: "POST".into(), path: "/?x".into() });
+        assert_eq!((r.content_length, r.chunked), (Some(2), false));
         assert_eq!(req("GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\n").unwrap(), None);
     }
 
@@ -176,6 +202,7 @@ mod tests {
             ("GET http://user@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", "user information"),
             ("GET http://2130706433/ HTTP/1.1\r\nHost: 2130706433\r\n\r\n", "numeric"),
             ("GET http://a.example/ HTTP/2\r\nHost: a.example\r\n\r\n", "HTTP/1.0 and HTTP/1.1"),
+            ("POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\nContent-Length: +3\r\n\r\n", "decimal number"),
             ("GET  http://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", "request line"),
             ("CONNECT a.example HTTP/1.1\r\n\r\n", "port is required"),
             ("CONNECT 0x7f.1:443 HTTP/1.1\r\n\r\n", "numeric"),

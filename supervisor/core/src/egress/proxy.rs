@@ -145,8 +145,7 @@ impl ProxyHandle {
                 let _ = w.join();
             }
         }
-        let report = self.shared.report.lock().map(|r| r.clone()).unwrap_or_default();
-        report
+        self.shared.report.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
 
@@ -250,37 +249,32 @@ fn serve(s: &Shared, mut client: TcpStream) {
             let _ = client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n");
             let mut hello = rest;
             if let Host::Name(name) = &req.host {
-                match read_until(&mut client, &mut hello, tls::MAX_CLIENT_HELLO + 1024, tls::server_name) {
-                    Ok(sni) if &sni == name => {}
-                    Ok(sni) => {
-                        let why = format!("{}:{}: TLS server name {sni} is not the CONNECT name", req.host, req.port);
-                        conn.end = format!("refused: {why}");
-                        return record(s, conn, Some(why), None);
-                    }
-                    Err(why) => {
-                        let why = format!("{}:{}: {why}", req.host, req.port);
-                        conn.end = format!("refused: {why}");
-                        return record(s, conn, Some(why), None);
-                    }
+                let checked = read_until(&mut client, &mut hello, tls::MAX_CLIENT_HELLO + 1024, tls::server_name)
+                    .and_then(|sni| {
+                        if sni == *name {
+                            Ok(())
+                        } else {
+                            Err(format!("TLS server name {sni} is not the CONNECT name"))
+                        }
+                    });
+                // The tunnel is open (200 was sent): a refusal closes it, with nothing upstream.
+                if let Err(why) = checked {
+                    let why = format!("{}:{}: {why}", req.host, req.port);
+                    conn.end = format!("refused: {why}");
+                    return record(s, conn, Some(why), None);
                 }
             }
             (hello, None)
         }
         http::Target::Forward { method, path } => {
-            let lengths: Vec<&String> =
-                req.headers.iter().filter(|h| h.to_ascii_lowercase().starts_with("content-length:")).collect();
-            if req.headers.iter().any(|h| h.to_ascii_lowercase().starts_with("transfer-encoding:")) {
+            if req.chunked {
                 return refuse(
                     &mut client,
                     conn,
                     "a chunked request body is not forwarded: send Content-Length".into(),
                 );
             }
-            let body: u64 = match lengths.first().map(|h| h[15..].trim().parse::<u64>()) {
-                None => 0,
-                Some(Ok(n)) => n,
-                Some(Err(_)) => return refuse(&mut client, conn, "a Content-Length that is not a number".into()),
-            };
+            let body = req.content_length.unwrap_or(0);
             let mut head = format!("{method} {path} HTTP/1.1\r\n");
             for h in req.headers.iter().filter(|h| {
                 let l = h.to_ascii_lowercase();
